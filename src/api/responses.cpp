@@ -1,0 +1,76 @@
+#include "api/responses.h"
+
+#include <boost/json/serialize.hpp>
+
+#include "core/clock.h"
+
+namespace tr::api {
+
+namespace json = boost::json;
+
+int HttpStatusFor(Errc code) {
+  switch (code) {
+    case Errc::kInvalidArgument: return 400;
+    case Errc::kUnauthenticated: return 401;
+    case Errc::kNotFound: return 404;
+    case Errc::kConflict: return 409;
+    case Errc::kTooLarge: return 413;
+    case Errc::kRateLimited: return 429;
+    case Errc::kUnavailable: return 503;
+    case Errc::kInternal: return 500;
+  }
+  return 500;
+}
+
+http::Response JsonResponse(int status, const json::value& body) {
+  http::Response response;
+  response.status = status;
+  response.body = json::serialize(body);
+  return response;
+}
+
+http::Response ErrorResponse(int status, const std::vector<std::string>& messages) {
+  json::object body;
+  body["statusCode"] = status;
+  if (messages.size() == 1) {
+    body["message"] = messages.front();
+  } else {
+    json::array list;
+    for (const auto& m : messages) list.emplace_back(m);
+    body["message"] = std::move(list);
+  }
+  body["error"] = http::StatusText(status);
+  return JsonResponse(status, body);
+}
+
+http::Response ErrorResponse(const Error& error) {
+  return ErrorResponse(HttpStatusFor(error.code), error.messages);
+}
+
+json::object IntegrationToJson(const IntegrationView& view) {
+  const CustomerIntegration& ci = view.customer_integration;
+  const IntegrationDefinition& def = *view.definition;
+  json::object o;
+  o["integrationId"] = ci.integration_id;
+  o["customerIntegrationId"] = ci.customer_integration_id;
+  o["active"] = ci.active;
+  o["name"] = def.name;
+  if (!def.description.empty()) o["description"] = def.description;
+  if (!def.logo_url.empty()) o["logoUrl"] = def.logo_url;
+  o["host"] = def.host;
+  o["updatedAt"] = FormatTimestamp(ci.updated_at);
+  o["createdAt"] = FormatTimestamp(ci.created_at);
+  o["authType"] = AuthTypeName(ci.auth_type);
+  return o;
+}
+
+json::object UserToJson(const IntegrationUser& user) {
+  json::object o;
+  o["userId"] = user.user_id;
+  o["active"] = user.active;
+  o["updatedAt"] = FormatTimestamp(user.updated_at);
+  o["createdAt"] = FormatTimestamp(user.created_at);
+  return o;
+}
+
+}  // namespace tr::api

@@ -1,0 +1,29 @@
+// JSON formatting of domain values and errors for the public API. The one place where an
+// Errc becomes an HTTP status.
+#pragma once
+
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "core/integration_directory.h"
+#include "core/result.h"
+#include "http/message.h"
+
+namespace tr::api {
+
+int HttpStatusFor(Errc code);
+
+// {"statusCode", "message", "error"} in the NestJS convention; `message` is an array when
+// the error has several messages.
+http::Response ErrorResponse(int status, const std::vector<std::string>& messages);
+http::Response ErrorResponse(const Error& error);
+
+http::Response JsonResponse(int status, const boost::json::value& body);
+
+// The IntegrationResponseDto of the seed; never a secret.
+boost::json::object IntegrationToJson(const IntegrationView& view);
+// The IntegrationUserResponseDto of the seed.
+boost::json::object UserToJson(const IntegrationUser& user);
+
+}  // namespace tr::api

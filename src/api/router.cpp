@@ -1,0 +1,183 @@
+#include "api/router.h"
+
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/responses.h"
+#include "core/validation.h"
+
+namespace tr::api {
+
+namespace json = boost::json;
+
+namespace {
+
+// JSON nesting deeper than any valid body needs; bounds the parser's work.
+constexpr unsigned kMaxJsonDepth = 32;
+
+// Splits "/a/b/c" into raw segments {"a","b","c"}. An empty segment (a "//" or trailing
+// "/") is kept, so such paths match no route.
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> segments;
+  if (path.empty() || path.front() != '/') return segments;
+  path.remove_prefix(1);
+  while (true) {
+    size_t slash = path.find('/');
+    segments.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+// The decoded values of query parameter `name` ('+' is a space).
+std::vector<std::string> QueryValues(std::string_view query, std::string_view name) {
+  std::vector<std::string> values;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    std::string key(pair.substr(0, eq));
+    std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    std::replace(key.begin(), key.end(), '+', ' ');
+    std::replace(value.begin(), value.end(), '+', ' ');
+    auto decoded_key = PercentDecode(key);
+    if (!decoded_key || *decoded_key != name) continue;
+    values.push_back(PercentDecode(value).value_or("\x01"));  // malformed: never valid
+  }
+  return values;
+}
+
+std::optional<bool> ParseBool(std::string_view text) {
+  if (http::EqualsIgnoreCase(text, "true") || text == "1") return true;
+  if (http::EqualsIgnoreCase(text, "false") || text == "0") return false;
+  return std::nullopt;
+}
+
+http::Response NotFoundRoute(const http::Request& request, std::string_view path) {
+  return ErrorResponse(404, {fmt::format("Cannot {} {}", request.method, path)});
+}
+
+}  // namespace
+
+bool Router::MayBlock(const http::Request& request) { return request.method != "GET"; }
+
+http::Response Router::Handle(const http::Request& request) {
+  std::string_view target = request.target;
+  size_t qmark = target.find('?');
+  std::string_view path = target.substr(0, qmark);
+  std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
+  std::vector<std::string_view> seg = SplitPath(path);
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+
+  auto routed = [](http::Response response, std::string_view route) {
+    response.route = route;
+    return response;
+  };
+  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "integrations") {
+    if (seg.size() == 2 && get) {
+      return routed(ListIntegrations(request, query), "GET /v1/integrations");
+    }
+    if (seg.size() == 5 && seg[3] == "users" && get) {
+      return routed(GetUser(request, seg[2], seg[4]), "GET /v1/integrations/{cid}/users/{userId}");
+    }
+    if (seg.size() == 6 && seg[3] == "users" && seg[5] == "auth-url" && post) {
+      return routed(CreateAuthUrl(request, seg[2], seg[4]),
+                    "POST /v1/integrations/{cid}/users/{userId}/auth-url");
+    }
+  }
+  if (seg.size() == 2 && seg[0] == "connect" && get) {
+    return routed(ConnectNotAvailable(), "GET /connect/{token}");
+  }
+  if (seg.size() == 1 && seg[0] == "healthz" && get) {
+    return routed(JsonResponse(200, json::object{{"status", "ok"}}), "GET /healthz");
+  }
+  return routed(NotFoundRoute(request, path), "(unmatched)");
+}
+
+Result<std::string> Router::Authenticate(const http::Request& request) {
+  std::string_view key = request.Header("x-api-key");
+  if (key.empty()) {
+    std::string_view authorization = request.Header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authorization.size() > kBearer.size() &&
+        http::EqualsIgnoreCase(authorization.substr(0, kBearer.size()), kBearer)) {
+      key = authorization.substr(kBearer.size());
+    }
+  }
+  if (key.empty()) return Error(Errc::kUnauthenticated, "Missing API key");
+  return api_.Authenticate(key);
+}
+
+http::Response Router::ListIntegrations(const http::Request& request, std::string_view query) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  bool active = true;
+  std::vector<std::string> values = QueryValues(query, "active");
+  if (!values.empty()) {
+    std::optional<bool> parsed = ParseBool(values.back());
+    if (!parsed || (values.size() > 1 && ParseBool(values.front()) != parsed)) {
+      return ErrorResponse(400, {"active must be a boolean value (true, false, 1 or 0)"});
+    }
+    active = *parsed;
+  }
+  auto list = api_.ListIntegrations(*workspace, active);
+  if (!list) return ErrorResponse(list.error());
+  json::array body;
+  body.reserve(list->size());
+  for (const IntegrationView& view : *list) body.emplace_back(IntegrationToJson(view));
+  return JsonResponse(200, body);
+}
+
+http::Response Router::GetUser(const http::Request& request, std::string_view cid,
+                               std::string_view raw_user_id) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> user_id = PercentDecode(raw_user_id);
+  if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
+  auto user = api_.GetUser(*workspace, cid, *user_id);
+  if (!user) return ErrorResponse(user.error());
+  return JsonResponse(200, UserToJson(*user));
+}
+
+http::Response Router::CreateAuthUrl(const http::Request& request, std::string_view cid,
+                                     std::string_view raw_user_id) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> user_id = PercentDecode(raw_user_id);
+  if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
+
+  std::optional<std::string> redirect_uri;
+  if (request.body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    json::parse_options options;
+    options.max_depth = kMaxJsonDepth;
+    boost::system::error_code ec;
+    json::value body = json::parse(request.body, ec, {}, options);
+    if (ec) return ErrorResponse(400, {"Request body is not valid JSON"});
+    if (!body.is_object()) return ErrorResponse(400, {"Request body must be a JSON object"});
+    if (const json::value* v = body.get_object().if_contains("redirectUri"); v && !v->is_null()) {
+      if (!v->is_string()) return ErrorResponse(400, {"redirectUri must be a string"});
+      redirect_uri = std::string(v->get_string());
+    }
+  }
+  auto url = api_.CreateAuthUrl(*workspace, cid, *user_id, redirect_uri);
+  if (!url) return ErrorResponse(url.error());
+  return JsonResponse(201, json::object{{"authorizeUrl", *url}});
+}
+
+http::Response Router::ConnectNotAvailable() {
+  http::Response response;
+  response.status = 501;
+  response.content_type = "text/html; charset=utf-8";
+  response.body =
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>Not available</title></head>"
+      "<body><h1>This connection flow is not available yet</h1>"
+      "<p>Nothing was connected. Please try again later.</p></body></html>";
+  response.AddHeader("Cache-Control", "no-store");
+  return response;
+}
+
+}  // namespace tr::api

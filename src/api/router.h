@@ -1,0 +1,35 @@
+// Router: maps a request to the handler of its route and the handler's result to a
+// response. A pure function of the request and the services' state: no sockets, no Beast.
+// Thread-safe: Handle() runs on any server thread concurrently.
+#pragma once
+
+#include "core/api_service.h"
+#include "http/message.h"
+
+namespace tr::api {
+
+class Router {
+ public:
+  explicit Router(ApiService& api) : api_(api) {}
+
+  // Never throws for bad input; an exception means a bug (the server answers 500).
+  http::Response Handle(const http::Request& request);
+
+  // True when handling may wait on a durable write, so that the server runs it off its
+  // I/O threads.
+  static bool MayBlock(const http::Request& request);
+
+ private:
+  http::Response ListIntegrations(const http::Request& request, std::string_view query);
+  http::Response GetUser(const http::Request& request, std::string_view cid,
+                         std::string_view user_id);
+  http::Response CreateAuthUrl(const http::Request& request, std::string_view cid,
+                               std::string_view user_id);
+  http::Response ConnectNotAvailable();
+  // The caller's workspace id, or the 401 to send.
+  Result<std::string> Authenticate(const http::Request& request);
+
+  ApiService& api_;
+};
+
+}  // namespace tr::api

@@ -1,0 +1,135 @@
+#include "cli/admin_commands.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "api/responses.h"
+
+namespace tr::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+// Integration definitions and secret files are small; refuse anything bigger unread.
+constexpr std::streamsize kMaxFileBytes = 1 << 20;
+
+Result<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
+  std::string contents;
+  contents.resize(kMaxFileBytes + 1);
+  in.read(contents.data(), kMaxFileBytes + 1);
+  if (in.bad()) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
+  contents.resize(static_cast<size_t>(in.gcount()));
+  if (contents.size() > static_cast<size_t>(kMaxFileBytes)) {
+    return Error(Errc::kInvalidArgument, fmt::format("{}: larger than 1 MiB", path));
+  }
+  return contents;
+}
+
+json::array StringArray(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& item : items) out.emplace_back(item);
+  return out;
+}
+
+std::vector<std::string> SplitScopes(const std::string& text) {
+  std::vector<std::string> scopes;
+  std::stringstream in(text);
+  std::string scope;
+  while (std::getline(in, scope, ',')) {
+    size_t begin = scope.find_first_not_of(' ');
+    size_t end = scope.find_last_not_of(' ');
+    if (begin != std::string::npos) scopes.push_back(scope.substr(begin, end - begin + 1));
+  }
+  return scopes;
+}
+
+}  // namespace
+
+CommandResult WorkspaceCreate(AdminService& admin, const std::string& name) {
+  auto ws = admin.CreateWorkspace(name);
+  if (!ws) return ws.error();
+  return json::object{{"workspaceId", ws->workspace_id}, {"name", ws->name}};
+}
+
+CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& workspace_id,
+                                     const std::string& origin) {
+  auto origins = admin.AllowRedirect(workspace_id, origin);
+  if (!origins) return origins.error();
+  return json::object{{"workspaceId", workspace_id}, {"origins", StringArray(*origins)}};
+}
+
+CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id) {
+  auto key = admin.CreateApiKey(workspace_id);
+  if (!key) return key.error();
+  return json::object{
+      {"apiKey", key->api_key}, {"keyId", key->key_id}, {"workspaceId", key->workspace_id}};
+}
+
+CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id) {
+  if (auto s = admin.RevokeApiKey(key_id); !s) return s.error();
+  return json::object{{"keyId", key_id}, {"revoked", true}};
+}
+
+CommandResult CatalogList(const Catalog& catalog) {
+  json::array list;
+  for (const IntegrationDefinition* def : catalog.All()) {
+    json::array types;
+    for (AuthType t : def->auth_types) types.emplace_back(AuthTypeName(t));
+    list.emplace_back(json::object{
+        {"integrationId", def->integration_id}, {"name", def->name}, {"authTypes", types}});
+  }
+  return json::object{{"integrations", std::move(list)}};
+}
+
+CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
+                                const std::string& file) {
+  auto text = ReadSmallFile(file);
+  if (!text) return text.error();
+  auto id = admin.DefineIntegration(workspace_id, *text, file);
+  if (!id) return id.error();
+  return json::object{{"integrationId", *id}, {"workspaceId", workspace_id}};
+}
+
+CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args) {
+  EnableRequest request;
+  request.workspace_id = args.workspace_id;
+  request.integration_id = args.integration_id;
+  request.auth_type = args.auth_type;
+  request.client_id = args.client_id;
+  request.client_secret = args.client_secret;
+  if (args.client_secret_file) {
+    auto secret = ReadSmallFile(*args.client_secret_file);
+    if (!secret) return secret.error();
+    std::string value = std::move(secret.value());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    request.client_secret = std::move(value);
+  }
+  if (args.scopes) request.scopes = SplitScopes(*args.scopes);
+  auto ci = admin.EnableIntegration(request);
+  if (!ci) return ci.error();
+  return json::object{{"customerIntegrationId", ci->customer_integration_id},
+                      {"integrationId", ci->integration_id},
+                      {"authType", AuthTypeName(ci->auth_type)},
+                      {"active", ci->active}};
+}
+
+CommandResult IntegrationSetActive(AdminService& admin, const std::string& customer_integration_id,
+                                   bool active) {
+  if (auto s = admin.SetIntegrationActive(customer_integration_id, active); !s) return s.error();
+  return json::object{{"customerIntegrationId", customer_integration_id}, {"active", active}};
+}
+
+CommandResult IntegrationList(AdminService& admin, const std::string& workspace_id) {
+  auto views = admin.ListIntegrations(workspace_id);
+  if (!views) return views.error();
+  json::array list;
+  for (const IntegrationView& view : *views) list.emplace_back(api::IntegrationToJson(view));
+  return json::object{{"integrations", std::move(list)}};
+}
+
+}  // namespace tr::cli

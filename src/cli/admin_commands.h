@@ -1,0 +1,39 @@
+// The admin commands of CONTRACT section 6, each a function from its arguments to the JSON
+// object it prints. Formatting and exit codes are the caller's (cli.cpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/admin_service.h"
+
+namespace tr::cli {
+
+using CommandResult = Result<boost::json::object>;
+
+CommandResult WorkspaceCreate(AdminService& admin, const std::string& name);
+CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& workspace_id,
+                                     const std::string& origin);
+CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id);
+CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id);
+CommandResult CatalogList(const Catalog& catalog);
+CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
+                                const std::string& file);
+struct EnableArgs {
+  std::string workspace_id;
+  std::string integration_id;
+  std::optional<std::string> auth_type;
+  std::string client_id;
+  std::optional<std::string> client_secret;
+  std::optional<std::string> client_secret_file;
+  std::optional<std::string> scopes;  // "a,b"
+};
+CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args);
+CommandResult IntegrationSetActive(AdminService& admin, const std::string& customer_integration_id,
+                                   bool active);
+CommandResult IntegrationList(AdminService& admin, const std::string& workspace_id);
+
+}  // namespace tr::cli

@@ -1,0 +1,210 @@
+#include "cli/cli.h"
+
+#include <functional>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/admin_commands.h"
+#include "cli/output.h"
+#include "cli/serve.h"
+
+namespace tr::cli {
+
+namespace {
+
+void SetUpLogging(bool server) {
+  auto logger = spdlog::stderr_logger_mt("toolregistry");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(server ? spdlog::level::info : spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+// Runs an admin command against a freshly opened runtime and prints its result.
+int RunAdmin(const CommonOptions& common,
+             const std::function<CommandResult(Runtime&, AdminService&)>& command) {
+  auto runtime = OpenRuntime(common);
+  if (!runtime) {
+    PrintError(runtime.error().message());
+    return 1;
+  }
+  Runtime& rt = **runtime;
+  AdminService admin(*rt.store, *rt.directory, *rt.keyring, rt.clock);
+  CommandResult result = command(rt, admin);
+  if (!result) {
+    PrintError(result.error().message());
+    return 1;
+  }
+  PrintResult(*result, common.json);
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"toolregistry: a self-hostable integration registry for AI agents", "toolregistry"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  CommonOptions common;
+  app.add_option("--database", common.database, "sqlite:PATH (default sqlite:./data/toolregistry.db)")
+      ->envname("TOOLREGISTRY_DATABASE");
+  app.add_option("--catalog", common.catalog_dir, "load the catalog from this folder instead")
+      ->envname("TOOLREGISTRY_CATALOG");
+  app.add_flag("--json", common.json, "print one JSON object");
+
+  std::function<int()> run;
+
+  // serve
+  ServeOptions serve;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t read_timeout = 10, idle_timeout = 60;
+  bool no_access_log = false;
+  auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8080)")
+      ->envname("TOOLREGISTRY_LISTEN");
+  serve_cmd->add_option("--public-url", serve.public_url, "base URL of connect links")
+      ->envname("TOOLREGISTRY_PUBLIC_URL");
+  serve_cmd->add_option("--connect-ttl", serve.connect_ttl_seconds, "seconds a connect session lives")
+      ->envname("TOOLREGISTRY_CONNECT_TTL")
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
+  serve_cmd->add_flag("--allow-private-network", serve.allow_private_network,
+                      "let integrations reach loopback and private addresses")
+      ->envname("TOOLREGISTRY_ALLOW_PRIVATE_NETWORK");
+  serve_cmd->add_option("--threads", threads, "I/O threads (default: one per core)")
+      ->envname("TOOLREGISTRY_THREADS")
+      ->check(CLI::Range(1, 256));
+  serve_cmd->add_option("--max-connections", serve.server.max_connections, "open connections at most")
+      ->envname("TOOLREGISTRY_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}));
+  serve_cmd->add_option("--read-timeout", read_timeout, "seconds to receive a request head")
+      ->envname("TOOLREGISTRY_READ_TIMEOUT")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may idle")
+      ->envname("TOOLREGISTRY_IDLE_TIMEOUT")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_flag("--no-access-log", no_access_log, "do not log one line per request")
+      ->envname("TOOLREGISTRY_NO_ACCESS_LOG");
+  serve_cmd->callback([&] {
+    run = [&] {
+      serve.server.io_threads = threads;
+      serve.server.header_timeout = std::chrono::seconds(read_timeout);
+      serve.server.body_timeout = std::chrono::seconds(std::max<int64_t>(read_timeout, 30));
+      serve.server.idle_timeout = std::chrono::seconds(idle_timeout);
+      serve.server.access_log = !no_access_log;
+      return RunServe(common, serve);
+    };
+  });
+
+  // workspace
+  auto* workspace = app.add_subcommand("workspace", "manage workspaces")->require_subcommand(1);
+  std::string name, workspace_id, origin;
+  auto* ws_create = workspace->add_subcommand("create", "create a workspace");
+  ws_create->add_option("--name", name, "workspace name")->required();
+  ws_create->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return WorkspaceCreate(a, name); });
+    };
+  });
+  auto* ws_allow = workspace->add_subcommand("allow-redirect", "allow a redirectUri origin");
+  ws_allow->add_option("--workspace", workspace_id, "workspace id")->required();
+  ws_allow->add_option("--origin", origin, "e.g. https://app.example.com")->required();
+  ws_allow->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) {
+        return WorkspaceAllowRedirect(a, workspace_id, origin);
+      });
+    };
+  });
+
+  // apikey
+  auto* apikey = app.add_subcommand("apikey", "manage API keys")->require_subcommand(1);
+  std::string key_id;
+  auto* key_create = apikey->add_subcommand("create", "create an API key (shown once)");
+  key_create->add_option("--workspace", workspace_id, "workspace id")->required();
+  key_create->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return ApiKeyCreate(a, workspace_id); });
+    };
+  });
+  auto* key_revoke = apikey->add_subcommand("revoke", "revoke an API key");
+  key_revoke->add_option("--key-id", key_id, "key id")->required();
+  key_revoke->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return ApiKeyRevoke(a, key_id); });
+    };
+  });
+
+  // catalog
+  auto* catalog = app.add_subcommand("catalog", "the integration catalog")->require_subcommand(1);
+  catalog->add_subcommand("list", "list catalog integrations")->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime& rt, AdminService&) { return CatalogList(rt.catalog); });
+    };
+  });
+
+  // integration
+  auto* integration = app.add_subcommand("integration", "manage integrations")->require_subcommand(1);
+  std::string file, customer_integration_id;
+  auto* define = integration->add_subcommand("define", "define a custom integration from a file");
+  define->add_option("--workspace", workspace_id, "workspace id")->required();
+  define->add_option("--file", file, "integration definition (JSON)")->required();
+  define->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) {
+        return IntegrationDefine(a, workspace_id, file);
+      });
+    };
+  });
+  EnableArgs enable;
+  auto* enable_cmd = integration->add_subcommand("enable", "enable an integration for a workspace");
+  enable_cmd->add_option("--workspace", enable.workspace_id, "workspace id")->required();
+  enable_cmd->add_option("--integration", enable.integration_id, "integration id")->required();
+  enable_cmd->add_option("--auth-type", enable.auth_type, "one of the integration's authTypes");
+  enable_cmd->add_option("--client-id", enable.client_id, "OAuth client id");
+  auto* secret = enable_cmd->add_option("--client-secret", enable.client_secret, "OAuth client secret");
+  enable_cmd->add_option("--client-secret-file", enable.client_secret_file, "file holding the secret")
+      ->excludes(secret);
+  enable_cmd->add_option("--scopes", enable.scopes, "comma-separated scopes");
+  enable_cmd->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return IntegrationEnable(a, enable); });
+    };
+  });
+  for (bool active : {false, true}) {
+    auto* cmd = integration->add_subcommand(active ? "activate" : "disable",
+                                            active ? "activate a customer integration"
+                                                   : "disable a customer integration");
+    cmd->add_option("--id", customer_integration_id, "customer integration id")->required();
+    cmd->callback([&, active] {
+      run = [&, active] {
+        return RunAdmin(common, [&](Runtime&, AdminService& a) {
+          return IntegrationSetActive(a, customer_integration_id, active);
+        });
+      };
+    });
+  }
+  auto* list = integration->add_subcommand("list", "list a workspace's integrations");
+  list->add_option("--workspace", workspace_id, "workspace id")->required();
+  list->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return IntegrationList(a, workspace_id); });
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  SetUpLogging(serve_cmd->parsed());
+  return run ? run() : 2;
+}
+
+}  // namespace tr::cli

@@ -1,0 +1,38 @@
+// Runtime: the objects every command needs (store, catalog, keyring, clock, directory),
+// built from the common options. Owned by the command that runs; the services borrow from
+// it and must not outlive it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/catalog.h"
+#include "core/clock.h"
+#include "core/integration_directory.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+namespace tr::cli {
+
+struct CommonOptions {
+  std::string database = "sqlite:./data/toolregistry.db";
+  std::string catalog_dir;  // empty: the catalog embedded in the binary
+  bool json = false;
+};
+
+struct Runtime {
+  SystemClock clock;
+  Catalog catalog;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<crypto::Keyring> keyring;
+  std::unique_ptr<IntegrationDirectory> directory;
+};
+
+// Opens the database (creating its folder and applying migrations), loads the catalog and
+// the master key. Errors are one line, ready to print.
+Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options);
+
+// The SQLite file of a "sqlite:PATH" (or "sqlite://PATH") database URL; nullopt for others.
+std::optional<std::string> SqlitePath(const std::string& database_url);
+
+}  // namespace tr::cli

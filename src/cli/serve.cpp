@@ -1,0 +1,81 @@
+#include "cli/serve.h"
+
+#include <charconv>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "api/router.h"
+#include "cli/output.h"
+#include "core/admin_service.h"
+#include "core/api_service.h"
+
+namespace tr::cli {
+
+bool ParseListenAddress(const std::string& listen, std::string& host, uint16_t& port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view digits(listen.data() + colon + 1, listen.size() - colon - 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || value > 65535) {
+    return false;
+  }
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+int RunServe(const CommonOptions& common, ServeOptions options) {
+  if (!ParseListenAddress(options.listen, options.server.host, options.server.port)) {
+    PrintError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    return 2;
+  }
+  auto runtime = OpenRuntime(common);
+  if (!runtime) {
+    PrintError(runtime.error().message());
+    return 1;
+  }
+  Runtime& rt = **runtime;
+
+  AdminService admin(*rt.store, *rt.directory, *rt.keyring, rt.clock);
+  auto bootstrap = admin.BootstrapIfEmpty();
+  if (!bootstrap) {
+    PrintError(bootstrap.error().message());
+    return 1;
+  }
+
+  std::unique_ptr<api::Router> router;
+  std::unique_ptr<ApiService> api;
+  http::Server server(
+      options.server, [&](const http::Request& request) { return router->Handle(request); },
+      &api::Router::MayBlock);
+  std::string bound;
+  try {
+    bound = server.Bind();
+  } catch (const std::exception& e) {
+    PrintError(e.what());
+    return 1;
+  }
+  std::string public_url = options.public_url.empty() ? "http://" + bound : options.public_url;
+  while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+  api = std::make_unique<ApiService>(
+      *rt.store, *rt.directory, *rt.keyring, rt.clock,
+      ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000});
+  router = std::make_unique<api::Router>(*api);
+
+  if (*bootstrap) {
+    std::cout << "bootstrap workspace default: " << (*bootstrap)->workspace_id << "\n"
+              << "bootstrap api key: " << (*bootstrap)->api_key << std::endl;
+  }
+  std::cout << "listening on http://" << bound << std::endl;
+  spdlog::info("serving on {} (public URL {})", bound, public_url);
+  server.Run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace tr::cli

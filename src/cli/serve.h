@@ -1,0 +1,26 @@
+// `toolregistry serve`: opens the runtime, bootstraps an empty database, and runs the
+// HTTP server until SIGINT/SIGTERM.
+#pragma once
+
+#include <string>
+
+#include "cli/runtime.h"
+#include "http/server.h"
+
+namespace tr::cli {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;  // empty: http:// + the bound address
+  int64_t connect_ttl_seconds = 900;
+  bool allow_private_network = false;
+  http::ServerOptions server;
+};
+
+// The process exit code.
+int RunServe(const CommonOptions& common, ServeOptions options);
+
+// Splits "host:port" / "[v6]:port". False when malformed.
+bool ParseListenAddress(const std::string& listen, std::string& host, uint16_t& port);
+
+}  // namespace tr::cli

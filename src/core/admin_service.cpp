@@ -1,0 +1,160 @@
+#include "core/admin_service.h"
+
+#include <fmt/format.h>
+
+#include "core/ids.h"
+#include "core/validation.h"
+
+namespace tr {
+
+namespace {
+
+// Longest workspace name we accept; names are labels, not documents.
+constexpr size_t kMaxWorkspaceNameBytes = 200;
+
+}  // namespace
+
+AdminService::AdminService(Store& store, IntegrationDirectory& directory,
+                           const crypto::Keyring& keyring, const Clock& clock)
+    : store_(store), directory_(directory), keyring_(keyring), clock_(clock) {}
+
+Status AdminService::RequireWorkspace(const std::string& workspace_id) {
+  auto ws = store_.FindWorkspace(workspace_id);
+  if (!ws) return ws.error();
+  if (!*ws) return Error(Errc::kNotFound, fmt::format("workspace {} not found", workspace_id));
+  return Ok{};
+}
+
+Result<Workspace> AdminService::CreateWorkspace(const std::string& name) {
+  if (name.empty() || name.size() > kMaxWorkspaceNameBytes) {
+    return Error(Errc::kInvalidArgument, "workspace name must be 1 to 200 bytes");
+  }
+  Workspace ws{NewUuidV4(), name, clock_.NowMillis()};
+  if (auto s = store_.CreateWorkspace(ws); !s) return s.error();
+  return ws;
+}
+
+Result<std::vector<std::string>> AdminService::AllowRedirect(const std::string& workspace_id,
+                                                             const std::string& origin) {
+  auto normalized = NormalizeOrigin(origin);
+  if (!normalized) return normalized.error();
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  if (auto s = store_.AddRedirectOrigin(workspace_id, *normalized); !s) return s.error();
+  return store_.ListRedirectOrigins(workspace_id);
+}
+
+ApiKeyRecord AdminService::NewKeyRecord(const std::string& workspace_id,
+                                        const std::string& api_key) {
+  return ApiKeyRecord{NewUuidV4(), workspace_id, HashSecret(api_key), clock_.NowMillis(),
+                      std::nullopt};
+}
+
+Result<CreatedApiKey> AdminService::CreateApiKey(const std::string& workspace_id) {
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  std::string api_key = NewApiKey();
+  ApiKeyRecord record = NewKeyRecord(workspace_id, api_key);
+  if (auto s = store_.CreateApiKey(record); !s) return s.error();
+  return CreatedApiKey{std::move(api_key), record.key_id, workspace_id};
+}
+
+Status AdminService::RevokeApiKey(const std::string& key_id) {
+  auto s = store_.RevokeApiKey(key_id, clock_.NowMillis());
+  if (!s && s.error().code == Errc::kNotFound) {
+    return Error(Errc::kNotFound, fmt::format("API key {} not found", key_id));
+  }
+  return s;
+}
+
+Result<std::string> AdminService::DefineIntegration(const std::string& workspace_id,
+                                                    const std::string& json_text,
+                                                    const std::string& source) {
+  auto def = ParseIntegrationDefinition(json_text, source);
+  if (!def) return def.error();
+  if (directory_.catalog().Find(def->integration_id)) {
+    return Error(Errc::kConflict,
+                 fmt::format("{}: integrationId: {} is a catalog integration; choose another id",
+                             source, def->integration_id));
+  }
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  const int64_t now = clock_.NowMillis();
+  CustomIntegration ci{workspace_id, def->integration_id, json_text, now, now};
+  if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
+  return def->integration_id;
+}
+
+Result<CustomerIntegration> AdminService::EnableIntegration(const EnableRequest& request) {
+  if (auto s = RequireWorkspace(request.workspace_id); !s) return s.error();
+  auto found = directory_.Find(request.workspace_id, request.integration_id);
+  if (!found) return found.error();
+  const IntegrationDefinition& def = *found->definition;
+
+  AuthType auth_type = def.auth_types.front();
+  if (request.auth_type) {
+    auto parsed = ParseAuthType(*request.auth_type);
+    if (!parsed || !def.Supports(*parsed)) {
+      std::string supported;
+      for (AuthType t : def.auth_types) {
+        supported += (supported.empty() ? "" : ", ") + std::string(AuthTypeName(t));
+      }
+      return Error(Errc::kInvalidArgument,
+                   fmt::format("auth type {} is not supported by {} (supported: {})",
+                               *request.auth_type, def.integration_id, supported));
+    }
+    auth_type = *parsed;
+  }
+  if (auth_type == AuthType::kOAuth2 &&
+      (request.client_id.empty() || !request.client_secret || request.client_secret->empty())) {
+    return Error(Errc::kInvalidArgument,
+                 "OAUTH2 needs --client-id and --client-secret (or --client-secret-file)");
+  }
+
+  const int64_t now = clock_.NowMillis();
+  CustomerIntegration ci;
+  ci.customer_integration_id = NewUuidV4();
+  ci.workspace_id = request.workspace_id;
+  ci.integration_id = def.integration_id;
+  ci.source = found->source;
+  ci.auth_type = auth_type;
+  ci.active = true;
+  ci.client_id = request.client_id;
+  if (request.client_secret && !request.client_secret->empty()) {
+    // Bound to its row: the associated data is the customer integration id.
+    crypto::Sealed sealed = keyring_.Seal(*request.client_secret, ci.customer_integration_id);
+    ci.client_secret = SealedSecret{sealed.key_id, std::move(sealed.blob)};
+  }
+  ci.scopes = request.scopes;
+  ci.external_id = NewUuidV4();
+  ci.created_at = ci.updated_at = now;
+  if (auto s = store_.CreateCustomerIntegration(ci); !s) return s.error();
+  return ci;
+}
+
+Status AdminService::SetIntegrationActive(const std::string& customer_integration_id,
+                                          bool active) {
+  auto s = store_.SetCustomerIntegrationActive(customer_integration_id, active, clock_.NowMillis());
+  if (!s && s.error().code == Errc::kNotFound) {
+    return Error(Errc::kNotFound,
+                 fmt::format("customer integration {} not found", customer_integration_id));
+  }
+  return s;
+}
+
+Result<std::vector<IntegrationView>> AdminService::ListIntegrations(
+    const std::string& workspace_id) {
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  auto list = store_.ListCustomerIntegrations(workspace_id, std::nullopt);
+  if (!list) return list.error();
+  return directory_.Views(std::move(list.value()));
+}
+
+Result<std::optional<CreatedApiKey>> AdminService::BootstrapIfEmpty() {
+  Workspace ws{NewUuidV4(), "default", clock_.NowMillis()};
+  std::string api_key = NewApiKey();
+  ApiKeyRecord record = NewKeyRecord(ws.workspace_id, api_key);
+  auto claimed = store_.BootstrapOnce(ws, record);
+  if (!claimed) return claimed.error();
+  if (!*claimed) return std::optional<CreatedApiKey>();
+  return std::optional<CreatedApiKey>(CreatedApiKey{api_key, record.key_id, ws.workspace_id});
+}
+
+}  // namespace tr

@@ -1,0 +1,64 @@
+// AdminService: the operations behind the admin CLI (CONTRACT section 6) and the
+// first-start bootstrap. Thread-safe; in practice called from the CLI's one thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/integration_directory.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+namespace tr {
+
+struct CreatedApiKey {
+  std::string api_key;  // shown once, never stored
+  std::string key_id;
+  std::string workspace_id;
+};
+
+struct EnableRequest {
+  std::string workspace_id;
+  std::string integration_id;
+  std::optional<std::string> auth_type;  // default: the integration's first auth type
+  std::string client_id;
+  std::optional<std::string> client_secret;
+  std::optional<std::vector<std::string>> scopes;
+};
+
+class AdminService {
+ public:
+  AdminService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
+               const Clock& clock);
+
+  Result<Workspace> CreateWorkspace(const std::string& name);
+  // Adds an origin to the allow-list; returns the whole list.
+  Result<std::vector<std::string>> AllowRedirect(const std::string& workspace_id,
+                                                 const std::string& origin);
+  Result<CreatedApiKey> CreateApiKey(const std::string& workspace_id);
+  Status RevokeApiKey(const std::string& key_id);
+
+  // Validates `json_text` (named `source` in errors) and stores it for the workspace.
+  Result<std::string> DefineIntegration(const std::string& workspace_id,
+                                        const std::string& json_text, const std::string& source);
+  Result<CustomerIntegration> EnableIntegration(const EnableRequest& request);
+  Status SetIntegrationActive(const std::string& customer_integration_id, bool active);
+  Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id);
+
+  // On a database that was never bootstrapped: creates workspace "default" and one API key,
+  // returned so the caller can print it once. nullopt when already done.
+  Result<std::optional<CreatedApiKey>> BootstrapIfEmpty();
+
+ private:
+  Status RequireWorkspace(const std::string& workspace_id);
+  ApiKeyRecord NewKeyRecord(const std::string& workspace_id, const std::string& api_key);
+
+  Store& store_;
+  IntegrationDirectory& directory_;
+  const crypto::Keyring& keyring_;
+  const Clock& clock_;
+};
+
+}  // namespace tr

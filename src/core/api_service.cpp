@@ -1,0 +1,112 @@
+#include "core/api_service.h"
+
+#include <algorithm>
+
+#include "core/ids.h"
+#include "core/validation.h"
+
+namespace tr {
+
+namespace {
+
+Error CustomerIntegrationNotFound() {
+  return Error(Errc::kNotFound, "Customer integration not found");
+}
+
+}  // namespace
+
+ApiService::ApiService(Store& store, IntegrationDirectory& directory,
+                       const crypto::Keyring& keyring, const Clock& clock,
+                       ApiServiceOptions options)
+    : store_(store),
+      directory_(directory),
+      keyring_(keyring),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+Result<std::string> ApiService::Authenticate(std::string_view api_key) {
+  if (!api_key.starts_with(kApiKeyPrefix)) {
+    return Error(Errc::kUnauthenticated, "Invalid API key");
+  }
+  auto record = store_.FindApiKeyByHash(HashSecret(api_key));
+  if (!record) return record.error();
+  if (!*record || (*record)->revoked_at) return Error(Errc::kUnauthenticated, "Invalid API key");
+  return (*record)->workspace_id;
+}
+
+Result<std::vector<IntegrationView>> ApiService::ListIntegrations(const std::string& workspace_id,
+                                                                  bool active) {
+  auto list = store_.ListCustomerIntegrations(workspace_id, active);
+  if (!list) return list.error();
+  return directory_.Views(std::move(list.value()));
+}
+
+Result<CustomerIntegration> ApiService::FindOwned(const std::string& workspace_id,
+                                                  std::string_view cid) {
+  if (!IsUuidV4(cid)) return CustomerIntegrationNotFound();
+  auto ci = store_.FindCustomerIntegration(std::string(cid));
+  if (!ci) return ci.error();
+  if (!*ci || (*ci)->workspace_id != workspace_id) return CustomerIntegrationNotFound();
+  return std::move(**ci);
+}
+
+Result<IntegrationUser> ApiService::GetUser(const std::string& workspace_id, std::string_view cid,
+                                            std::string_view user_id) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  auto ci = FindOwned(workspace_id, cid);
+  if (!ci) return ci.error();
+  auto user = store_.FindUser(ci->customer_integration_id, std::string(user_id));
+  if (!user) return user.error();
+  if (!*user) return Error(Errc::kNotFound, "User not found");
+  return std::move(**user);
+}
+
+Result<std::string> ApiService::CreateAuthUrl(const std::string& workspace_id,
+                                              std::string_view cid, std::string_view user_id,
+                                              const std::optional<std::string>& redirect_uri) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  std::string redirect_origin;
+  if (redirect_uri) {
+    auto origin = ValidateRedirectUri(*redirect_uri);
+    if (!origin) return origin.error();
+    redirect_origin = std::move(origin.value());
+  }
+  auto ci = FindOwned(workspace_id, cid);
+  if (!ci) return ci.error();
+  if (!ci->active) return Error(Errc::kInvalidArgument, "Integration is not active");
+  if (redirect_uri) {
+    auto allowed = store_.ListRedirectOrigins(workspace_id);
+    if (!allowed) return allowed.error();
+    if (!allowed->empty() &&
+        std::find(allowed->begin(), allowed->end(), redirect_origin) == allowed->end()) {
+      return Error(Errc::kInvalidArgument,
+                   "redirectUri origin is not in the workspace's redirect allow-list");
+    }
+  }
+
+  const int64_t now = clock_.NowMillis();
+  IntegrationUser user;
+  user.customer_integration_id = ci->customer_integration_id;
+  user.user_id = std::string(user_id);
+  user.active = ci->auth_type == AuthType::kNone;
+  user.created_at = user.updated_at = now;
+
+  const std::string token = NewToken();
+  ConnectSession session;
+  session.token_hash = HashSecret(token);
+  session.customer_integration_id = ci->customer_integration_id;
+  session.user_id = user.user_id;
+  session.redirect_uri = redirect_uri.value_or("");
+  // The OAuth state is derived from the token when the flow starts; only its hash is kept.
+  session.state_hash = HashSecret(DeriveFromToken(token, kOAuthStatePurpose));
+  // The verifier is bound to its session row: the AEAD's associated data is the token hash.
+  crypto::Sealed verifier = keyring_.Seal(NewToken(), session.token_hash);
+  session.pkce_verifier = SealedSecret{verifier.key_id, std::move(verifier.blob)};
+  session.created_at = now;
+  session.expires_at = now + options_.connect_ttl_millis;
+
+  if (auto stored = store_.CreateUserAndSession(user, session); !stored) return stored.error();
+  return options_.public_url + "/connect/" + token;
+}
+
+}  // namespace tr

@@ -1,0 +1,58 @@
+// ApiService: the domain behind the public /v1 operations (CONTRACT section 3). It knows
+// nothing of HTTP: callers pass decoded values and get values or Errors back.
+// Thread-safe: one instance serves every request thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/integration_directory.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+namespace tr {
+
+struct ApiServiceOptions {
+  std::string public_url;            // without a trailing slash
+  int64_t connect_ttl_millis = 900'000;
+};
+
+class ApiService {
+ public:
+  ApiService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
+             const Clock& clock, ApiServiceOptions options);
+
+  // The workspace id of a valid, unrevoked API key; kUnauthenticated otherwise.
+  Result<std::string> Authenticate(std::string_view api_key);
+
+  // The workspace's customer integrations with active == `active`, oldest first.
+  Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id,
+                                                        bool active);
+
+  // kNotFound for an unknown, malformed or foreign customer integration, or unknown user;
+  // kInvalidArgument for a malformed userId.
+  Result<IntegrationUser> GetUser(const std::string& workspace_id, std::string_view cid,
+                                  std::string_view user_id);
+
+  // Creates the user if missing and a new connect session, durably; returns the
+  // authorizeUrl. Errors as GetUser, plus kInvalidArgument for a bad redirectUri or an
+  // inactive integration.
+  Result<std::string> CreateAuthUrl(const std::string& workspace_id, std::string_view cid,
+                                    std::string_view user_id,
+                                    const std::optional<std::string>& redirect_uri);
+
+ private:
+  // The workspace's customer integration `cid`, or kNotFound.
+  Result<CustomerIntegration> FindOwned(const std::string& workspace_id, std::string_view cid);
+
+  Store& store_;
+  IntegrationDirectory& directory_;
+  const crypto::Keyring& keyring_;
+  const Clock& clock_;
+  ApiServiceOptions options_;
+};
+
+}  // namespace tr

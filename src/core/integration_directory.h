@@ -1,0 +1,45 @@
+// IntegrationDirectory: finds the definition behind an integration id for a workspace,
+// whether it is a catalog entry or one of the workspace's custom integrations.
+// Thread-safe (the catalog is immutable; the store is thread-safe).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/catalog.h"
+#include "core/model.h"
+#include "store/store.h"
+
+namespace tr {
+
+// A customer integration together with its definition: what the API and CLI list.
+struct IntegrationView {
+  CustomerIntegration customer_integration;
+  std::shared_ptr<const IntegrationDefinition> definition;
+};
+
+class IntegrationDirectory {
+ public:
+  IntegrationDirectory(const Catalog& catalog, Store& store) : catalog_(catalog), store_(store) {}
+
+  struct Found {
+    std::shared_ptr<const IntegrationDefinition> definition;
+    IntegrationSource source;
+  };
+  // The workspace's custom integration with this id, else the catalog entry; kNotFound.
+  Result<Found> Find(const std::string& workspace_id, const std::string& integration_id);
+
+  // The definition a customer integration was enabled from. When it vanished (a catalog
+  // entry removed from a newer binary) a placeholder named after the id, logged.
+  Result<IntegrationView> View(CustomerIntegration ci);
+  Result<std::vector<IntegrationView>> Views(std::vector<CustomerIntegration> list);
+
+  const Catalog& catalog() const { return catalog_; }
+
+ private:
+  const Catalog& catalog_;
+  Store& store_;
+};
+
+}  // namespace tr

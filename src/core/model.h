@@ -1,0 +1,81 @@
+// The stored objects of CONTRACT section 1, as plain values. Times are Unix milliseconds.
+// Secrets appear here only in sealed (encrypted) form, or as hashes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/integration.h"
+
+namespace tr {
+
+struct Workspace {
+  std::string workspace_id;
+  std::string name;
+  int64_t created_at = 0;
+};
+
+struct ApiKeyRecord {
+  std::string key_id;
+  std::string workspace_id;
+  std::string key_hash;  // HashSecret(key)
+  int64_t created_at = 0;
+  std::optional<int64_t> revoked_at;
+};
+
+// A secret encrypted under the keyring; see crypto/keyring.h.
+struct SealedSecret {
+  std::string key_id;
+  std::string blob;
+  bool empty() const { return blob.empty(); }
+};
+
+struct CustomIntegration {
+  std::string workspace_id;
+  std::string integration_id;
+  std::string definition_json;  // validated, in the schema of section 8
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+enum class IntegrationSource { kCatalog, kCustom };
+
+struct CustomerIntegration {
+  std::string customer_integration_id;
+  std::string workspace_id;
+  std::string integration_id;
+  IntegrationSource source = IntegrationSource::kCatalog;
+  AuthType auth_type = AuthType::kNone;
+  bool active = true;
+  std::string client_id;
+  SealedSecret client_secret;
+  std::optional<std::vector<std::string>> scopes;  // overrides the definition's scopes
+  std::string external_id;  // AWS External ID, stable for this customer integration
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct IntegrationUser {
+  std::string customer_integration_id;
+  std::string user_id;
+  bool active = false;
+  SealedSecret credentials;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct ConnectSession {
+  std::string token_hash;  // HashSecret(token); the token itself is never stored
+  std::string customer_integration_id;
+  std::string user_id;
+  std::string redirect_uri;  // empty: show the hosted result page
+  std::string state_hash;    // HashSecret(OAuth state)
+  SealedSecret pkce_verifier;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> used_at;
+};
+
+}  // namespace tr

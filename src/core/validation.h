@@ -1,0 +1,29 @@
+// Checks on caller-supplied values that the contract constrains. Pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace tr {
+
+// Upper bounds from CONTRACT section 2 and 3.
+inline constexpr size_t kMaxUserIdBytes = 255;
+inline constexpr size_t kMaxRedirectUriBytes = 2048;
+
+// A userId after percent-decoding: 1..255 bytes of valid UTF-8, no control characters.
+Status ValidateUserId(std::string_view user_id);
+
+// An absolute http(s) URL with a host, at most 2048 bytes. On success, its origin.
+Result<std::string> ValidateRedirectUri(std::string_view uri);
+
+// Normalises an origin given by an operator ("https://App.example.com:443/" ->
+// "https://app.example.com"). Error when it is not an http(s) origin.
+Result<std::string> NormalizeOrigin(std::string_view origin);
+
+// Percent-decodes a path segment. nullopt on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+}  // namespace tr

@@ -1,0 +1,130 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+namespace tr {
+
+namespace {
+
+// How long a statement waits for another process's write lock before failing.
+constexpr int kBusyTimeoutMillis = 5000;
+
+[[noreturn]] void Throw(sqlite3* db, int code) {
+  throw SqliteError{code, db ? sqlite3_errmsg(db) : sqlite3_errstr(code)};
+}
+
+}  // namespace
+
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+
+SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
+  int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) Throw(sqlite3_db_handle(stmt_), rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindBlob(int index, std::string_view bytes) {
+  int rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) Throw(sqlite3_db_handle(stmt_), rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) Throw(sqlite3_db_handle(stmt_), rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindNull(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) Throw(sqlite3_db_handle(stmt_), rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, const std::optional<int64_t>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+bool SqliteStatement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Throw(sqlite3_db_handle(stmt_), rc);
+}
+
+int SqliteStatement::Run() {
+  while (Step()) {
+  }
+  return sqlite3_changes(sqlite3_db_handle(stmt_));
+}
+
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string SqliteStatement::Text(int column) const {
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, column)) : std::string();
+}
+
+std::string SqliteStatement::Blob(int column) const {
+  auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, column)) : std::string();
+}
+
+int64_t SqliteStatement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool SqliteStatement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::optional<int64_t> SqliteStatement::OptionalInt(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Int(column);
+}
+
+SqliteDb::SqliteDb(const std::string& path) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw SqliteError{rc, detail};
+  }
+  sqlite3_busy_timeout(db_, kBusyTimeoutMillis);
+  sqlite3_extended_result_codes(db_, 1);
+}
+
+SqliteDb::~SqliteDb() {
+  statements_.clear();
+  sqlite3_close(db_);
+}
+
+void SqliteDb::Exec(const char* sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string detail = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    throw SqliteError{rc, detail};
+  }
+}
+
+StatementRef SqliteDb::Prepare(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return StatementRef(it->second.get());
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) Throw(db_, rc);
+  auto& slot = statements_[sql];
+  slot = std::make_unique<SqliteStatement>(stmt);
+  return StatementRef(slot.get());
+}
+
+int SqliteDb::Changes() const { return sqlite3_changes(db_); }
+
+}  // namespace tr

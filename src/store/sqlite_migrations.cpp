@@ -1,0 +1,122 @@
+// The SQLite schema as numbered migrations. Applied in order at open; never edited once
+// released: a change to the schema is a new migration. See docs/data-model.md.
+
+#include "store/sqlite_store.h"
+
+namespace tr {
+
+namespace {
+
+constexpr const char* kMigrations[] = {
+    // 1: the core objects of CONTRACT section 1.
+    R"sql(
+CREATE TABLE workspaces (
+  workspace_id TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  created_at   INTEGER NOT NULL
+);
+CREATE TABLE redirect_origins (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  origin       TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, origin)
+);
+CREATE TABLE api_keys (
+  key_id       TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  key_hash     TEXT NOT NULL UNIQUE,
+  created_at   INTEGER NOT NULL,
+  revoked_at   INTEGER
+);
+CREATE TABLE custom_integrations (
+  workspace_id    TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  integration_id  TEXT NOT NULL,
+  definition_json TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, integration_id)
+);
+CREATE TABLE customer_integrations (
+  customer_integration_id TEXT PRIMARY KEY,
+  workspace_id            TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  integration_id          TEXT NOT NULL,
+  source                  TEXT NOT NULL CHECK (source IN ('catalog', 'custom')),
+  auth_type               TEXT NOT NULL,
+  active                  INTEGER NOT NULL,
+  client_id               TEXT NOT NULL,
+  client_secret_key_id    TEXT,
+  client_secret           BLOB,
+  scopes_json             TEXT,
+  external_id             TEXT NOT NULL,
+  created_at              INTEGER NOT NULL,
+  updated_at              INTEGER NOT NULL
+);
+CREATE INDEX customer_integrations_by_workspace
+  ON customer_integrations (workspace_id, active, created_at, customer_integration_id);
+CREATE TABLE integration_users (
+  customer_integration_id TEXT NOT NULL REFERENCES customer_integrations(customer_integration_id),
+  user_id                 TEXT NOT NULL,
+  active                  INTEGER NOT NULL,
+  credentials_key_id      TEXT,
+  credentials             BLOB,
+  created_at              INTEGER NOT NULL,
+  updated_at              INTEGER NOT NULL,
+  PRIMARY KEY (customer_integration_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE connect_sessions (
+  token_hash              TEXT PRIMARY KEY,
+  customer_integration_id TEXT NOT NULL,
+  user_id                 TEXT NOT NULL,
+  redirect_uri            TEXT NOT NULL,
+  state_hash              TEXT NOT NULL UNIQUE,
+  pkce_key_id             TEXT NOT NULL,
+  pkce_verifier           BLOB NOT NULL,
+  created_at              INTEGER NOT NULL,
+  expires_at              INTEGER NOT NULL,
+  used_at                 INTEGER,
+  FOREIGN KEY (customer_integration_id, user_id)
+    REFERENCES integration_users (customer_integration_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX connect_sessions_by_expiry ON connect_sessions (expires_at);
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql",
+};
+
+constexpr char kCreateVersionTable[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+    "applied_at INTEGER NOT NULL)";
+constexpr char kCurrentVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr char kRecordVersion[] =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)";
+
+}  // namespace
+
+void ApplySqliteMigrations(SqliteDb& db, int64_t now_millis) {
+  db.Exec(kCreateVersionTable);
+  const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
+  for (int64_t version = 1; version <= latest; ++version) {
+    // IMMEDIATE takes the write lock first, so that processes starting together apply each
+    // migration once.
+    db.Exec("BEGIN IMMEDIATE");
+    try {
+      int64_t current = 0;
+      {
+        auto stmt = db.Prepare(kCurrentVersion);
+        stmt->Step();
+        current = stmt->Int(0);
+      }
+      if (current < version) {
+        db.Exec(kMigrations[version - 1]);
+        db.Prepare(kRecordVersion)->Bind(1, version).Bind(2, now_millis).Run();
+      }
+      db.Exec("COMMIT");
+    } catch (...) {
+      db.Exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+}  // namespace tr

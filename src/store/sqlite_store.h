@@ -1,0 +1,85 @@
+// SqliteStore: the Store on an embedded SQLite file in WAL mode.
+//
+// Reads run on a pool of reader connections (WAL lets them proceed beside the writer).
+// Writes go to one writer thread that takes every write waiting at that moment, runs each
+// inside its own savepoint of one transaction, and commits them with one fsync
+// (synchronous=FULL): group commit. A write method returns only after its batch is on disk.
+// Migrations are applied when the store opens. Thread-safe; see store/store.h.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace tr {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` and applies pending migrations.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;  // finishes queued writes, then closes every connection
+
+  Status CreateWorkspace(const Workspace& ws) override;
+  Result<std::optional<Workspace>> FindWorkspace(const std::string& workspace_id) override;
+  Status AddRedirectOrigin(const std::string& workspace_id, const std::string& origin) override;
+  Result<std::vector<std::string>> ListRedirectOrigins(const std::string& workspace_id) override;
+  Status CreateApiKey(const ApiKeyRecord& key) override;
+  Status RevokeApiKey(const std::string& key_id, int64_t now) override;
+  Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(const std::string& key_hash) override;
+  Status PutCustomIntegration(const CustomIntegration& ci) override;
+  Result<std::optional<CustomIntegration>> FindCustomIntegration(
+      const std::string& workspace_id, const std::string& integration_id) override;
+  Status CreateCustomerIntegration(const CustomerIntegration& ci) override;
+  Result<std::optional<CustomerIntegration>> FindCustomerIntegration(
+      const std::string& customer_integration_id) override;
+  Status SetCustomerIntegrationActive(const std::string& customer_integration_id, bool active,
+                                      int64_t now) override;
+  Result<std::vector<CustomerIntegration>> ListCustomerIntegrations(
+      const std::string& workspace_id, std::optional<bool> active) override;
+  Result<std::optional<IntegrationUser>> FindUser(const std::string& customer_integration_id,
+                                                  const std::string& user_id) override;
+  Status CreateUserAndSession(const IntegrationUser& user, const ConnectSession& session) override;
+  Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) override;
+
+ private:
+  using WriteFn = std::function<Status(SqliteDb&)>;
+  struct PendingWrite {
+    WriteFn fn;
+    std::promise<Status> done;
+  };
+
+  explicit SqliteStore(std::string path);
+  // Runs `fn` on a reader connection. SqliteError becomes kUnavailable/kInternal.
+  template <typename T>
+  Result<T> Read(const std::function<T(SqliteDb&)>& fn);
+  // Queues `fn` for the writer and waits until its batch committed.
+  Status Write(WriteFn fn);
+  void WriterLoop();
+  void CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch);
+
+  std::string path_;
+  std::unique_ptr<SqliteDb> writer_db_;  // used only by writer_ (and by Open before it starts)
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // Guarded by readers_mu_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<PendingWrite>> queue_;  // Guarded by queue_mu_
+  bool stopping_ = false;                            // Guarded by queue_mu_
+  std::thread writer_;
+};
+
+// Applies every migration newer than the database's version, each in its own transaction.
+void ApplySqliteMigrations(SqliteDb& db, int64_t now_millis);
+
+}  // namespace tr

@@ -1,0 +1,66 @@
+// Store: the persistence seam. Every SQL statement of the service lives behind this
+// interface; the domain sees only these operations and the values of core/model.h.
+// Implementations: SqliteStore (embedded default), later PgStore.
+//
+// Thread contract: every method may be called from any thread concurrently. Methods block
+// until their work is done; a successful write has been durably committed (fsync) when the
+// method returns. Failures to reach the database are Errc::kUnavailable; anything else
+// unexpected is Errc::kInternal (details logged by the implementation, never returned).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/result.h"
+
+namespace tr {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Workspaces and their settings.
+  virtual Status CreateWorkspace(const Workspace& ws) = 0;
+  virtual Result<std::optional<Workspace>> FindWorkspace(const std::string& workspace_id) = 0;
+  virtual Status AddRedirectOrigin(const std::string& workspace_id, const std::string& origin) = 0;
+  virtual Result<std::vector<std::string>> ListRedirectOrigins(
+      const std::string& workspace_id) = 0;
+
+  // API keys.
+  virtual Status CreateApiKey(const ApiKeyRecord& key) = 0;
+  // Sets revoked_at unless already revoked. kNotFound when there is no such key.
+  virtual Status RevokeApiKey(const std::string& key_id, int64_t now) = 0;
+  virtual Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(const std::string& key_hash) = 0;
+
+  // Custom integrations. Put replaces an existing definition with the same id.
+  virtual Status PutCustomIntegration(const CustomIntegration& ci) = 0;
+  virtual Result<std::optional<CustomIntegration>> FindCustomIntegration(
+      const std::string& workspace_id, const std::string& integration_id) = 0;
+
+  // Customer integrations.
+  virtual Status CreateCustomerIntegration(const CustomerIntegration& ci) = 0;
+  virtual Result<std::optional<CustomerIntegration>> FindCustomerIntegration(
+      const std::string& customer_integration_id) = 0;
+  // kNotFound when there is no such customer integration.
+  virtual Status SetCustomerIntegrationActive(const std::string& customer_integration_id,
+                                              bool active, int64_t now) = 0;
+  // Oldest first (created_at, then id). `active` nullopt: all.
+  virtual Result<std::vector<CustomerIntegration>> ListCustomerIntegrations(
+      const std::string& workspace_id, std::optional<bool> active) = 0;
+
+  // Integration users and connect sessions.
+  virtual Result<std::optional<IntegrationUser>> FindUser(
+      const std::string& customer_integration_id, const std::string& user_id) = 0;
+  // In one transaction: inserts `user` unless (cid, userId) exists (then leaves it as it is),
+  // and inserts `session`.
+  virtual Status CreateUserAndSession(const IntegrationUser& user,
+                                      const ConnectSession& session) = 0;
+
+  // Start-up: claims the one-time bootstrap. True exactly once per database: when it
+  // returns true, `ws` and `key` have been created in the same transaction.
+  virtual Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) = 0;
+};
+
+}  // namespace tr
