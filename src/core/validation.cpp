@@ -91,7 +91,8 @@ Result<std::string> ValidateRedirectUri(std::string_view uri) {
   if (uri.size() > kMaxRedirectUriBytes) {
     return Error(Errc::kInvalidArgument, "redirectUri must be at most 2048 bytes");
   }
-  auto parsed = boost::urls::parse_absolute_uri(uri);
+  // parse_uri: an absolute URI that may carry a fragment (kept when we redirect).
+  auto parsed = boost::urls::parse_uri(uri);
   if (!parsed) {
     return Error(Errc::kInvalidArgument, "redirectUri must be an absolute http or https URL");
   }

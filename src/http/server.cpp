@@ -41,6 +41,9 @@ namespace {
 
 // An x-request-id we echo must be short and printable; otherwise we make our own.
 constexpr size_t kMaxRequestIdBytes = 128;
+// How long and how much we keep reading after an error answer before closing (see Drain).
+constexpr std::chrono::seconds kDrainTime{2};
+constexpr size_t kMaxDrainBytes = 8 << 20;
 
 bool UsableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
@@ -48,6 +51,12 @@ bool UsableRequestId(std::string_view id) {
     if (c <= 0x20 || c >= 0x7f) return false;
   }
   return true;
+}
+
+// The caller's x-request-id from a parsed head when usable, else a new one.
+std::string HeadRequestId(const bhttp::request_parser<bhttp::string_body>& parser) {
+  std::string id(parser.get()["x-request-id"]);
+  return UsableRequestId(id) ? id : crypto::HexEncode(crypto::RandomBytes(16));
 }
 
 Response ServerError(int status, std::string_view message) {
@@ -203,6 +212,7 @@ class Server::Impl {
                                line_too_long ? ServerError(414, "Request line too long")
                                              : ServerError(431, "Request headers too large"),
                                false, "");
+        co_await Drain(conn, buffer);
         co_return;
       }
       if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
@@ -210,13 +220,22 @@ class Server::Impl {
           ec == asio::error::eof || ec == asio::error::bad_descriptor) {
         co_return;
       }
-      if (ec) {
-        co_await WriteResponse(conn, ServerError(400, "Malformed HTTP request"), false, "");
+      if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen in the head
+        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false,
+                               HeadRequestId(parser));
+        co_await Drain(conn, buffer);
         co_return;
       }
+      if (ec) {
+        co_await WriteResponse(conn, ServerError(400, "Malformed HTTP request"), false, "");
+        co_await Drain(conn, buffer);
+        co_return;
+      }
+      std::string request_id = HeadRequestId(parser);
       auto length = parser.content_length();
       if (length && *length > options_.max_body_bytes) {
-        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, "");
+        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
+        co_await Drain(conn, buffer);
         co_return;
       }
       if (auto expect = parser.get()[bhttp::field::expect];
@@ -229,15 +248,14 @@ class Server::Impl {
       conn.stream.expires_after(options_.body_timeout);
       std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
       if (ec == bhttp::error::body_limit) {
-        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, "");
+        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
+        co_await Drain(conn, buffer);
         co_return;
       }
       if (ec) co_return;
 
       const auto started = std::chrono::steady_clock::now();
       auto& message = parser.get();
-      std::string request_id(message["x-request-id"]);
-      if (!UsableRequestId(request_id)) request_id = crypto::HexEncode(crypto::RandomBytes(16));
       Request request;
       request.method = message.method_string();
       request.target = message.target();
@@ -259,6 +277,22 @@ class Server::Impl {
                      route, status, micros / 1000.0);
       }
       if (!keep_alive) co_return;
+    }
+  }
+
+  // After an error answer on a connection we are closing: stop sending, then read and
+  // discard what the client is still sending for a short while, so that closing with
+  // unread data does not reset the connection before the client has read the answer.
+  asio::awaitable<void> Drain(Connection& conn, beast::flat_buffer& buffer) {
+    boost::system::error_code ec;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.expires_after(kDrainTime);
+    size_t drained = 0;
+    while (!ec && drained < kMaxDrainBytes) {
+      buffer.consume(buffer.size());
+      auto [rec, n] = co_await conn.stream.async_read_some(buffer.prepare(64 * 1024), kUseTuple);
+      ec = rec;
+      drained += n;
     }
   }
 
@@ -287,7 +321,8 @@ class Server::Impl {
                                       std::string_view request_id) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
     res.set(bhttp::field::content_type, response.content_type);
-    if (!request_id.empty()) res.set("x-request-id", request_id);
+    res.set("x-request-id",
+            request_id.empty() ? crypto::HexEncode(crypto::RandomBytes(16)) : std::string(request_id));
     for (auto& [name, value] : response.headers) res.set(name, value);
     res.body() = std::move(response.body);
     res.keep_alive(keep_alive);
