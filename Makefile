@@ -30,7 +30,7 @@ unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure
 
 blackbox-test: build test-deps
-	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test --test-concurrency=2 tests/blackbox/
+	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test --test-concurrency=2 'tests/blackbox/*.test.mjs'
 
 test: unit-test blackbox-test
 
