@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/connect_pages.h"
+#include "api/form_data.h"
 #include "api/responses.h"
 #include "core/validation.h"
 
@@ -56,13 +58,24 @@ std::optional<bool> ParseBool(std::string_view text) {
   return std::nullopt;
 }
 
+http::Response RenderStep(const ConnectStep& step) {
+  if (const auto* redirect = std::get_if<ProviderRedirect>(&step)) {
+    return RenderProviderRedirect(*redirect);
+  }
+  if (const auto* form = std::get_if<FormView>(&step)) return RenderForm(*form);
+  return RenderResult(std::get<FlowResult>(step));
+}
+
 http::Response NotFoundRoute(const http::Request& request, std::string_view path) {
   return ErrorResponse(404, {fmt::format("Cannot {} {}", request.method, path)});
 }
 
 }  // namespace
 
-bool Router::MayBlock(const http::Request& request) { return request.method != "GET"; }
+bool Router::MayBlock(const http::Request& request) {
+  return request.method != "GET" || request.target.starts_with("/connect/") ||
+         request.target.starts_with("/oauth/");
+}
 
 http::Response Router::Handle(const http::Request& request) {
   std::string_view target = request.target;
@@ -90,7 +103,13 @@ http::Response Router::Handle(const http::Request& request) {
     }
   }
   if (seg.size() == 2 && seg[0] == "connect" && get) {
-    return routed(ConnectNotAvailable(), "GET /connect/{token}");
+    return routed(RenderStep(connect_.Start(seg[1])), "GET /connect/{token}");
+  }
+  if (seg.size() == 2 && seg[0] == "connect" && post) {
+    return routed(ConnectSubmit(request, seg[1]), "POST /connect/{token}");
+  }
+  if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "callback" && get) {
+    return routed(OAuthCallback(query), "GET /oauth/callback");
   }
   if (seg.size() == 1 && seg[0] == "healthz" && get) {
     return routed(JsonResponse(200, json::object{{"status", "ok"}}), "GET /healthz");
@@ -168,16 +187,21 @@ http::Response Router::CreateAuthUrl(const http::Request& request, std::string_v
   return JsonResponse(201, json::object{{"authorizeUrl", *url}});
 }
 
-http::Response Router::ConnectNotAvailable() {
-  http::Response response;
-  response.status = 501;
-  response.content_type = "text/html; charset=utf-8";
-  response.body =
-      "<!doctype html><html><head><meta charset=\"utf-8\"><title>Not available</title></head>"
-      "<body><h1>This connection flow is not available yet</h1>"
-      "<p>Nothing was connected. Please try again later.</p></body></html>";
-  response.AddHeader("Cache-Control", "no-store");
-  return response;
+http::Response Router::ConnectSubmit(const http::Request& request, std::string_view token) {
+  std::optional<FormValues> form = ParseForm(request.Header("content-type"), request.body);
+  if (!form) {
+    FlowResult bad;
+    bad.error_code = "invalid_request";
+    bad.message = "The form could not be read. Open the link again.";
+    return RenderResult(bad);
+  }
+  return RenderStep(connect_.Submit(token, *form));
+}
+
+http::Response Router::OAuthCallback(std::string_view query) {
+  std::optional<FormValues> params = ParseUrlEncoded(query);
+  if (!params) params.emplace();
+  return RenderStep(connect_.OAuthCallback(*params));
 }
 
 }  // namespace tr::api

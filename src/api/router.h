@@ -4,19 +4,20 @@
 #pragma once
 
 #include "core/api_service.h"
+#include "core/connect_service.h"
 #include "http/message.h"
 
 namespace tr::api {
 
 class Router {
  public:
-  explicit Router(ApiService& api) : api_(api) {}
+  Router(ApiService& api, ConnectService& connect) : api_(api), connect_(connect) {}
 
   // Never throws for bad input; an exception means a bug (the server answers 500).
   http::Response Handle(const http::Request& request);
 
-  // True when handling may wait on a durable write, so that the server runs it off its
-  // I/O threads.
+  // True when handling may wait on a durable write or an outbound call, so that the server
+  // runs it off its I/O threads.
   static bool MayBlock(const http::Request& request);
 
  private:
@@ -25,11 +26,13 @@ class Router {
                          std::string_view user_id);
   http::Response CreateAuthUrl(const http::Request& request, std::string_view cid,
                                std::string_view user_id);
-  http::Response ConnectNotAvailable();
+  http::Response ConnectSubmit(const http::Request& request, std::string_view token);
+  http::Response OAuthCallback(std::string_view query);
   // The caller's workspace id, or the 401 to send.
   Result<std::string> Authenticate(const http::Request& request);
 
   ApiService& api_;
+  ConnectService& connect_;
 };
 
 }  // namespace tr::api

@@ -84,6 +84,13 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may idle")
       ->envname("TOOLREGISTRY_IDLE_TIMEOUT")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--aws-sts-endpoint", serve.aws.sts_endpoint, "STS endpoint for AWS_ASSUME_ROLE")
+      ->envname("TOOLREGISTRY_AWS_STS_ENDPOINT");
+  serve_cmd->add_option("--aws-region", serve.aws.region, "region STS requests are signed for")
+      ->envname("TOOLREGISTRY_AWS_REGION");
+  serve_cmd->add_option("--aws-principal-arn", serve.aws.principal_arn,
+                        "the AWS principal customers' roles must trust")
+      ->envname("TOOLREGISTRY_AWS_PRINCIPAL_ARN");
   serve_cmd->add_flag("--no-access-log", no_access_log, "do not log one line per request")
       ->envname("TOOLREGISTRY_NO_ACCESS_LOG");
   serve_cmd->callback([&] {

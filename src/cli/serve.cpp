@@ -1,6 +1,7 @@
 #include "cli/serve.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include "cli/output.h"
 #include "core/admin_service.h"
 #include "core/api_service.h"
+#include "net/curl_http_client.h"
 
 namespace tr::cli {
 
@@ -48,8 +50,10 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
     return 1;
   }
 
+  net::CurlHttpClient http_client(net::CurlOptions{options.allow_private_network});
   std::unique_ptr<api::Router> router;
   std::unique_ptr<ApiService> api;
+  std::unique_ptr<ConnectService> connect;
   http::Server server(
       options.server, [&](const http::Request& request) { return router->Handle(request); },
       &api::Router::MayBlock);
@@ -65,7 +69,15 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   api = std::make_unique<ApiService>(
       *rt.store, *rt.directory, *rt.keyring, rt.clock,
       ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000});
-  router = std::make_unique<api::Router>(*api);
+  for (auto [value, name] : {std::pair{&options.aws.access_key_id, "AWS_ACCESS_KEY_ID"},
+                             std::pair{&options.aws.secret_access_key, "AWS_SECRET_ACCESS_KEY"},
+                             std::pair{&options.aws.session_token, "AWS_SESSION_TOKEN"}}) {
+    if (const char* env = std::getenv(name)) *value = env;
+  }
+  connect = std::make_unique<ConnectService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
+                                             http_client,
+                                             ConnectOptions{public_url, 5, options.aws});
+  router = std::make_unique<api::Router>(*api, *connect);
 
   if (*bootstrap) {
     std::cout << "bootstrap workspace default: " << (*bootstrap)->workspace_id << "\n"

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/runtime.h"
+#include "core/connect_service.h"
 #include "http/server.h"
 
 namespace tr::cli {
@@ -14,6 +15,7 @@ struct ServeOptions {
   std::string public_url;  // empty: http:// + the bound address
   int64_t connect_ttl_seconds = 900;
   bool allow_private_network = false;
+  AwsSettings aws;  // STS endpoint, region, principal; credentials from AWS_* variables
   http::ServerOptions server;
 };
 

@@ -76,6 +76,7 @@ struct ConnectSession {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   std::optional<int64_t> used_at;
+  int submissions = 0;  // form submissions so far (API token, AWS, Google forms)
 };
 
 }  // namespace tr

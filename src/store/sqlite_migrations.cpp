@@ -82,6 +82,10 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 );
 )sql",
+    // 2: counting form submissions per connect session (brute-force limit).
+    R"sql(
+ALTER TABLE connect_sessions ADD COLUMN submissions INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

@@ -92,6 +92,27 @@ constexpr char kInsertSession[] =
     "state_hash, pkce_key_id, pkce_verifier, created_at, expires_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+#define TR_SESSION_COLUMNS                                                                  \
+  "token_hash, customer_integration_id, user_id, redirect_uri, state_hash, pkce_key_id, "    \
+  "pkce_verifier, created_at, expires_at, used_at, submissions"
+constexpr char kSelectSessionByToken[] =
+    "SELECT " TR_SESSION_COLUMNS " FROM connect_sessions WHERE token_hash = ?1";
+constexpr char kSelectSessionByState[] =
+    "SELECT " TR_SESSION_COLUMNS " FROM connect_sessions WHERE state_hash = ?1";
+#undef TR_SESSION_COLUMNS
+constexpr char kCountSubmission[] =
+    "UPDATE connect_sessions SET submissions = submissions + 1 "
+    "WHERE token_hash = ?1 AND used_at IS NULL RETURNING submissions";
+constexpr char kUseSession[] =
+    "UPDATE connect_sessions SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL "
+    "RETURNING customer_integration_id, user_id";
+constexpr char kActivateUser[] =
+    "UPDATE integration_users SET active = 1, updated_at = ?3 "
+    "WHERE customer_integration_id = ?1 AND user_id = ?2";
+constexpr char kActivateUserWithCredentials[] =
+    "UPDATE integration_users SET active = 1, updated_at = ?3, credentials_key_id = ?4, "
+    "credentials = ?5 WHERE customer_integration_id = ?1 AND user_id = ?2";
+
 constexpr char kClaimBootstrap[] =
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('bootstrapped', ?1)";
 
@@ -115,6 +136,21 @@ CustomerIntegration ReadCustomerIntegration(const SqliteStatement& s) {
   ci.created_at = s.Int(11);
   ci.updated_at = s.Int(12);
   return ci;
+}
+
+ConnectSession ReadSession(const SqliteStatement& s) {
+  ConnectSession session;
+  session.token_hash = s.Text(0);
+  session.customer_integration_id = s.Text(1);
+  session.user_id = s.Text(2);
+  session.redirect_uri = s.Text(3);
+  session.state_hash = s.Text(4);
+  session.pkce_verifier = SealedSecret{s.Text(5), s.Blob(6)};
+  session.created_at = s.Int(7);
+  session.expires_at = s.Int(8);
+  session.used_at = s.OptionalInt(9);
+  session.submissions = static_cast<int>(s.Int(10));
+  return session;
 }
 
 }  // namespace
@@ -442,6 +478,68 @@ Result<bool> SqliteStore::BootstrapOnce(const Workspace& ws, const ApiKeyRecord&
   });
   if (!status) return status.error();
   return claimed;
+}
+
+Result<std::optional<ConnectSession>> SqliteStore::FindSessionByToken(
+    const std::string& token_hash) {
+  return Read<std::optional<ConnectSession>>([&](SqliteDb& db) -> std::optional<ConnectSession> {
+    auto s = db.Prepare(kSelectSessionByToken);
+    s->Bind(1, token_hash);
+    if (!s->Step()) return std::nullopt;
+    return ReadSession(*s);
+  });
+}
+
+Result<std::optional<ConnectSession>> SqliteStore::FindSessionByState(
+    const std::string& state_hash) {
+  return Read<std::optional<ConnectSession>>([&](SqliteDb& db) -> std::optional<ConnectSession> {
+    auto s = db.Prepare(kSelectSessionByState);
+    s->Bind(1, state_hash);
+    if (!s->Step()) return std::nullopt;
+    return ReadSession(*s);
+  });
+}
+
+Result<int> SqliteStore::CountSubmission(const std::string& token_hash) {
+  int count = 0;
+  Status status = Write([&](SqliteDb& db) -> Status {
+    auto s = db.Prepare(kCountSubmission);
+    s->Bind(1, token_hash);
+    if (!s->Step()) return Error(Errc::kNotFound, "Connect session not found");
+    count = static_cast<int>(s->Int(0));
+    s->Run();
+    return Ok{};
+  });
+  if (!status) return status.error();
+  return count;
+}
+
+Status SqliteStore::FinishSession(const std::string& token_hash, bool success,
+                                  const std::optional<SealedSecret>& credentials, int64_t now) {
+  return Write([&](SqliteDb& db) -> Status {
+    std::string cid, user_id;
+    {
+      auto s = db.Prepare(kUseSession);
+      s->Bind(1, token_hash).Bind(2, now);
+      if (!s->Step()) return Error(Errc::kConflict, "Connect session already used");
+      cid = s->Text(0);
+      user_id = s->Text(1);
+      s->Run();
+    }
+    if (!success) return Ok{};
+    if (credentials) {
+      db.Prepare(kActivateUserWithCredentials)
+          ->Bind(1, cid)
+          .Bind(2, user_id)
+          .Bind(3, now)
+          .Bind(4, credentials->key_id)
+          .BindBlob(5, credentials->blob)
+          .Run();
+    } else {
+      db.Prepare(kActivateUser)->Bind(1, cid).Bind(2, user_id).Bind(3, now).Run();
+    }
+    return Ok{};
+  });
 }
 
 }  // namespace tr

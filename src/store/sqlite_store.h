@@ -49,6 +49,11 @@ class SqliteStore final : public Store {
                                                   const std::string& user_id) override;
   Status CreateUserAndSession(const IntegrationUser& user, const ConnectSession& session) override;
   Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) override;
+  Result<std::optional<ConnectSession>> FindSessionByToken(const std::string& token_hash) override;
+  Result<std::optional<ConnectSession>> FindSessionByState(const std::string& state_hash) override;
+  Result<int> CountSubmission(const std::string& token_hash) override;
+  Status FinishSession(const std::string& token_hash, bool success,
+                       const std::optional<SealedSecret>& credentials, int64_t now) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;

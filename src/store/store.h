@@ -58,6 +58,20 @@ class Store {
   virtual Status CreateUserAndSession(const IntegrationUser& user,
                                       const ConnectSession& session) = 0;
 
+  // Connect sessions, by the hash of their token or of their OAuth state.
+  virtual Result<std::optional<ConnectSession>> FindSessionByToken(
+      const std::string& token_hash) = 0;
+  virtual Result<std::optional<ConnectSession>> FindSessionByState(
+      const std::string& state_hash) = 0;
+  // Counts one form submission for an unused session; the count including this one.
+  // kNotFound when the session is unknown or already used.
+  virtual Result<int> CountSubmission(const std::string& token_hash) = 0;
+  // Ends a session, once: marks it used and, when `success`, makes its user active with
+  // `credentials` (kept as they were when nullopt), all in one transaction. kConflict
+  // when the session was already used. A failure leaves the user untouched.
+  virtual Status FinishSession(const std::string& token_hash, bool success,
+                               const std::optional<SealedSecret>& credentials, int64_t now) = 0;
+
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.
   virtual Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) = 0;

@@ -1,0 +1,156 @@
+#include "auth/oauth2.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/url.hpp>
+
+#include "crypto/crypto.h"
+
+namespace tr::auth {
+
+namespace json = boost::json;
+
+namespace {
+
+// An error description from a provider is shown in logs and pages: keep it short.
+constexpr size_t kMaxDescription = 200;
+
+std::string JoinScopes(const std::vector<std::string>& scopes, const std::string& separator) {
+  std::string joined;
+  for (const auto& s : scopes) {
+    if (!joined.empty()) joined += separator;
+    joined += s;
+  }
+  return joined;
+}
+
+void AddClientAuth(const OAuth2Config& config, const OAuthClient& client, net::HttpCall& call,
+                   std::vector<std::pair<std::string, std::string>>& form) {
+  if (config.token_endpoint_auth_method == "client_secret_basic") {
+    // RFC 6749 section 2.3.1: id and secret are form-encoded before the Basic encoding.
+    std::string credentials =
+        net::FormEncode(client.client_id) + ":" + net::FormEncode(client.client_secret);
+    call.headers.emplace_back("Authorization", "Basic " + crypto::Base64Encode(credentials));
+  } else {
+    form.emplace_back("client_id", client.client_id);
+    form.emplace_back("client_secret", client.client_secret);
+  }
+}
+
+net::HttpCall TokenCall(const OAuth2Config& config, const OAuthClient& client,
+                        std::vector<std::pair<std::string, std::string>> form) {
+  net::HttpCall call;
+  call.method = "POST";
+  call.url = config.token_url;
+  call.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  call.headers.emplace_back("Accept", "application/json");
+  AddClientAuth(config, client, call, form);
+  call.body = net::FormBody(form);
+  return call;
+}
+
+// Reads a flat object of the token response, from JSON or from a form-encoded body.
+std::optional<json::object> ReadBody(const net::HttpResult& response) {
+  boost::system::error_code ec;
+  json::value v = json::parse(response.body, ec);
+  if (!ec) {
+    if (!v.is_object()) return std::nullopt;
+    return v.get_object();
+  }
+  if (response.Header("content-type").find("x-www-form-urlencoded") == std::string::npos) {
+    return std::nullopt;
+  }
+  auto params = boost::urls::parse_query(response.body);
+  if (!params) return std::nullopt;
+  json::object out;
+  for (auto param : *params) out[param.key] = param.value;
+  return out;
+}
+
+std::string StringField(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+std::string PkceChallenge(const std::string& verifier) {
+  return crypto::Base64UrlEncode(crypto::Sha256(verifier));
+}
+
+std::string BuildAuthorizationUrl(const OAuth2Config& config, const OAuthClient& client,
+                                  const std::vector<std::string>& scopes, const std::string& state,
+                                  const std::string& pkce_verifier) {
+  boost::urls::url url(config.authorization_url);
+  auto params = url.params();
+  params.set("response_type", "code");
+  params.set("client_id", client.client_id);
+  params.set("redirect_uri", client.redirect_uri);
+  std::string scope = JoinScopes(scopes, config.scope_separator);
+  if (!scope.empty()) params.set("scope", scope);
+  params.set("state", state);
+  if (config.pkce) {
+    params.set("code_challenge", PkceChallenge(pkce_verifier));
+    params.set("code_challenge_method", "S256");
+  }
+  for (const auto& [key, value] : config.authorization_params) params.set(key, value);
+  return std::string(url.buffer());
+}
+
+net::HttpCall BuildCodeExchangeCall(const OAuth2Config& config, const OAuthClient& client,
+                                    const std::string& code, const std::string& pkce_verifier) {
+  std::vector<std::pair<std::string, std::string>> form{
+      {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", client.redirect_uri}};
+  if (config.pkce) form.emplace_back("code_verifier", pkce_verifier);
+  return TokenCall(config, client, std::move(form));
+}
+
+net::HttpCall BuildRefreshCall(const OAuth2Config& config, const OAuthClient& client,
+                               const std::string& refresh_token) {
+  return TokenCall(config, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
+}
+
+Result<OAuthTokens> ParseTokenResponse(const net::HttpResult& response) {
+  std::optional<json::object> body = ReadBody(response);
+  if (body && (response.status != 200 || body->contains("error"))) {
+    std::string error = StringField(*body, "error");
+    std::string description = StringField(*body, "error_description").substr(0, kMaxDescription);
+    if (error.empty()) error = "token_error";
+    return Error(Errc::kInvalidArgument, description.empty() ? error : error + ": " + description);
+  }
+  if (!body || response.status != 200) {
+    return Error(Errc::kInvalidArgument,
+                 "token_error: the token endpoint answered " + std::to_string(response.status));
+  }
+  OAuthTokens tokens;
+  tokens.access_token = StringField(*body, "access_token");
+  if (tokens.access_token.empty()) {
+    return Error(Errc::kInvalidArgument, "token_error: no access_token in the token response");
+  }
+  tokens.refresh_token = StringField(*body, "refresh_token");
+  if (std::string type = StringField(*body, "token_type"); !type.empty()) tokens.token_type = type;
+  tokens.scope = StringField(*body, "scope");
+  if (const json::value* v = body->if_contains("expires_in")) {
+    if (v->is_int64() || v->is_uint64()) {
+      tokens.expires_in_seconds = v->to_number<int64_t>();
+    } else if (v->is_string()) {  // some providers send a string
+      try {
+        tokens.expires_in_seconds = std::stoll(std::string(v->get_string()));
+      } catch (...) {
+      }
+    } else if (v->is_double()) {
+      tokens.expires_in_seconds = static_cast<int64_t>(v->get_double());
+    }
+  }
+  return tokens;
+}
+
+std::string OAuthErrorCode(const Error& error) {
+  const std::string& m = error.message();
+  size_t colon = m.find(':');
+  return m.substr(0, colon);
+}
+
+}  // namespace tr::auth
