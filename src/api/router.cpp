@@ -73,8 +73,10 @@ http::Response NotFoundRoute(const http::Request& request, std::string_view path
 }  // namespace
 
 bool Router::MayBlock(const http::Request& request) {
-  return request.method != "GET" || request.target.starts_with("/connect/") ||
-         request.target.starts_with("/oauth/");
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  return request.method != "GET" || path.starts_with("/connect/") ||
+         path.starts_with("/oauth/") || path.starts_with("/v1/proxy/") ||
+         path.ends_with("/credentials");
 }
 
 http::Response Router::Handle(const http::Request& request) {
@@ -96,6 +98,14 @@ http::Response Router::Handle(const http::Request& request) {
     }
     if (seg.size() == 5 && seg[3] == "users" && get) {
       return routed(GetUser(request, seg[2], seg[4]), "GET /v1/integrations/{cid}/users/{userId}");
+    }
+    if (seg.size() == 5 && seg[3] == "users" && request.method == "DELETE") {
+      return routed(DeleteUser(request, seg[2], seg[4]),
+                    "DELETE /v1/integrations/{cid}/users/{userId}");
+    }
+    if (seg.size() == 6 && seg[3] == "users" && seg[5] == "credentials" && get) {
+      return routed(GetCredentials(request, seg[2], seg[4]),
+                    "GET /v1/integrations/{cid}/users/{userId}/credentials");
     }
     if (seg.size() == 6 && seg[3] == "users" && seg[5] == "auth-url" && post) {
       return routed(CreateAuthUrl(request, seg[2], seg[4]),
@@ -185,6 +195,32 @@ http::Response Router::CreateAuthUrl(const http::Request& request, std::string_v
   auto url = api_.CreateAuthUrl(*workspace, cid, *user_id, redirect_uri);
   if (!url) return ErrorResponse(url.error());
   return JsonResponse(201, json::object{{"authorizeUrl", *url}});
+}
+
+http::Response Router::GetCredentials(const http::Request& request, std::string_view cid,
+                                      std::string_view raw_user_id) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> user_id = PercentDecode(raw_user_id);
+  if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
+  auto credentials = credentials_.GetCredentials(*workspace, cid, *user_id);
+  if (!credentials) return ErrorResponse(credentials.error());
+  http::Response response = JsonResponse(200, *credentials);
+  response.AddHeader("Cache-Control", "no-store");
+  return response;
+}
+
+http::Response Router::DeleteUser(const http::Request& request, std::string_view cid,
+                                  std::string_view raw_user_id) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> user_id = PercentDecode(raw_user_id);
+  if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
+  if (auto s = credentials_.Disconnect(*workspace, cid, *user_id); !s) return ErrorResponse(s.error());
+  http::Response response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
 }
 
 http::Response Router::ConnectSubmit(const http::Request& request, std::string_view token) {

@@ -5,13 +5,15 @@
 
 #include "core/api_service.h"
 #include "core/connect_service.h"
+#include "core/credential_service.h"
 #include "http/message.h"
 
 namespace tr::api {
 
 class Router {
  public:
-  Router(ApiService& api, ConnectService& connect) : api_(api), connect_(connect) {}
+  Router(ApiService& api, ConnectService& connect, CredentialService& credentials)
+      : api_(api), connect_(connect), credentials_(credentials) {}
 
   // Never throws for bad input; an exception means a bug (the server answers 500).
   http::Response Handle(const http::Request& request);
@@ -26,6 +28,10 @@ class Router {
                          std::string_view user_id);
   http::Response CreateAuthUrl(const http::Request& request, std::string_view cid,
                                std::string_view user_id);
+  http::Response GetCredentials(const http::Request& request, std::string_view cid,
+                                std::string_view user_id);
+  http::Response DeleteUser(const http::Request& request, std::string_view cid,
+                            std::string_view user_id);
   http::Response ConnectSubmit(const http::Request& request, std::string_view token);
   http::Response OAuthCallback(std::string_view query);
   // The caller's workspace id, or the 401 to send.
@@ -33,6 +39,7 @@ class Router {
 
   ApiService& api_;
   ConnectService& connect_;
+  CredentialService& credentials_;
 };
 
 }  // namespace tr::api

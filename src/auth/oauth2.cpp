@@ -40,10 +40,11 @@ void AddClientAuth(const OAuth2Config& config, const OAuthClient& client, net::H
 }
 
 net::HttpCall TokenCall(const OAuth2Config& config, const OAuthClient& client,
-                        std::vector<std::pair<std::string, std::string>> form) {
+                        std::vector<std::pair<std::string, std::string>> form,
+                        const std::string& url) {
   net::HttpCall call;
   call.method = "POST";
-  call.url = config.token_url;
+  call.url = url;
   call.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   call.headers.emplace_back("Accept", "application/json");
   AddClientAuth(config, client, call, form);
@@ -104,12 +105,19 @@ net::HttpCall BuildCodeExchangeCall(const OAuth2Config& config, const OAuthClien
   std::vector<std::pair<std::string, std::string>> form{
       {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", client.redirect_uri}};
   if (config.pkce) form.emplace_back("code_verifier", pkce_verifier);
-  return TokenCall(config, client, std::move(form));
+  return TokenCall(config, client, std::move(form), config.token_url);
 }
 
 net::HttpCall BuildRefreshCall(const OAuth2Config& config, const OAuthClient& client,
                                const std::string& refresh_token) {
-  return TokenCall(config, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
+  return TokenCall(config, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}},
+                   config.token_url);
+}
+
+net::HttpCall BuildRevocationCall(const OAuth2Config& config, const OAuthClient& client,
+                                  const std::string& token, const std::string& token_type_hint) {
+  return TokenCall(config, client, {{"token", token}, {"token_type_hint", token_type_hint}},
+                   config.revocation_url);
 }
 
 Result<OAuthTokens> ParseTokenResponse(const net::HttpResult& response) {

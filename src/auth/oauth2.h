@@ -38,6 +38,11 @@ net::HttpCall BuildCodeExchangeCall(const OAuth2Config& config, const OAuthClien
 net::HttpCall BuildRefreshCall(const OAuth2Config& config, const OAuthClient& client,
                                const std::string& refresh_token);
 
+// POST revocationUrl token=...&token_type_hint=... (RFC 7009), client authenticated as at
+// the token endpoint.
+net::HttpCall BuildRevocationCall(const OAuth2Config& config, const OAuthClient& client,
+                                  const std::string& token, const std::string& token_type_hint);
+
 struct OAuthTokens {
   std::string access_token;
   std::string refresh_token;  // empty: none issued

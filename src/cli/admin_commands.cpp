@@ -132,4 +132,10 @@ CommandResult IntegrationList(AdminService& admin, const std::string& workspace_
   return json::object{{"integrations", std::move(list)}};
 }
 
+CommandResult WebhookSet(AdminService& admin, const std::string& workspace_id, const std::string& url) {
+  auto secret = admin.SetWebhook(workspace_id, url);
+  if (!secret) return secret.error();
+  return json::object{{"secret", *secret}, {"workspaceId", workspace_id}, {"url", url}};
+}
+
 }  // namespace tr::cli

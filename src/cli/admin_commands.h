@@ -35,5 +35,6 @@ CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args);
 CommandResult IntegrationSetActive(AdminService& admin, const std::string& customer_integration_id,
                                    bool active);
 CommandResult IntegrationList(AdminService& admin, const std::string& workspace_id);
+CommandResult WebhookSet(AdminService& admin, const std::string& workspace_id, const std::string& url);
 
 }  // namespace tr::cli

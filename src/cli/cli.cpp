@@ -91,6 +91,10 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--aws-principal-arn", serve.aws.principal_arn,
                         "the AWS principal customers' roles must trust")
       ->envname("TOOLREGISTRY_AWS_PRINCIPAL_ARN");
+  serve_cmd->add_option("--refresh-sweep-interval", serve.sweep_interval_seconds,
+                        "seconds between background OAuth refresh sweeps")
+      ->envname("TOOLREGISTRY_REFRESH_SWEEP_INTERVAL")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
   serve_cmd->add_flag("--no-access-log", no_access_log, "do not log one line per request")
       ->envname("TOOLREGISTRY_NO_ACCESS_LOG");
   serve_cmd->callback([&] {
@@ -197,6 +201,18 @@ int Main(int argc, char** argv) {
   list->callback([&] {
     run = [&] {
       return RunAdmin(common, [&](Runtime&, AdminService& a) { return IntegrationList(a, workspace_id); });
+    };
+  });
+
+  // webhook
+  auto* webhook = app.add_subcommand("webhook", "manage the workspace's webhook")->require_subcommand(1);
+  std::string url;
+  auto* webhook_set = webhook->add_subcommand("set", "set the webhook URL (prints a new signing secret once)");
+  webhook_set->add_option("--workspace", workspace_id, "workspace id")->required();
+  webhook_set->add_option("--url", url, "https://... receiving the events")->required();
+  webhook_set->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return WebhookSet(a, workspace_id, url); });
     };
   });
 

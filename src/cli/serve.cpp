@@ -1,6 +1,9 @@
 #include "cli/serve.h"
 
 #include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <iostream>
 
@@ -10,9 +13,44 @@
 #include "cli/output.h"
 #include "core/admin_service.h"
 #include "core/api_service.h"
+#include "core/credential_service.h"
+#include "core/webhook_dispatcher.h"
 #include "net/curl_http_client.h"
 
 namespace tr::cli {
+
+namespace {
+
+// Runs CredentialService::SweepOnce() every `interval` on its own thread until Stop().
+class BackgroundSweeper {
+ public:
+  BackgroundSweeper(CredentialService& credentials, std::chrono::seconds interval)
+      : thread_([this, &credentials, interval] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+            lock.unlock();
+            credentials.SweepOnce();
+            lock.lock();
+          }
+        }) {}
+  ~BackgroundSweeper() { Stop(); }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // Guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace
 
 bool ParseListenAddress(const std::string& listen, std::string& host, uint16_t& port) {
   size_t colon = listen.rfind(':');
@@ -54,6 +92,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::unique_ptr<api::Router> router;
   std::unique_ptr<ApiService> api;
   std::unique_ptr<ConnectService> connect;
+  std::unique_ptr<CredentialService> credentials;
   http::Server server(
       options.server, [&](const http::Request& request) { return router->Handle(request); },
       &api::Router::MayBlock);
@@ -77,7 +116,15 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   connect = std::make_unique<ConnectService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                              http_client,
                                              ConnectOptions{public_url, 5, options.aws});
-  router = std::make_unique<api::Router>(*api, *connect);
+  CredentialOptions credential_options;
+  credential_options.aws = options.aws;
+  credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
+                                                    http_client, credential_options);
+  router = std::make_unique<api::Router>(*api, *connect, *credentials);
+
+  WebhookDispatcher webhooks(*rt.store, *rt.keyring, rt.clock, http_client, WebhookOptions{});
+  webhooks.Start();
+  BackgroundSweeper sweeper(*credentials, std::chrono::seconds(options.sweep_interval_seconds));
 
   if (*bootstrap) {
     std::cout << "bootstrap workspace default: " << (*bootstrap)->workspace_id << "\n"
@@ -86,6 +133,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::cout << "listening on http://" << bound << std::endl;
   spdlog::info("serving on {} (public URL {})", bound, public_url);
   server.Run();
+  sweeper.Stop();
+  webhooks.Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -15,7 +15,8 @@ struct ServeOptions {
   std::string public_url;  // empty: http:// + the bound address
   int64_t connect_ttl_seconds = 900;
   bool allow_private_network = false;
-  AwsSettings aws;  // STS endpoint, region, principal; credentials from AWS_* variables
+  AwsSettings aws;
+  int64_t sweep_interval_seconds = 30;  // background OAuth refresh sweep  // STS endpoint, region, principal; credentials from AWS_* variables
   http::ServerOptions server;
 };
 

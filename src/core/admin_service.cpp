@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/ids.h"
+#include "core/webhook_dispatcher.h"
 #include "core/validation.h"
 
 namespace tr {
@@ -145,6 +146,19 @@ Result<std::vector<IntegrationView>> AdminService::ListIntegrations(
   auto list = store_.ListCustomerIntegrations(workspace_id, std::nullopt);
   if (!list) return list.error();
   return directory_.Views(std::move(list.value()));
+}
+
+Result<std::string> AdminService::SetWebhook(const std::string& workspace_id,
+                                             const std::string& url) {
+  if (auto valid = ValidateRedirectUri(url); !valid) {
+    return Error(Errc::kInvalidArgument, "webhook URL must be an absolute http or https URL");
+  }
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  std::string secret = NewWebhookSecret();
+  crypto::Sealed sealed = keyring_.Seal(secret, workspace_id);
+  Webhook webhook{workspace_id, url, SealedSecret{sealed.key_id, std::move(sealed.blob)}};
+  if (auto s = store_.SetWebhook(webhook, clock_.NowMillis()); !s) return s.error();
+  return secret;
 }
 
 Result<std::optional<CreatedApiKey>> AdminService::BootstrapIfEmpty() {

@@ -47,6 +47,10 @@ class AdminService {
   Status SetIntegrationActive(const std::string& customer_integration_id, bool active);
   Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id);
 
+  // Sets the workspace's webhook URL (absolute http(s)) with a new signing secret, returned
+  // once ("whsec_..."); it is stored sealed.
+  Result<std::string> SetWebhook(const std::string& workspace_id, const std::string& url);
+
   // On a database that was never bootstrapped: creates workspace "default" and one API key,
   // returned so the caller can print it once. nullopt when already done.
   Result<std::optional<CreatedApiKey>> BootstrapIfEmpty();

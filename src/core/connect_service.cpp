@@ -9,6 +9,7 @@
 #include "auth/aws_sts.h"
 #include "auth/google_service_account.h"
 #include "auth/oauth2.h"
+#include "core/events.h"
 #include "core/ids.h"
 #include "core/validation.h"
 #include "crypto/crypto.h"
@@ -95,14 +96,22 @@ Result<ConnectService::Loaded> ConnectService::Load(std::optional<ConnectSession
 
 ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::string error_code,
                                    std::string message,
-                                   std::optional<std::string> credentials_json) {
+                                   std::optional<std::string> credentials_json,
+                                   std::optional<int64_t> access_expires_at) {
   std::optional<SealedSecret> sealed;
   if (credentials_json) {
     crypto::Sealed s = keyring_.Seal(
         *credentials_json, CredentialsAad(loaded.ci.customer_integration_id, loaded.session.user_id));
     sealed = SealedSecret{s.key_id, std::move(s.blob)};
   }
-  Status stored = store_.FinishSession(loaded.session.token_hash, success, sealed, clock_.NowMillis());
+  const int64_t now = clock_.NowMillis();
+  boost::json::object extra{{"authType", AuthTypeName(loaded.ci.auth_type)}};
+  if (!success) extra["error"] = error_code;
+  OutboxEvent event = MakeUserEvent(success ? kUserConnected : kUserConnectionFailed,
+                                    loaded.ci.workspace_id, loaded.ci.customer_integration_id,
+                                    loaded.session.user_id, now, extra);
+  Status stored =
+      store_.FinishSession(loaded.session.token_hash, success, sealed, access_expires_at, now, event);
   if (!stored) {
     success = false;
     if (stored.error().code == Errc::kConflict) {
@@ -257,8 +266,10 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
                      {"scope", tokens->scope},
                      {"obtainedAt", now}};
   if (!tokens->refresh_token.empty()) creds["refreshToken"] = tokens->refresh_token;
-  if (tokens->expires_in_seconds) creds["expiresAt"] = now + *tokens->expires_in_seconds * 1000;
-  return Finish(*loaded, true, "", "", json::serialize(creds));
+  std::optional<int64_t> expires_at;
+  if (tokens->expires_in_seconds) expires_at = now + *tokens->expires_in_seconds * 1000;
+  if (expires_at) creds["expiresAt"] = *expires_at;
+  return Finish(*loaded, true, "", "", json::serialize(creds), expires_at);
 }
 
 ConnectStep ConnectService::Submit(std::string_view token, const FormFields& fields) {

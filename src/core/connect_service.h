@@ -84,7 +84,8 @@ class ConnectService {
   struct Loaded;  // a session with its customer integration and definition
   Result<Loaded> Load(std::optional<ConnectSession> session);
   ConnectStep Finish(const Loaded& loaded, bool success, std::string error_code,
-                     std::string message, std::optional<std::string> credentials_json);
+                     std::string message, std::optional<std::string> credentials_json,
+                     std::optional<int64_t> access_expires_at = std::nullopt);
   FormView Form(const Loaded& loaded, std::string_view token, std::string error);
   ConnectStep SubmitApiToken(const Loaded& loaded, std::string_view token, const FormFields& fields);
   ConnectStep SubmitAwsRole(const Loaded& loaded, std::string_view token, const FormFields& fields);

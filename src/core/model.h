@@ -62,8 +62,27 @@ struct IntegrationUser {
   std::string user_id;
   bool active = false;
   SealedSecret credentials;
+  std::optional<int64_t> access_expires_at;  // OAuth access token expiry (not a secret)
   int64_t created_at = 0;
   int64_t updated_at = 0;
+};
+
+// A webhook event waiting in the outbox (at-least-once delivery).
+struct OutboxEvent {
+  std::string event_id;      // "msg_..." : the webhook-id header
+  std::string workspace_id;
+  std::string type;          // "user.connected", ...
+  std::string payload;       // the JSON body, as it is signed and sent
+  int attempts = 0;
+  int64_t created_at = 0;
+  int64_t next_attempt_at = 0;
+};
+
+// A workspace's webhook endpoint.
+struct Webhook {
+  std::string workspace_id;
+  std::string url;
+  SealedSecret secret;  // "whsec_..." sealed with the workspace id as associated data
 };
 
 struct ConnectSession {

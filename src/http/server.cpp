@@ -320,7 +320,7 @@ class Server::Impl {
   asio::awaitable<void> WriteResponse(Connection& conn, Response response, bool keep_alive,
                                       std::string_view request_id) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
-    res.set(bhttp::field::content_type, response.content_type);
+    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
     res.set("x-request-id",
             request_id.empty() ? crypto::HexEncode(crypto::RandomBytes(16)) : std::string(request_id));
     for (auto& [name, value] : response.headers) res.set(name, value);

@@ -86,6 +86,38 @@ CREATE TABLE meta (
     R"sql(
 ALTER TABLE connect_sessions ADD COLUMN submissions INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3: credentials lifecycle: token expiry for the sweeper, refresh leases, webhooks.
+    R"sql(
+ALTER TABLE integration_users ADD COLUMN access_expires_at INTEGER;
+CREATE INDEX integration_users_by_expiry ON integration_users (access_expires_at)
+  WHERE active = 1 AND access_expires_at IS NOT NULL;
+CREATE TABLE refresh_leases (
+  customer_integration_id TEXT NOT NULL,
+  user_id                 TEXT NOT NULL,
+  holder                  TEXT NOT NULL,
+  expires_at              INTEGER NOT NULL,
+  PRIMARY KEY (customer_integration_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE webhooks (
+  workspace_id  TEXT PRIMARY KEY REFERENCES workspaces(workspace_id),
+  url           TEXT NOT NULL,
+  secret_key_id TEXT NOT NULL,
+  secret        BLOB NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE TABLE webhook_outbox (
+  event_id        TEXT PRIMARY KEY,
+  workspace_id    TEXT NOT NULL,
+  type            TEXT NOT NULL,
+  payload         TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER,
+  delivered_at    INTEGER
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)
+  WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL;
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

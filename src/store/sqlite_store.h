@@ -53,7 +53,31 @@ class SqliteStore final : public Store {
   Result<std::optional<ConnectSession>> FindSessionByState(const std::string& state_hash) override;
   Result<int> CountSubmission(const std::string& token_hash) override;
   Status FinishSession(const std::string& token_hash, bool success,
-                       const std::optional<SealedSecret>& credentials, int64_t now) override;
+                       const std::optional<SealedSecret>& credentials,
+                       std::optional<int64_t> access_expires_at, int64_t now,
+                       const std::optional<OutboxEvent>& event) override;
+  Status UpdateCredentials(const std::string& customer_integration_id, const std::string& user_id,
+                           const SealedSecret& credentials, std::optional<int64_t> access_expires_at,
+                           int64_t now) override;
+  Status DeactivateUser(const std::string& customer_integration_id, const std::string& user_id,
+                        int64_t now, const std::vector<OutboxEvent>& events) override;
+  Status DeleteUser(const std::string& customer_integration_id, const std::string& user_id,
+                    const std::optional<OutboxEvent>& event) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListUsersExpiringBefore(
+      int64_t before, int limit) override;
+  Result<bool> TryAcquireLease(const std::string& customer_integration_id,
+                               const std::string& user_id, const std::string& holder, int64_t now,
+                               int64_t expires_at) override;
+  Status ReleaseLease(const std::string& customer_integration_id, const std::string& user_id,
+                      const std::string& holder) override;
+  Status SetWebhook(const Webhook& webhook, int64_t now) override;
+  Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) override;
+  Status EnqueueEvent(const OutboxEvent& event) override;
+  Result<std::vector<OutboxEvent>> ClaimDueEvents(int64_t now, int64_t claim_millis,
+                                                  int limit) override;
+  Status MarkEventDelivered(const std::string& event_id, int64_t now) override;
+  Status MarkEventFailed(const std::string& event_id, int attempts,
+                         std::optional<int64_t> next_attempt_at) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
@@ -69,6 +93,7 @@ class SqliteStore final : public Store {
   // Queues `fn` for the writer and waits until its batch committed.
   Status Write(WriteFn fn);
   void WriterLoop();
+  static void InsertEvent(SqliteDb& db, const OutboxEvent& event);
   void CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch);
 
   std::string path_;

@@ -361,6 +361,25 @@ TEST_F(SqliteStoreTest, CreateUserAndSessionForAnActiveUser) {
   EXPECT_TRUE((*user)->active);
 }
 
+TEST_F(SqliteStoreTest, CreateUserAndSessionIsAtomic) {
+  CreateIntegration("ws-1", "ci-1");
+  ConnectSession session = MakeSession("ci-1", "u-1", 1000);
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000), session).ok());
+
+  // The user insert succeeds, then the session insert hits the unique token hash: the
+  // whole write is undone.
+  ConnectSession clash = session;
+  clash.user_id = "u-2";
+  clash.state_hash = HashSecret(NewToken());
+  Status s = store_->CreateUserAndSession(MakeUser("ci-1", "u-2", 2000), clash);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kConflict);
+  auto user = store_->FindUser("ci-1", "u-2");
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->has_value());
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM integration_users"), 1);
+}
+
 TEST_F(SqliteStoreTest, FindUser) {
   CreateIntegration("ws-1", "ci-1");
   const std::string unicode = "a/b \xc3\xbc\xf0\x9f\x98\x80";

@@ -69,8 +69,50 @@ class Store {
   // Ends a session, once: marks it used and, when `success`, makes its user active with
   // `credentials` (kept as they were when nullopt), all in one transaction. kConflict
   // when the session was already used. A failure leaves the user untouched.
+  // `event`, when given, is put in the webhook outbox in the same transaction (if the
+  // workspace has a webhook). `access_expires_at` is stored beside the credentials.
   virtual Status FinishSession(const std::string& token_hash, bool success,
-                               const std::optional<SealedSecret>& credentials, int64_t now) = 0;
+                               const std::optional<SealedSecret>& credentials,
+                               std::optional<int64_t> access_expires_at, int64_t now,
+                               const std::optional<OutboxEvent>& event) = 0;
+
+  // Credentials lifecycle. kNotFound when the user does not exist.
+  virtual Status UpdateCredentials(const std::string& customer_integration_id,
+                                   const std::string& user_id, const SealedSecret& credentials,
+                                   std::optional<int64_t> access_expires_at, int64_t now) = 0;
+  // Marks the user inactive (credentials kept for audit, unusable) with its events.
+  virtual Status DeactivateUser(const std::string& customer_integration_id,
+                                const std::string& user_id, int64_t now,
+                                const std::vector<OutboxEvent>& events) = 0;
+  // Deletes the user, its sessions and lease. kNotFound when absent.
+  virtual Status DeleteUser(const std::string& customer_integration_id, const std::string& user_id,
+                            const std::optional<OutboxEvent>& event) = 0;
+  // Active OAuth users whose access token expires before `before`, at most `limit`.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListUsersExpiringBefore(
+      int64_t before, int limit) = 0;
+
+  // A lease that lets one process at a time refresh a user's tokens. True when `holder`
+  // now holds it (it was free, expired, or already `holder`'s) until `expires_at`.
+  virtual Result<bool> TryAcquireLease(const std::string& customer_integration_id,
+                                       const std::string& user_id, const std::string& holder,
+                                       int64_t now, int64_t expires_at) = 0;
+  virtual Status ReleaseLease(const std::string& customer_integration_id,
+                              const std::string& user_id, const std::string& holder) = 0;
+
+  // Webhooks and their outbox.
+  virtual Status SetWebhook(const Webhook& webhook, int64_t now) = 0;
+  virtual Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) = 0;
+  // Adds `event` to the outbox when its workspace has a webhook; otherwise does nothing.
+  virtual Status EnqueueEvent(const OutboxEvent& event) = 0;
+  // Claims up to `limit` undelivered events due at `now`, hiding them from other claimers
+  // until `now + claim_millis`.
+  virtual Result<std::vector<OutboxEvent>> ClaimDueEvents(int64_t now, int64_t claim_millis,
+                                                          int limit) = 0;
+  virtual Status MarkEventDelivered(const std::string& event_id, int64_t now) = 0;
+  // Records a failed attempt; the event is tried again at `next_attempt_at`, or never when
+  // nullopt (given up).
+  virtual Status MarkEventFailed(const std::string& event_id, int attempts,
+                                 std::optional<int64_t> next_attempt_at) = 0;
 
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.

@@ -1,0 +1,373 @@
+#include "core/credential_service.h"
+
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "auth/aws_sts.h"
+#include "auth/google_service_account.h"
+#include "auth/oauth2.h"
+#include "core/events.h"
+#include "core/ids.h"
+#include "core/validation.h"
+
+namespace tr {
+
+namespace json = boost::json;
+
+namespace {
+
+// A forced refresh (the proxy saw a 401) right after another one would only burn a token.
+constexpr int64_t kMinForcedRefreshGapMillis = 2000;
+// How often a process waiting for another's refresh lease looks again.
+constexpr auto kLeasePoll = std::chrono::milliseconds(50);
+// Cached AWS and Google credentials are renewed this long before they expire.
+constexpr int64_t kMintedReuseMarginMillis = 5 * 60 * 1000;
+
+int64_t IntField(const json::object& o, std::string_view key, int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_int64() ? v->get_int64() : fallback;
+}
+
+std::string StringField(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+json::array SplitScopes(const std::string& scope) {
+  json::array out;
+  size_t pos = 0;
+  while (pos < scope.size()) {
+    size_t end = scope.find(' ', pos);
+    if (end == std::string::npos) end = scope.size();
+    if (end > pos) out.emplace_back(scope.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct CredentialService::UserContext {
+  CustomerIntegration ci;
+  std::shared_ptr<const IntegrationDefinition> def;
+  IntegrationUser user;
+  json::object creds;
+};
+
+CredentialService::CredentialService(Store& store, IntegrationDirectory& directory,
+                                     const crypto::Keyring& keyring, const Clock& clock,
+                                     net::HttpClient& http, CredentialOptions options)
+    : store_(store),
+      directory_(directory),
+      keyring_(keyring),
+      clock_(clock),
+      http_(http),
+      options_(std::move(options)) {
+  if (options_.node_id.empty()) options_.node_id = NewToken().substr(0, 16);
+}
+
+Result<CredentialService::UserContext> CredentialService::LoadUser(
+    const std::string& customer_integration_id, const std::string& user_id) {
+  auto ci = store_.FindCustomerIntegration(customer_integration_id);
+  if (!ci) return ci.error();
+  if (!*ci) return Error(Errc::kNotFound, "Customer integration not found");
+  auto view = directory_.View(std::move(**ci));
+  if (!view) return view.error();
+  auto user = store_.FindUser(customer_integration_id, user_id);
+  if (!user) return user.error();
+  if (!*user) return Error(Errc::kNotFound, "User not found");
+  UserContext ctx{std::move(view->customer_integration), view->definition, std::move(**user), {}};
+  if (!ctx.user.credentials.empty()) {
+    auto plain = keyring_.Open(ctx.user.credentials.key_id, ctx.user.credentials.blob,
+                               CredentialsAad(customer_integration_id, user_id));
+    if (!plain) {
+      spdlog::error("credentials of a user in {} cannot be unsealed (unknown key id {}?)",
+                    customer_integration_id, ctx.user.credentials.key_id);
+      return Error(Errc::kInternal, "Internal server error");
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(*plain, ec);
+    if (ec || !v.is_object()) return Error(Errc::kInternal, "Internal server error");
+    ctx.creds = std::move(v.get_object());
+  }
+  return ctx;
+}
+
+bool CredentialService::NeedsRefresh(const json::object& creds, int64_t now) const {
+  const json::value* expires = creds.if_contains("expiresAt");
+  if (!expires || !expires->is_int64()) return false;
+  int64_t expires_at = expires->get_int64();
+  int64_t lifetime = expires_at - IntField(creds, "obtainedAt", expires_at);
+  // Short-lived tokens refresh at half their life, so a fresh token is never "expiring".
+  int64_t margin = std::min(options_.refresh_margin_millis, std::max<int64_t>(lifetime / 2, 0));
+  return now >= expires_at - margin;
+}
+
+Result<json::object> CredentialService::GetCredentials(const std::string& workspace_id,
+                                                       std::string_view cid,
+                                                       std::string_view user_id) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
+  const std::string cid_s(cid), uid_s(user_id);
+  auto ctx = LoadUser(cid_s, uid_s);
+  if (!ctx) return ctx.error();
+  if (ctx->ci.workspace_id != workspace_id) {
+    return Error(Errc::kNotFound, "Customer integration not found");
+  }
+  if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
+  const int64_t now = clock_.NowMillis();
+  json::object out{{"authType", AuthTypeName(ctx->ci.auth_type)}};
+  switch (ctx->ci.auth_type) {
+    case AuthType::kNone:
+      return out;
+    case AuthType::kApiToken:
+      for (const auto& [key, value] : ctx->creds) out[key] = value;
+      return out;
+    case AuthType::kOAuth2: {
+      if (NeedsRefresh(ctx->creds, now)) {
+        if (auto s = Refresh(cid_s, uid_s, false); !s) return s.error();
+        ctx = LoadUser(cid_s, uid_s);
+        if (!ctx) return ctx.error();
+        if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
+      }
+      out["accessToken"] = StringField(ctx->creds, "accessToken");
+      out["tokenType"] = StringField(ctx->creds, "tokenType");
+      int64_t expires_at = IntField(ctx->creds, "expiresAt", -1);
+      out["expiresAt"] = expires_at < 0 ? json::value(nullptr) : json::value(FormatTimestamp(expires_at));
+      std::string scope = StringField(ctx->creds, "scope");
+      if (scope.empty()) {
+        const auto& configured = ctx->ci.scopes ? *ctx->ci.scopes : ctx->def->oauth2->scopes;
+        json::array list;
+        for (const auto& s : configured) list.emplace_back(s);
+        out["scopes"] = std::move(list);
+      } else {
+        out["scopes"] = SplitScopes(scope);
+      }
+      return out;
+    }
+    case AuthType::kAwsAssumeRole:
+    case AuthType::kGoogleServiceAccount:
+      break;
+  }
+
+  // Minted credentials (AWS temporary keys, Google access tokens): cached until near expiry.
+  const std::string key = cid_s + '\n' + uid_s;
+  {
+    std::lock_guard lock(mu_);
+    auto it = aws_cache_.find(key);
+    if (it != aws_cache_.end() && it->second.expires_at - kMintedReuseMarginMillis > now) {
+      return it->second.credentials;
+    }
+  }
+  int64_t expires_at = 0;
+  if (ctx->ci.auth_type == AuthType::kAwsAssumeRole) {
+    const AwsSettings& aws = options_.aws;
+    auth::AssumeRoleRequest request{StringField(ctx->creds, "roleArn"),
+                                    StringField(ctx->creds, "externalId"), "toolregistry",
+                                    ctx->def->aws_session_duration_seconds};
+    auth::AwsCredentials caller{aws.access_key_id, aws.secret_access_key, aws.session_token};
+    auto response = http_.Send(
+        auth::BuildAssumeRoleCall(aws.sts_endpoint, aws.region, request, caller, now / 1000));
+    if (!response) return Error(Errc::kUnavailable, "AWS STS is unavailable");
+    auto temporary = auth::ParseAssumeRoleResponse(response->status, response->body);
+    if (!temporary) {
+      spdlog::warn("AssumeRole for a user of {} failed: {}", cid_s, temporary.error().message());
+      return Error(Errc::kUnavailable, "AWS refused to assume the role: " + temporary.error().message());
+    }
+    expires_at = temporary->expiration_unix_millis;
+    out["accessKeyId"] = temporary->access_key_id;
+    out["secretAccessKey"] = temporary->secret_access_key;
+    out["sessionToken"] = temporary->session_token;
+    out["expiration"] = FormatTimestamp(expires_at);
+  } else {
+    auto sa_key = auth::ParseServiceAccountKey(json::serialize(ctx->creds));
+    if (!sa_key) return Error(Errc::kInternal, "Internal server error");
+    const auto& scopes = ctx->ci.scopes ? *ctx->ci.scopes : ctx->def->google_service_account_scopes;
+    auto assertion = auth::MakeJwtAssertion(*sa_key, scopes, now / 1000);
+    if (!assertion) return Error(Errc::kInternal, "Internal server error");
+    auto response = http_.Send(auth::BuildJwtBearerCall(*sa_key, *assertion));
+    if (!response) return Error(Errc::kUnavailable, "The token endpoint is unavailable");
+    auto token = auth::ParseTokenResponse(response->status, response->body);
+    if (!token) return Error(Errc::kUnavailable, "The token endpoint refused: " + token.error().message());
+    expires_at = now + token->expires_in_seconds * 1000;
+    out["accessToken"] = token->access_token;
+    out["expiresAt"] = FormatTimestamp(expires_at);
+  }
+  std::lock_guard lock(mu_);
+  aws_cache_[key] = CachedAws{out, expires_at};
+  return out;
+}
+
+Status CredentialService::Refresh(const std::string& customer_integration_id,
+                                  const std::string& user_id, bool force) {
+  const std::string key = customer_integration_id + '\n' + user_id;
+  std::promise<Status> promise;
+  {
+    std::unique_lock lock(mu_);
+    auto it = inflight_.find(key);
+    if (it != inflight_.end()) {
+      std::shared_future<Status> pending = it->second;
+      lock.unlock();
+      return pending.get();
+    }
+    inflight_.emplace(key, promise.get_future().share());
+  }
+  Status result = Error(Errc::kInternal, "Internal server error");
+  try {
+    result = RefreshUnderLease(customer_integration_id, user_id, force);
+  } catch (const std::exception& e) {
+    spdlog::error("refresh failed with an exception: {}", e.what());
+  }
+  promise.set_value(result);
+  std::lock_guard lock(mu_);
+  inflight_.erase(key);
+  return result;
+}
+
+Status CredentialService::RefreshUnderLease(const std::string& cid, const std::string& user_id,
+                                            bool force) {
+  const int64_t deadline = clock_.NowMillis() + options_.lease_millis;
+  for (;;) {
+    const int64_t now = clock_.NowMillis();
+    auto acquired = store_.TryAcquireLease(cid, user_id, options_.node_id, now,
+                                           now + options_.lease_millis);
+    if (!acquired) return acquired.error();
+    if (*acquired) {
+      auto ctx = LoadUser(cid, user_id);
+      Status result = ctx ? DoRefresh(*ctx, force) : Status(ctx.error());
+      (void)store_.ReleaseLease(cid, user_id, options_.node_id);
+      return result;
+    }
+    // Another process is refreshing this user: wait for its result.
+    std::this_thread::sleep_for(kLeasePoll);
+    auto ctx = LoadUser(cid, user_id);
+    if (!ctx) return ctx.error();
+    if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
+    const int64_t later = clock_.NowMillis();
+    bool fresh = force ? later - IntField(ctx->creds, "obtainedAt", 0) < kMinForcedRefreshGapMillis
+                       : !NeedsRefresh(ctx->creds, later);
+    if (fresh) return Ok{};
+    if (later > deadline) return Error(Errc::kUnavailable, "Token refresh is taking too long");
+  }
+}
+
+Status CredentialService::DoRefresh(UserContext& ctx, bool force) {
+  const int64_t now = clock_.NowMillis();
+  if (!ctx.user.active) return Error(Errc::kConflict, "User is not connected");
+  if (ctx.ci.auth_type != AuthType::kOAuth2 || !ctx.def->oauth2) return Ok{};
+  if (force ? now - IntField(ctx.creds, "obtainedAt", 0) < kMinForcedRefreshGapMillis
+            : !NeedsRefresh(ctx.creds, now)) {
+    return Ok{};  // someone refreshed it meanwhile
+  }
+  const std::string& cid = ctx.ci.customer_integration_id;
+  const std::string& user_id = ctx.user.user_id;
+  const std::string refresh_token = StringField(ctx.creds, "refreshToken");
+  auto fail_for_good = [&](const std::string& reason) -> Status {
+    std::vector<OutboxEvent> events{
+        MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id, now, {{"reason", reason}}),
+        MakeUserEvent(kUserDeactivated, ctx.ci.workspace_id, cid, user_id, now, {{"reason", reason}})};
+    if (auto s = store_.DeactivateUser(cid, user_id, now, events); !s) return s;
+    spdlog::info("user of {} deactivated: {}", cid, reason);
+    return Error(Errc::kConflict, "User is not connected: " + reason);
+  };
+  if (refresh_token.empty()) {
+    if (now >= IntField(ctx.creds, "expiresAt", now)) return fail_for_good("token_expired");
+    return Ok{};  // no way to refresh; the token still works for a while
+  }
+  auto secret = keyring_.Open(ctx.ci.client_secret.key_id, ctx.ci.client_secret.blob, cid);
+  if (!secret) return Error(Errc::kInternal, "Internal server error");
+  const OAuth2Config& config = *ctx.def->oauth2;
+  auth::OAuthClient client{ctx.ci.client_id, *secret, ""};
+  int64_t backoff = options_.retry_backoff_millis;
+  std::string last_problem = "provider_unavailable";
+  for (int attempt = 0; attempt < options_.refresh_attempts; ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      backoff *= 2;
+    }
+    auto response = http_.Send(auth::BuildRefreshCall(config, client, refresh_token));
+    if (!response || response->status >= 500 || response->status == 429) {
+      last_problem = "provider_unavailable";
+      continue;  // transient: try again
+    }
+    auto tokens = auth::ParseTokenResponse(*response);
+    if (!tokens) {
+      std::string code = auth::OAuthErrorCode(tokens.error());
+      if (code == "invalid_grant") return fail_for_good("invalid_grant");
+      spdlog::warn("token refresh for a user of {} refused: {}", cid, code);
+      last_problem = code;
+      break;  // a refusal that retrying will not change (invalid_client...)
+    }
+    const int64_t done = clock_.NowMillis();
+    json::object creds = ctx.creds;
+    creds["accessToken"] = tokens->access_token;
+    creds["tokenType"] = tokens->token_type;
+    if (!tokens->scope.empty()) creds["scope"] = tokens->scope;
+    if (!tokens->refresh_token.empty()) creds["refreshToken"] = tokens->refresh_token;  // rotated
+    creds["obtainedAt"] = done;
+    std::optional<int64_t> expires_at;
+    if (tokens->expires_in_seconds) {
+      expires_at = done + *tokens->expires_in_seconds * 1000;
+      creds["expiresAt"] = *expires_at;
+    } else {
+      creds.erase("expiresAt");
+    }
+    crypto::Sealed sealed = keyring_.Seal(json::serialize(creds), CredentialsAad(cid, user_id));
+    return store_.UpdateCredentials(cid, user_id, SealedSecret{sealed.key_id, std::move(sealed.blob)},
+                                    expires_at, done);
+  }
+  (void)store_.EnqueueEvent(MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id,
+                                          clock_.NowMillis(), {{"reason", last_problem}}));
+  return Error(Errc::kUnavailable, "The provider could not refresh the token; try again later");
+}
+
+Status CredentialService::Disconnect(const std::string& workspace_id, std::string_view cid,
+                                     std::string_view user_id) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
+  const std::string cid_s(cid), uid_s(user_id);
+  auto ctx = LoadUser(cid_s, uid_s);
+  if (!ctx) return ctx.error();
+  if (ctx->ci.workspace_id != workspace_id) {
+    return Error(Errc::kNotFound, "Customer integration not found");
+  }
+  if (ctx->ci.auth_type == AuthType::kOAuth2 && ctx->def->oauth2 &&
+      !ctx->def->oauth2->revocation_url.empty()) {
+    auto secret = keyring_.Open(ctx->ci.client_secret.key_id, ctx->ci.client_secret.blob, cid_s);
+    std::string refresh_token = StringField(ctx->creds, "refreshToken");
+    std::string token = refresh_token.empty() ? StringField(ctx->creds, "accessToken") : refresh_token;
+    if (secret && !token.empty()) {
+      auth::OAuthClient client{ctx->ci.client_id, *secret, ""};
+      auto response = http_.Send(auth::BuildRevocationCall(
+          *ctx->def->oauth2, client, token, refresh_token.empty() ? "access_token" : "refresh_token"));
+      if (!response || response->status != 200) {
+        spdlog::warn("token revocation for a user of {} failed (status {}); deleting anyway", cid_s,
+                     response ? response->status : 0);
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    aws_cache_.erase(cid_s + '\n' + uid_s);
+  }
+  return store_.DeleteUser(cid_s, uid_s,
+                           MakeUserEvent(kUserDeleted, workspace_id, cid_s, uid_s, clock_.NowMillis()));
+}
+
+int CredentialService::SweepOnce() {
+  constexpr int kBatch = 200;
+  const int64_t now = clock_.NowMillis();
+  auto due = store_.ListUsersExpiringBefore(now + options_.refresh_margin_millis, kBatch);
+  if (!due) return 0;
+  for (const auto& [cid, user_id] : *due) {
+    if (auto s = Refresh(cid, user_id, false); !s) {
+      spdlog::info("background refresh for a user of {}: {}", cid, s.error().message());
+    }
+  }
+  return static_cast<int>(due->size());
+}
+
+}  // namespace tr

@@ -1,0 +1,82 @@
+// CredentialService: what the workspace's backend gets for a connected user (CONTRACT
+// section 9): credentials by auth type, OAuth refresh (on read within a margin of expiry,
+// and by a background sweep), and disconnect with revocation at the provider.
+//
+// Refresh is single-flight: concurrent reads of one user in this process wait for one
+// refresh, and a lease row in the database keeps other processes (nodes) from refreshing
+// the same user at the same time. Thread-safe; calls may block on outbound HTTP.
+#pragma once
+
+#include <future>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "core/clock.h"
+#include "core/connect_service.h"
+#include "core/integration_directory.h"
+#include "crypto/keyring.h"
+#include "net/http_client.h"
+#include "store/store.h"
+
+namespace tr {
+
+struct CredentialOptions {
+  int64_t refresh_margin_millis = 5 * 60 * 1000;  // refresh when this close to expiry
+  int64_t lease_millis = 30'000;                  // how long a refresh lease holds
+  int refresh_attempts = 3;                       // tries for transient failures
+  int64_t retry_backoff_millis = 250;             // doubled after each try
+  AwsSettings aws;
+  std::string node_id;                            // lease holder name of this process
+};
+
+class CredentialService {
+ public:
+  CredentialService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
+                    const Clock& clock, net::HttpClient& http, CredentialOptions options);
+
+  // {"authType", ...} for the workspace's user. kNotFound (unknown/foreign), kConflict
+  // (inactive or deactivated by a failed refresh), kUnavailable (provider unreachable).
+  Result<boost::json::object> GetCredentials(const std::string& workspace_id, std::string_view cid,
+                                             std::string_view user_id);
+
+  // Revokes the user's tokens at the provider where it has a revocation endpoint (best
+  // effort), then deletes the user. kNotFound when unknown or foreign.
+  Status Disconnect(const std::string& workspace_id, std::string_view cid, std::string_view user_id);
+
+  // Refreshes the OAuth tokens of one user if they are within the margin of expiry (or
+  // unconditionally when `force`), single-flight. Used by reads, the sweeper and the proxy.
+  Status Refresh(const std::string& customer_integration_id, const std::string& user_id, bool force);
+
+  // One pass of the background sweep: refreshes users whose tokens expire within the
+  // margin. Returns how many it tried.
+  int SweepOnce();
+
+ private:
+  struct UserContext;
+  Result<UserContext> LoadUser(const std::string& customer_integration_id,
+                               const std::string& user_id);
+  Status RefreshUnderLease(const std::string& customer_integration_id, const std::string& user_id,
+                           bool force);
+  Status DoRefresh(UserContext& ctx, bool force);
+  bool NeedsRefresh(const boost::json::object& creds, int64_t now) const;
+
+  Store& store_;
+  IntegrationDirectory& directory_;
+  const crypto::Keyring& keyring_;
+  const Clock& clock_;
+  net::HttpClient& http_;
+  CredentialOptions options_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_future<Status>> inflight_;  // Guarded by mu_
+  struct CachedAws {
+    boost::json::object credentials;
+    int64_t expires_at = 0;
+  };
+  std::map<std::string, CachedAws> aws_cache_;  // Guarded by mu_ (also Google tokens)
+};
+
+}  // namespace tr

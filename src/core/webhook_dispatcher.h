@@ -1,0 +1,62 @@
+// WebhookDispatcher: delivers the webhook outbox (CONTRACT section 9) on its own thread,
+// signed per the Standard Webhooks specification, at least once, retrying failures with
+// exponential backoff. A slow or dead receiver only delays its own events: the API never
+// waits for a delivery. Start() once, Stop() (or the destructor) joins the thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "crypto/keyring.h"
+#include "net/http_client.h"
+#include "store/store.h"
+
+namespace tr {
+
+struct WebhookOptions {
+  std::chrono::milliseconds poll_interval{250};
+  int max_attempts = 12;                  // then the event is given up (logged)
+  int64_t first_retry_millis = 1000;      // doubled per attempt...
+  int64_t max_retry_millis = 3'600'000;   // ...up to an hour
+  std::chrono::milliseconds timeout{10'000};
+};
+
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>" keyed with the base64 part of `secret`
+// ("whsec_<base64>"). Empty when the secret is malformed.
+std::string StandardWebhookSignature(const std::string& secret, const std::string& id,
+                                     int64_t timestamp_seconds, const std::string& body);
+
+// A new "whsec_" secret: 24 random bytes, base64.
+std::string NewWebhookSecret();
+
+class WebhookDispatcher {
+ public:
+  WebhookDispatcher(Store& store, const crypto::Keyring& keyring, const Clock& clock,
+                    net::HttpClient& http, WebhookOptions options);
+  ~WebhookDispatcher();
+
+  void Start();
+  void Stop();
+  // Delivers what is due now, once; returns how many deliveries were attempted.
+  int DeliverDue();
+
+ private:
+  void Loop();
+  bool Deliver(const OutboxEvent& event);
+
+  Store& store_;
+  const crypto::Keyring& keyring_;
+  const Clock& clock_;
+  net::HttpClient& http_;
+  WebhookOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // Guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace tr
