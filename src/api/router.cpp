@@ -112,6 +112,12 @@ http::Response Router::Handle(const http::Request& request) {
                     "POST /v1/integrations/{cid}/users/{userId}/auth-url");
     }
   }
+  if (seg.size() >= 4 && seg[0] == "v1" && seg[1] == "proxy") {
+    // Everything after /v1/proxy/{cid}/{userId}, query included, goes upstream as sent.
+    size_t prefix = 1 + seg[0].size() + 1 + seg[1].size() + 1 + seg[2].size() + 1 + seg[3].size();
+    return routed(Proxy(request, seg[2], seg[3], target.substr(prefix)),
+                  fmt::format("{} /v1/proxy/{{cid}}/{{userId}}/...", request.method));
+  }
   if (seg.size() == 2 && seg[0] == "connect" && get) {
     return routed(RenderStep(connect_.Start(seg[1])), "GET /connect/{token}");
   }
@@ -220,6 +226,35 @@ http::Response Router::DeleteUser(const http::Request& request, std::string_view
   http::Response response;
   response.status = 204;
   response.content_type.clear();
+  return response;
+}
+
+http::Response Router::Proxy(const http::Request& request, std::string_view cid,
+                             std::string_view raw_user_id, std::string_view rest) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> user_id = PercentDecode(raw_user_id);
+  if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
+  ProxyRequest proxied;
+  proxied.method = std::string(request.method);
+  proxied.path_and_query = std::string(rest);
+  proxied.body = std::string(request.body);
+  for (const auto& [name, value] : request.headers) {
+    if (!http::EqualsIgnoreCase(name, "x-request-id")) proxied.headers.emplace_back(name, value);
+  }
+  auto upstream = proxy_.Forward(*workspace, cid, *user_id, proxied);
+  if (!upstream) return ErrorResponse(upstream.error());
+  http::Response response;
+  response.status = upstream->status;
+  response.content_type.clear();
+  response.body = std::move(upstream->body);
+  for (auto& [name, value] : upstream->headers) {
+    if (http::EqualsIgnoreCase(name, "content-type")) {
+      response.content_type = std::move(value);
+    } else {
+      response.AddHeader(std::move(name), std::move(value));
+    }
+  }
   return response;
 }
 

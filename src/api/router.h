@@ -6,14 +6,16 @@
 #include "core/api_service.h"
 #include "core/connect_service.h"
 #include "core/credential_service.h"
+#include "core/proxy_service.h"
 #include "http/message.h"
 
 namespace tr::api {
 
 class Router {
  public:
-  Router(ApiService& api, ConnectService& connect, CredentialService& credentials)
-      : api_(api), connect_(connect), credentials_(credentials) {}
+  Router(ApiService& api, ConnectService& connect, CredentialService& credentials,
+         ProxyService& proxy)
+      : api_(api), connect_(connect), credentials_(credentials), proxy_(proxy) {}
 
   // Never throws for bad input; an exception means a bug (the server answers 500).
   http::Response Handle(const http::Request& request);
@@ -32,6 +34,8 @@ class Router {
                                 std::string_view user_id);
   http::Response DeleteUser(const http::Request& request, std::string_view cid,
                             std::string_view user_id);
+  http::Response Proxy(const http::Request& request, std::string_view cid,
+                       std::string_view user_id, std::string_view rest);
   http::Response ConnectSubmit(const http::Request& request, std::string_view token);
   http::Response OAuthCallback(std::string_view query);
   // The caller's workspace id, or the 401 to send.
@@ -40,6 +44,7 @@ class Router {
   ApiService& api_;
   ConnectService& connect_;
   CredentialService& credentials_;
+  ProxyService& proxy_;
 };
 
 }  // namespace tr::api

@@ -14,6 +14,7 @@
 #include "core/admin_service.h"
 #include "core/api_service.h"
 #include "core/credential_service.h"
+#include "core/proxy_service.h"
 #include "core/webhook_dispatcher.h"
 #include "net/curl_http_client.h"
 
@@ -93,6 +94,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::unique_ptr<ApiService> api;
   std::unique_ptr<ConnectService> connect;
   std::unique_ptr<CredentialService> credentials;
+  std::unique_ptr<ProxyService> proxy;
   http::Server server(
       options.server, [&](const http::Request& request) { return router->Handle(request); },
       &api::Router::MayBlock);
@@ -120,7 +122,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   credential_options.aws = options.aws;
   credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                                     http_client, credential_options);
-  router = std::make_unique<api::Router>(*api, *connect, *credentials);
+  proxy = std::make_unique<ProxyService>(*rt.store, *rt.directory, *credentials, http_client, rt.clock);
+  router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy);
 
   WebhookDispatcher webhooks(*rt.store, *rt.keyring, rt.clock, http_client, WebhookOptions{});
   webhooks.Start();

@@ -1,0 +1,132 @@
+#include "core/proxy_service.h"
+
+#include <boost/json/object.hpp>
+
+#include "auth/api_token.h"
+#include "auth/sigv4.h"
+#include "core/ids.h"
+#include "core/validation.h"
+#include "http/message.h"
+
+namespace tr {
+
+namespace json = boost::json;
+
+namespace {
+
+// Upstream calls may be slow (reports, uploads); bounded all the same.
+constexpr std::chrono::milliseconds kUpstreamTimeout{30'000};
+
+std::string Field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// "service.region.amazonaws.com" -> {service, region}; defaults for anything else.
+std::pair<std::string, std::string> AwsServiceAndRegion(const std::string& url) {
+  size_t start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  size_t end = url.find_first_of(":/", start);
+  std::string host = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::vector<std::string> labels;
+  size_t pos = 0;
+  while (pos <= host.size()) {
+    size_t dot = host.find('.', pos);
+    labels.push_back(host.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos));
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  std::string service = labels.empty() ? "sts" : labels[0];
+  std::string region = labels.size() >= 4 ? labels[1] : "us-east-1";
+  return {service, region};
+}
+
+}  // namespace
+
+bool IsHopByHopHeader(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+      "te",         "trailer",    "transfer-encoding",  "upgrade",             "host",
+      "content-length", "x-api-key", "authorization", "expect"};
+  for (std::string_view n : kNames) {
+    if (http::EqualsIgnoreCase(name, n)) return true;
+  }
+  return false;
+}
+
+ProxyService::ProxyService(Store& store, IntegrationDirectory& directory,
+                           CredentialService& credentials, net::HttpClient& http, const Clock& clock)
+    : store_(store), directory_(directory), credentials_(credentials), http_(http), clock_(clock) {}
+
+Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, std::string_view cid,
+                                              std::string_view user_id, const ProxyRequest& request) {
+  if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
+  auto ci = store_.FindCustomerIntegration(std::string(cid));
+  if (!ci) return ci.error();
+  if (!*ci || (*ci)->workspace_id != workspace_id) {
+    return Error(Errc::kNotFound, "Customer integration not found");
+  }
+  auto view = directory_.View(std::move(**ci));
+  if (!view) return view.error();
+  const IntegrationDefinition& def = *view->definition;
+  const AuthType auth_type = view->customer_integration.auth_type;
+
+  std::string base = def.api_base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string path = request.path_and_query;
+  if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto creds = credentials_.GetCredentials(workspace_id, cid, user_id);
+    if (!creds) return creds.error();
+    net::HttpCall call;
+    call.method = request.method;
+    call.url = base + path;
+    call.body = request.body;
+    call.timeout = kUpstreamTimeout;
+    for (const auto& [name, value] : request.headers) {
+      if (!IsHopByHopHeader(name)) call.headers.emplace_back(name, value);
+    }
+    switch (auth_type) {
+      case AuthType::kOAuth2:
+      case AuthType::kGoogleServiceAccount:
+        call.headers.emplace_back("Authorization", "Bearer " + Field(*creds, "accessToken"));
+        break;
+      case AuthType::kApiToken: {
+        auth::FieldValues values;
+        for (const auto& [key, value] : *creds) {
+          if (value.is_string()) values.emplace(key, std::string(value.get_string()));
+        }
+        if (def.api_token) auth::ApplyApiToken(*def.api_token, values, call);
+        break;
+      }
+      case AuthType::kAwsAssumeRole: {
+        auto [service, region] = AwsServiceAndRegion(call.url);
+        auth::AwsCredentials aws{Field(*creds, "accessKeyId"), Field(*creds, "secretAccessKey"),
+                                 Field(*creds, "sessionToken")};
+        auth::SignV4(call, aws, auth::SigV4Params{region, service, clock_.NowMillis() / 1000});
+        break;
+      }
+      case AuthType::kNone:
+        break;
+    }
+    auto response = http_.Send(call);
+    if (!response) return Error(Errc::kUnavailable, "Upstream unreachable: " + response.error().message());
+    if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0) {
+      // The token may have been revoked or expired early: refresh once and retry once.
+      if (!credentials_.Refresh(std::string(cid), std::string(user_id), true)) return std::move(*response);
+      continue;
+    }
+    net::Headers kept;
+    for (auto& [name, value] : response->headers) {
+      if (!IsHopByHopHeader(name) && !http::EqualsIgnoreCase(name, "set-cookie")) {
+        kept.emplace_back(std::move(name), std::move(value));
+      }
+    }
+    response->headers = std::move(kept);
+    return std::move(*response);
+  }
+  return Error(Errc::kUnavailable, "Upstream unreachable");
+}
+
+}  // namespace tr
