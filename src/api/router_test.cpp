@@ -88,7 +88,8 @@ class RouterTest : public testing::Test {
                                                 ConnectOptions{kPublicUrl});
     credentials_ = std::make_unique<CredentialService>(*store_, *directory_, keyring_, clock_,
                                                       http_, CredentialOptions{});
-    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_);
+    proxy_ = std::make_unique<ProxyService>(*store_, *directory_, *credentials_, http_, clock_);
+    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_);
 
     auto ws = admin_->CreateWorkspace("acme");
     auto key = admin_->CreateApiKey(ws->workspace_id);
@@ -98,6 +99,7 @@ class RouterTest : public testing::Test {
   }
   ~RouterTest() override {
     router_.reset();
+    proxy_.reset();
     credentials_.reset();
     connect_.reset();
     api_.reset();
@@ -163,6 +165,7 @@ class RouterTest : public testing::Test {
   NoNetworkHttpClient http_;
   std::unique_ptr<ConnectService> connect_;
   std::unique_ptr<CredentialService> credentials_;
+  std::unique_ptr<ProxyService> proxy_;
   std::unique_ptr<Router> router_;
   std::string workspace_id_;
   std::string api_key_;

@@ -53,7 +53,7 @@ constexpr char kSelectApiKeyByHash[] =
     "WHERE key_hash = ?1";
 constexpr char kUpsertCustomIntegration[] =
     "INSERT INTO custom_integrations (workspace_id, integration_id, definition_json, "
-    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+    "created_at, updated_at) VALUES (?1, ?2, ?3, ?5, ?4) "
     "ON CONFLICT (workspace_id, integration_id) DO UPDATE SET "
     "definition_json = excluded.definition_json, updated_at = excluded.updated_at";
 constexpr char kSelectCustomIntegration[] =
@@ -389,6 +389,7 @@ Status SqliteStore::PutCustomIntegration(const CustomIntegration& ci) {
         .Bind(2, ci.integration_id)
         .Bind(3, ci.definition_json)
         .Bind(4, ci.updated_at)
+        .Bind(5, ci.created_at)
         .Run();
     return Ok{};
   });

@@ -486,9 +486,7 @@ TEST_F(SqliteStoreTest, CustomIntegrationUpsert) {
   EXPECT_FALSE(other->has_value());
 }
 
-// BUG: SqliteStore::PutCustomIntegration (kUpsertCustomIntegration) binds ?4 =
-// ci.updated_at for both created_at and updated_at, so the caller's created_at is never
-// stored. Harmless while AdminService passes equal values; wrong for any other caller.
+// The caller's created_at is stored as given (a regression test: it once took updated_at).
 TEST_F(SqliteStoreTest, CustomIntegrationKeepsTheGivenCreatedAt) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ASSERT_TRUE(store_->PutCustomIntegration({"ws-1", "acme", "{}", 1000, 1500}).ok());
