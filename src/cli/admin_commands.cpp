@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/responses.h"
+#include "core/key_rotation.h"
 
 namespace tr::cli {
 
@@ -130,6 +131,21 @@ CommandResult IntegrationList(AdminService& admin, const std::string& workspace_
   json::array list;
   for (const IntegrationView& view : *views) list.emplace_back(api::IntegrationToJson(view));
   return json::object{{"integrations", std::move(list)}};
+}
+
+CommandResult KeysRotate(Runtime& runtime) {
+  if (!runtime.key_file.empty()) {
+    auto fresh = AddKeyToFile(runtime.key_file);
+    if (!fresh) return fresh.error();
+    runtime.keyring->MakeCurrent(*fresh);
+  }
+  auto report = ReencryptAll(*runtime.store, *runtime.keyring);
+  if (!report) return report.error();
+  json::object out{{"keyId", runtime.keyring->current_key_id()},
+                   {"reencrypted", report->reencrypted},
+                   {"unreadable", report->unreadable}};
+  if (!runtime.key_file.empty()) out["keyFile"] = runtime.key_file;
+  return out;
 }
 
 CommandResult WebhookSet(AdminService& admin, const std::string& workspace_id, const std::string& url) {

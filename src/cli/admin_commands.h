@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "cli/runtime.h"
 #include "core/admin_service.h"
 
 namespace tr::cli {
@@ -35,6 +36,9 @@ CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args);
 CommandResult IntegrationSetActive(AdminService& admin, const std::string& customer_integration_id,
                                    bool active);
 CommandResult IntegrationList(AdminService& admin, const std::string& workspace_id);
+// Re-encrypts every secret under the current master key; in key-file mode first adds a new
+// key to the file and makes it current.
+CommandResult KeysRotate(Runtime& runtime);
 CommandResult WebhookSet(AdminService& admin, const std::string& workspace_id, const std::string& url);
 
 }  // namespace tr::cli

@@ -216,6 +216,14 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // keys
+  auto* keys = app.add_subcommand("keys", "manage the master keys")->require_subcommand(1);
+  keys->add_subcommand("rotate", "re-encrypt every secret under a new master key")->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime& rt, AdminService&) { return KeysRotate(rt); });
+    };
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

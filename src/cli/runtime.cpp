@@ -35,47 +35,82 @@ Result<std::string> DecodeMasterKey(std::string_view text, std::string_view wher
   return *key;
 }
 
-// TOOLREGISTRY_MASTER_KEY, else (SQLite only) master.key beside the database, generated
-// on first use with mode 0600.
-Result<std::string> LoadMasterKey(const std::optional<std::string>& sqlite_path) {
+// The key file's keys, current first: one base64 key per line.
+Result<std::vector<std::string>> ReadKeyFile(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return Error(Errc::kInvalidArgument, fmt::format("cannot read {}", file.string()));
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto key = DecodeMasterKey(line, file.string());
+    if (!key) return key.error();
+    keys.push_back(std::move(key.value()));
+  }
+  if (keys.empty()) return Error(Errc::kInvalidArgument, fmt::format("{} holds no key", file.string()));
+  return keys;
+}
+
+// Writes `keys` (current first) to `file` atomically with mode 0600. `exclusive`: fail if
+// the file exists (first creation, where a concurrent process may win).
+bool WriteKeyFile(const fs::path& file, const std::vector<std::string>& keys, bool exclusive) {
+  std::string tmp = file.string() + ".tmp." + crypto::HexEncode(crypto::RandomBytes(4));
+  {
+    mode_t old_mask = umask(077);
+    std::ofstream out(tmp, std::ios::trunc);
+    umask(old_mask);
+    for (const auto& key : keys) out << crypto::Base64Encode(key) << "\n";
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+  // link() refuses to replace an existing file; rename() replaces it atomically.
+  bool ok = exclusive ? ::link(tmp.c_str(), file.c_str()) == 0
+                      : ::rename(tmp.c_str(), file.c_str()) == 0;
+  fs::remove(tmp, ec);
+  return ok;
+}
+
+fs::path KeyFileFor(const std::string& sqlite_path) {
+  fs::path dir = fs::path(sqlite_path).parent_path();
+  return (dir.empty() ? fs::path(".") : dir) / kMasterKeyFile;
+}
+
+// TOOLREGISTRY_MASTER_KEY (plus TOOLREGISTRY_OLD_MASTER_KEYS, comma-separated, readable
+// only), else (SQLite only) the key file beside the database, generated on first use.
+Result<std::vector<std::string>> LoadMasterKeys(const std::optional<std::string>& sqlite_path) {
   if (const char* env = std::getenv("TOOLREGISTRY_MASTER_KEY"); env && *env) {
-    return DecodeMasterKey(env, "TOOLREGISTRY_MASTER_KEY");
+    auto current = DecodeMasterKey(env, "TOOLREGISTRY_MASTER_KEY");
+    if (!current) return current.error();
+    std::vector<std::string> keys{std::move(current.value())};
+    if (const char* old = std::getenv("TOOLREGISTRY_OLD_MASTER_KEYS"); old && *old) {
+      std::stringstream list(old);
+      std::string item;
+      while (std::getline(list, item, ',')) {
+        auto key = DecodeMasterKey(item, "TOOLREGISTRY_OLD_MASTER_KEYS");
+        if (!key) return key.error();
+        keys.push_back(std::move(key.value()));
+      }
+    }
+    return keys;
   }
   if (!sqlite_path) {
     return Error(Errc::kInvalidArgument,
                  "TOOLREGISTRY_MASTER_KEY is required for this database (base64 of 32 bytes)");
   }
-  fs::path dir = fs::path(*sqlite_path).parent_path();
-  fs::path file = (dir.empty() ? fs::path(".") : dir) / kMasterKeyFile;
+  fs::path file = KeyFileFor(*sqlite_path);
   std::error_code ec;
-  if (fs::exists(file, ec)) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return Error(Errc::kInvalidArgument, fmt::format("cannot read {}", file.string()));
-    return DecodeMasterKey(text.str(), file.string());
+  if (fs::exists(file, ec)) return ReadKeyFile(file);
+  std::vector<std::string> keys{crypto::RandomBytes(crypto::Keyring::kKeySize)};
+  if (!WriteKeyFile(file, keys, /*exclusive=*/true)) {
+    if (fs::exists(file, ec)) return ReadKeyFile(file);  // another process made it first
+    return Error(Errc::kInvalidArgument, fmt::format("cannot write {}", file.string()));
   }
-  std::string key = crypto::RandomBytes(crypto::Keyring::kKeySize);
-  std::string tmp = file.string() + ".tmp";
-  {
-    mode_t old_mask = umask(077);
-    std::ofstream out(tmp, std::ios::trunc);
-    umask(old_mask);
-    out << crypto::Base64Encode(key) << "\n";
-    out.flush();
-    if (!out) return Error(Errc::kInvalidArgument, fmt::format("cannot write {}", tmp));
-  }
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
-  // link() refuses to replace: if another process created the file first, use theirs.
-  if (::link(tmp.c_str(), file.c_str()) != 0) {
-    fs::remove(tmp, ec);
-    return LoadMasterKey(sqlite_path);
-  }
-  fs::remove(tmp, ec);
   spdlog::warn("TOOLREGISTRY_MASTER_KEY is not set: generated a master key in {} (mode 0600); "
                "back it up, without it stored credentials cannot be read",
                file.string());
-  return key;
+  return keys;
 }
 
 }  // namespace
@@ -108,15 +143,36 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options) {
   std::error_code ec;
   if (!parent.empty()) fs::create_directories(parent, ec);
 
-  auto key = LoadMasterKey(sqlite_path);
-  if (!key) return key.error();
-  runtime->keyring = std::make_unique<crypto::Keyring>(std::move(key.value()));
+  auto keys = LoadMasterKeys(sqlite_path);
+  if (!keys) return keys.error();
+  runtime->keyring = std::make_unique<crypto::Keyring>(keys->front());
+  for (size_t i = 1; i < keys->size(); ++i) runtime->keyring->AddOldKey((*keys)[i]);
+  const char* env_key = std::getenv("TOOLREGISTRY_MASTER_KEY");
+  if (!(env_key && *env_key)) {
+    runtime->key_file = KeyFileFor(*sqlite_path).string();
+    // A key added by `keys rotate` while we run is picked up on first sight of its id.
+    runtime->keyring->SetReloader([file = runtime->key_file] {
+      auto reloaded = ReadKeyFile(file);
+      return reloaded ? reloaded.value() : std::vector<std::string>();
+    });
+  }
 
   auto store = SqliteStore::Open(*sqlite_path);
   if (!store) return store.error();
   runtime->store = std::move(store.value());
   runtime->directory = std::make_unique<IntegrationDirectory>(runtime->catalog, *runtime->store);
   return runtime;
+}
+
+Result<std::string> AddKeyToFile(const std::string& key_file) {
+  auto keys = ReadKeyFile(key_file);
+  if (!keys) return keys.error();
+  std::string fresh = crypto::RandomBytes(crypto::Keyring::kKeySize);
+  keys->insert(keys->begin(), fresh);
+  if (!WriteKeyFile(key_file, *keys, /*exclusive=*/false)) {
+    return Error(Errc::kInvalidArgument, fmt::format("cannot write {}", key_file));
+  }
+  return fresh;
 }
 
 }  // namespace tr::cli

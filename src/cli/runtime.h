@@ -26,11 +26,15 @@ struct Runtime {
   std::unique_ptr<Store> store;
   std::unique_ptr<crypto::Keyring> keyring;
   std::unique_ptr<IntegrationDirectory> directory;
+  std::string key_file;  // the master key file in use; empty when the key is from the environment
 };
 
 // Opens the database (creating its folder and applying migrations), loads the catalog and
 // the master key. Errors are one line, ready to print.
 Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options);
+
+// Puts a new random key first in the key file (older keys stay, readable); the new key.
+Result<std::string> AddKeyToFile(const std::string& key_file);
 
 // The SQLite file of a "sqlite:PATH" (or "sqlite://PATH") database URL; nullopt for others.
 std::optional<std::string> SqlitePath(const std::string& database_url);

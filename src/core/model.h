@@ -32,6 +32,15 @@ struct SealedSecret {
   bool empty() const { return blob.empty(); }
 };
 
+// Where a sealed value lives, for key rotation: its kind and its row's identity.
+enum class SealedKind { kClientSecret, kCredentials, kPkceVerifier, kWebhookSecret };
+struct SealedRow {
+  SealedKind kind;
+  std::string id1;  // customer integration id, token hash, or workspace id
+  std::string id2;  // user id (credentials only)
+  SealedSecret secret;
+};
+
 struct CustomIntegration {
   std::string workspace_id;
   std::string integration_id;

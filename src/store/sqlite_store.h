@@ -78,6 +78,8 @@ class SqliteStore final : public Store {
   Status MarkEventDelivered(const std::string& event_id, int64_t now) override;
   Status MarkEventFailed(const std::string& event_id, int attempts,
                          std::optional<int64_t> next_attempt_at) override;
+  Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id, int limit) override;
+  Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
@@ -88,8 +90,21 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(std::string path);
   // Runs `fn` on a reader connection. SqliteError becomes kUnavailable/kInternal.
-  template <typename T>
-  Result<T> Read(const std::function<T(SqliteDb&)>& fn);
+  template <typename T, typename Fn>
+  Result<T> Read(Fn&& fn) {
+    try {
+      std::unique_ptr<SqliteDb> db = AcquireReader();
+      T value = fn(*db);
+      ReleaseReader(std::move(db));
+      return value;
+    } catch (const SqliteError& e) {
+      return ToError(e);  // the connection is dropped: it may be in a bad state
+    }
+  }
+  std::unique_ptr<SqliteDb> AcquireReader();
+  void ReleaseReader(std::unique_ptr<SqliteDb> db);
+  // Logs the detail; the Error carries only a public message.
+  static Error ToError(const SqliteError& e);
   // Queues `fn` for the writer and waits until its batch committed.
   Status Write(WriteFn fn);
   void WriterLoop();

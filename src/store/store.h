@@ -114,6 +114,13 @@ class Store {
   virtual Status MarkEventFailed(const std::string& event_id, int attempts,
                                  std::optional<int64_t> next_attempt_at) = 0;
 
+  // Key rotation: up to `limit` sealed values whose key id is not `key_id`.
+  virtual Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id,
+                                                            int limit) = 0;
+  // Replaces a sealed value with `fresh` if it still holds `row.secret` (compare-and-set,
+  // so a value rewritten meanwhile is left alone). True when replaced.
+  virtual Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) = 0;
+
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.
   virtual Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) = 0;
