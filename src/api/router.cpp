@@ -4,10 +4,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/api_reference.h"
 #include "api/connect_pages.h"
 #include "api/form_data.h"
 #include "api/responses.h"
+#include "core/metrics.h"
 #include "core/validation.h"
+#include "crypto/crypto.h"
+
+namespace tr {
+extern const char kEmbeddedOpenApi[];  // generated from spec/openapi.json
+}  // namespace tr
 
 namespace tr::api {
 
@@ -64,6 +71,33 @@ http::Response RenderStep(const ConnectStep& step) {
   }
   if (const auto* form = std::get_if<FormView>(&step)) return RenderForm(*form);
   return RenderResult(std::get<FlowResult>(step));
+}
+
+// The OpenAPI document embedded at build time (spec/openapi.json).
+http::Response OpenApiDocument() {
+  http::Response response;
+  response.body = kEmbeddedOpenApi;
+  response.AddHeader("Cache-Control", "public, max-age=300");
+  return response;
+}
+
+// The reference page, rendered once from the embedded document.
+http::Response ApiReferencePage() {
+  static const std::string page = [] {
+    boost::system::error_code ec;
+    json::value doc = json::parse(kEmbeddedOpenApi, ec);
+    return RenderApiReference(ec ? json::value() : doc);
+  }();
+  static const std::string csp =
+      "default-src 'none'; style-src 'sha256-" +
+      crypto::Base64Encode(crypto::Sha256(kReferenceStyle)) +
+      "'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+  http::Response response;
+  response.content_type = "text/html; charset=utf-8";
+  response.body = page;
+  response.AddHeader("Content-Security-Policy", csp);
+  response.AddHeader("X-Content-Type-Options", "nosniff");
+  return response;
 }
 
 http::Response NotFoundRoute(const http::Request& request, std::string_view path) {
@@ -127,6 +161,12 @@ http::Response Router::Handle(const http::Request& request) {
   if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "callback" && get) {
     return routed(OAuthCallback(query), "GET /oauth/callback");
   }
+  if (seg.size() == 1 && seg[0] == "openapi.json" && get) {
+    return routed(OpenApiDocument(), "GET /openapi.json");
+  }
+  if (seg.size() == 1 && seg[0] == "docs" && get) return routed(ApiReferencePage(), "GET /docs");
+  if (seg.size() == 1 && seg[0] == "readyz" && get) return routed(Ready(), "GET /readyz");
+  if (seg.size() == 1 && seg[0] == "metrics" && get) return routed(MetricsText(), "GET /metrics");
   if (seg.size() == 1 && seg[0] == "healthz" && get) {
     return routed(JsonResponse(200, json::object{{"status", "ok"}}), "GET /healthz");
   }
@@ -255,6 +295,24 @@ http::Response Router::Proxy(const http::Request& request, std::string_view cid,
       response.AddHeader(std::move(name), std::move(value));
     }
   }
+  return response;
+}
+
+http::Response Router::Ready() {
+  if (auto s = store_.Ping(); !s) return ErrorResponse(503, {"Database unavailable"});
+  return JsonResponse(200, json::object{{"status", "ready"}});
+}
+
+http::Response Router::MetricsText() {
+  Store::Stats stats = store_.GetStats();
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = Metrics::Global().RenderPrometheus(
+      {{"toolregistry_db_idle_connections", "Open database connections not in use.",
+        stats.idle_connections},
+       {"toolregistry_db_queued_writes", "Writes waiting for the next group commit.",
+        stats.queued_writes},
+       {"toolregistry_db_commits", "Group commits since start.", stats.commits}});
   return response;
 }
 

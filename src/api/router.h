@@ -14,8 +14,8 @@ namespace tr::api {
 class Router {
  public:
   Router(ApiService& api, ConnectService& connect, CredentialService& credentials,
-         ProxyService& proxy)
-      : api_(api), connect_(connect), credentials_(credentials), proxy_(proxy) {}
+         ProxyService& proxy, Store& store)
+      : api_(api), connect_(connect), credentials_(credentials), proxy_(proxy), store_(store) {}
 
   // Never throws for bad input; an exception means a bug (the server answers 500).
   http::Response Handle(const http::Request& request);
@@ -36,6 +36,8 @@ class Router {
                             std::string_view user_id);
   http::Response Proxy(const http::Request& request, std::string_view cid,
                        std::string_view user_id, std::string_view rest);
+  http::Response Ready();
+  http::Response MetricsText();
   http::Response ConnectSubmit(const http::Request& request, std::string_view token);
   http::Response OAuthCallback(std::string_view query);
   // The caller's workspace id, or the 401 to send.
@@ -45,6 +47,7 @@ class Router {
   ConnectService& connect_;
   CredentialService& credentials_;
   ProxyService& proxy_;
+  Store& store_;  // for /readyz and the pool gauges of /metrics
 };
 
 }  // namespace tr::api

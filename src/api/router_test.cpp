@@ -89,7 +89,7 @@ class RouterTest : public testing::Test {
     credentials_ = std::make_unique<CredentialService>(*store_, *directory_, keyring_, clock_,
                                                       http_, CredentialOptions{});
     proxy_ = std::make_unique<ProxyService>(*store_, *directory_, *credentials_, http_, clock_);
-    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_);
+    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *store_);
 
     auto ws = admin_->CreateWorkspace("acme");
     auto key = admin_->CreateApiKey(ws->workspace_id);

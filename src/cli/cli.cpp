@@ -8,19 +8,13 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/admin_commands.h"
+#include "cli/logging.h"
 #include "cli/output.h"
 #include "cli/serve.h"
 
 namespace tr::cli {
 
 namespace {
-
-void SetUpLogging(bool server) {
-  auto logger = spdlog::stderr_logger_mt("toolregistry");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  logger->set_level(server ? spdlog::level::info : spdlog::level::warn);
-  spdlog::set_default_logger(logger);
-}
 
 // Runs an admin command against a freshly opened runtime and prints its result.
 int RunAdmin(const CommonOptions& common,
@@ -61,6 +55,7 @@ int Main(int argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t read_timeout = 10, idle_timeout = 60;
   bool no_access_log = false;
+  std::string log_format = "json";
   auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8080)")
       ->envname("TOOLREGISTRY_LISTEN");
@@ -95,6 +90,9 @@ int Main(int argc, char** argv) {
                         "seconds between background OAuth refresh sweeps")
       ->envname("TOOLREGISTRY_REFRESH_SWEEP_INTERVAL")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--log-format", log_format, "json (default) or text")
+      ->envname("TOOLREGISTRY_LOG_FORMAT")
+      ->check(CLI::IsMember({"json", "text"}));
   serve_cmd->add_flag("--no-access-log", no_access_log, "do not log one line per request")
       ->envname("TOOLREGISTRY_NO_ACCESS_LOG");
   serve_cmd->callback([&] {
@@ -234,7 +232,7 @@ int Main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
-  SetUpLogging(serve_cmd->parsed());
+  SetUpLogging(serve_cmd->parsed(), log_format == "text" ? LogFormat::kText : LogFormat::kJson);
   return run ? run() : 2;
 }
 

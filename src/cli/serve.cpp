@@ -14,6 +14,7 @@
 #include "core/admin_service.h"
 #include "core/api_service.h"
 #include "core/credential_service.h"
+#include "core/metrics.h"
 #include "core/proxy_service.h"
 #include "core/webhook_dispatcher.h"
 #include "net/curl_http_client.h"
@@ -96,7 +97,15 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::unique_ptr<CredentialService> credentials;
   std::unique_ptr<ProxyService> proxy;
   http::Server server(
-      options.server, [&](const http::Request& request) { return router->Handle(request); },
+      options.server,
+      [&](const http::Request& request) {
+        const auto started = std::chrono::steady_clock::now();
+        http::Response response = router->Handle(request);
+        Metrics::Global().CountRequest(
+            response.route, response.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        return response;
+      },
       &api::Router::MayBlock);
   std::string bound;
   try {
@@ -123,7 +132,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                                     http_client, credential_options);
   proxy = std::make_unique<ProxyService>(*rt.store, *rt.directory, *credentials, http_client, rt.clock);
-  router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy);
+  router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy, *rt.store);
 
   WebhookDispatcher webhooks(*rt.store, *rt.keyring, rt.clock, http_client, WebhookOptions{});
   webhooks.Start();

@@ -11,6 +11,7 @@
 #include "auth/oauth2.h"
 #include "core/events.h"
 #include "core/ids.h"
+#include "core/metrics.h"
 #include "core/validation.h"
 #include "crypto/crypto.h"
 
@@ -45,6 +46,12 @@ std::string Trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   size_t e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
+}
+
+std::string_view StepAuthType(const ConnectStep& step) {
+  if (const auto* form = std::get_if<FormView>(&step)) return AuthTypeName(form->auth_type);
+  if (std::holds_alternative<ProviderRedirect>(step)) return AuthTypeName(AuthType::kOAuth2);
+  return AuthTypeName(AuthType::kNone);
 }
 
 }  // namespace
@@ -122,6 +129,7 @@ ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::stri
       message = "Something went wrong on our side. Please try again.";
     }
   }
+  Metrics::Global().CountConnectFlow(success ? "completed" : "failed", AuthTypeName(loaded.ci.auth_type));
   spdlog::info("connect flow {} for customer integration {}: {}", success ? "completed" : "failed",
                loaded.ci.customer_integration_id, success ? "ok" : error_code);
   FlowResult r;
@@ -151,6 +159,14 @@ FormView ConnectService::Form(const Loaded& loaded, std::string_view token, std:
 }
 
 ConnectStep ConnectService::Start(std::string_view token) {
+  ConnectStep step = Begin(token);
+  if (!std::holds_alternative<FlowResult>(step) || std::get<FlowResult>(step).success) {
+    Metrics::Global().CountConnectFlow("started", StepAuthType(step));
+  }
+  return step;
+}
+
+ConnectStep ConnectService::Begin(std::string_view token) {
   auto found = store_.FindSessionByToken(HashSecret(token));
   if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
   auto loaded = Load(std::move(found.value()));
@@ -278,7 +294,7 @@ ConnectStep ConnectService::Submit(std::string_view token, const FormFields& fie
   if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
   auto loaded = Load(std::move(found.value()));
   if (!loaded) return Failure("invalid_session", "This link is not valid. Ask for a new one.");
-  ConnectStep started = Start(token);  // the same checks: used, expired, inactive
+  ConnectStep started = Begin(token);  // the same checks: used, expired, inactive
   if (!std::holds_alternative<FormView>(started)) return started;
 
   auto csrf = fields.find("csrf");

@@ -11,6 +11,7 @@
 #include "auth/oauth2.h"
 #include "core/events.h"
 #include "core/ids.h"
+#include "core/metrics.h"
 #include "core/validation.h"
 
 namespace tr {
@@ -269,6 +270,7 @@ Status CredentialService::DoRefresh(UserContext& ctx, bool force) {
     std::vector<OutboxEvent> events{
         MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id, now, {{"reason", reason}}),
         MakeUserEvent(kUserDeactivated, ctx.ci.workspace_id, cid, user_id, now, {{"reason", reason}})};
+    Metrics::Global().CountRefresh(reason);
     if (auto s = store_.DeactivateUser(cid, user_id, now, events); !s) return s;
     spdlog::info("user of {} deactivated: {}", cid, reason);
     return Error(Errc::kConflict, "User is not connected: " + reason);
@@ -315,10 +317,12 @@ Status CredentialService::DoRefresh(UserContext& ctx, bool force) {
     } else {
       creds.erase("expiresAt");
     }
+    Metrics::Global().CountRefresh("success");
     crypto::Sealed sealed = keyring_.Seal(json::serialize(creds), CredentialsAad(cid, user_id));
     return store_.UpdateCredentials(cid, user_id, SealedSecret{sealed.key_id, std::move(sealed.blob)},
                                     expires_at, done);
   }
+  Metrics::Global().CountRefresh(last_problem == "provider_unavailable" ? "unavailable" : "refused");
   (void)store_.EnqueueEvent(MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id,
                                           clock_.NowMillis(), {{"reason", last_problem}}));
   return Error(Errc::kUnavailable, "The provider could not refresh the token; try again later");

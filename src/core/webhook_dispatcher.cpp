@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/metrics.h"
 #include "crypto/crypto.h"
 
 namespace tr {
@@ -9,7 +10,6 @@ namespace tr {
 namespace {
 
 constexpr std::string_view kSecretPrefix = "whsec_";
-constexpr int kClaimBatch = 32;
 
 }  // namespace
 
@@ -34,7 +34,9 @@ WebhookDispatcher::WebhookDispatcher(Store& store, const crypto::Keyring& keyrin
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 
-void WebhookDispatcher::Start() { thread_ = std::thread([this] { Loop(); }); }
+void WebhookDispatcher::Start() {
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { Loop(); });
+}
 
 void WebhookDispatcher::Stop() {
   {
@@ -42,7 +44,10 @@ void WebhookDispatcher::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 void WebhookDispatcher::Loop() {
@@ -60,18 +65,20 @@ void WebhookDispatcher::Loop() {
   }
 }
 
-int WebhookDispatcher::DeliverDue() {
+int WebhookDispatcher::DeliverDue(int limit) {
   const int64_t now = clock_.NowMillis();
   // Claimed events stay hidden from other dispatchers (other nodes) while we try them.
   const int64_t claim = options_.timeout.count() * 2;
-  auto events = store_.ClaimDueEvents(now, claim, kClaimBatch);
+  auto events = store_.ClaimDueEvents(now, claim, limit);
   if (!events) return 0;
   for (const OutboxEvent& event : *events) {
     const int attempts = event.attempts + 1;
     if (Deliver(event)) {
+      Metrics::Global().CountWebhookDelivery("delivered");
       (void)store_.MarkEventDelivered(event.event_id, clock_.NowMillis());
       continue;
     }
+    Metrics::Global().CountWebhookDelivery(attempts >= options_.max_attempts ? "given_up" : "failed");
     if (attempts >= options_.max_attempts) {
       spdlog::warn("webhook event {} given up after {} attempts", event.event_id, attempts);
       (void)store_.MarkEventFailed(event.event_id, attempts, std::nullopt);

@@ -1,7 +1,8 @@
-// WebhookDispatcher: delivers the webhook outbox (CONTRACT section 9) on its own thread,
+// WebhookDispatcher: delivers the webhook outbox (CONTRACT section 9) on its own threads,
 // signed per the Standard Webhooks specification, at least once, retrying failures with
-// exponential backoff. A slow or dead receiver only delays its own events: the API never
-// waits for a delivery. Start() once, Stop() (or the destructor) joins the thread.
+// exponential backoff. Each thread claims one event at a time, so a slow or dead receiver
+// holds one thread, not the others' events; the API never waits for a delivery.
+// Start() once, Stop() (or the destructor) joins the threads.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "crypto/keyring.h"
@@ -23,6 +25,7 @@ struct WebhookOptions {
   int64_t first_retry_millis = 1000;      // doubled per attempt...
   int64_t max_retry_millis = 3'600'000;   // ...up to an hour
   std::chrono::milliseconds timeout{10'000};
+  int threads = 8;  // deliveries in flight at once
 };
 
 // "v1,<base64 HMAC-SHA256 of id.timestamp.body>" keyed with the base64 part of `secret`
@@ -41,8 +44,8 @@ class WebhookDispatcher {
 
   void Start();
   void Stop();
-  // Delivers what is due now, once; returns how many deliveries were attempted.
-  int DeliverDue();
+  // Claims and delivers up to `limit` due events, once; how many were attempted.
+  int DeliverDue(int limit = 1);
 
  private:
   void Loop();
@@ -56,7 +59,7 @@ class WebhookDispatcher {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // Guarded by mu_
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace tr

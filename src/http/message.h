@@ -39,6 +39,9 @@ struct Response {
 // The reason phrase of an HTTP status ("Not Found").
 std::string_view StatusText(int status);
 
+// `text` escaped for the inside of a JSON string (quotes, backslashes, control characters).
+std::string JsonEscape(std::string_view text);
+
 // Case-insensitive ASCII comparison.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

@@ -273,8 +273,10 @@ class Server::Impl {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-        spdlog::info("request_id={} route=\"{}\" status={} latency_ms={:.3f}", request_id,
-                     route, status, micros / 1000.0);
+        if (auto access = spdlog::get("access")) {
+          access->info(R"("request_id":"{}","route":"{}","status":{},"latency_ms":{:.3f})",
+                       JsonEscape(request_id), JsonEscape(route), status, micros / 1000.0);
+        }
       }
       if (!keep_alive) co_return;
     }

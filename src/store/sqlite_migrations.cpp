@@ -129,6 +129,8 @@ constexpr char kRecordVersion[] =
 
 }  // namespace
 
+int64_t LatestSqliteMigration() { return static_cast<int64_t>(std::size(kMigrations)); }
+
 void ApplySqliteMigrations(SqliteDb& db, int64_t now_millis) {
   db.Exec(kCreateVersionTable);
   const int64_t latest = static_cast<int64_t>(std::size(kMigrations));

@@ -209,6 +209,7 @@ void SqliteStore::CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch)
       results.push_back(std::move(status));
     }
     db.Exec("COMMIT");
+    ++commits_;
   } catch (const SqliteError& e) {
     Error error = ToError(e);
     try {
@@ -390,6 +391,35 @@ Result<bool> SqliteStore::BootstrapOnce(const Workspace& ws, const ApiKeyRecord&
   });
   if (!status) return status.error();
   return claimed;
+}
+
+constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+Status SqliteStore::Ping() {
+  auto version = Read<int64_t>([](SqliteDb& db) {
+    auto s = db.Prepare(kSchemaVersion);
+    s->Step();
+    return s->Int(0);
+  });
+  if (!version) return version.error();
+  if (*version != LatestSqliteMigration()) {
+    return Error(Errc::kUnavailable, "Database schema is not at the expected version");
+  }
+  return Ok{};
+}
+
+Store::Stats SqliteStore::GetStats() {
+  Stats stats;
+  {
+    std::lock_guard lock(readers_mu_);
+    stats.idle_connections = static_cast<double>(idle_readers_.size());
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    stats.queued_writes = static_cast<double>(queue_.size());
+  }
+  stats.commits = static_cast<double>(commits_.load());
+  return stats;
 }
 
 }  // namespace tr

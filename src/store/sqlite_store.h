@@ -7,6 +7,7 @@
 // Migrations are applied when the store opens. Thread-safe; see store/store.h.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -80,6 +81,8 @@ class SqliteStore final : public Store {
                          std::optional<int64_t> next_attempt_at) override;
   Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id, int limit) override;
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
+  Status Ping() override;
+  Stats GetStats() override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
@@ -121,10 +124,13 @@ class SqliteStore final : public Store {
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<PendingWrite>> queue_;  // Guarded by queue_mu_
   bool stopping_ = false;                            // Guarded by queue_mu_
+  std::atomic<uint64_t> commits_{0};
   std::thread writer_;
 };
 
 // Applies every migration newer than the database's version, each in its own transaction.
 void ApplySqliteMigrations(SqliteDb& db, int64_t now_millis);
+// The schema version this binary's migrations reach.
+int64_t LatestSqliteMigration();
 
 }  // namespace tr

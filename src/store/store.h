@@ -121,6 +121,15 @@ class Store {
   // so a value rewritten meanwhile is left alone). True when replaced.
   virtual Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) = 0;
 
+  // Health: the database answers and its schema is at the version this binary expects.
+  virtual Status Ping() = 0;
+  struct Stats {
+    double idle_connections = 0;   // open reader connections not in use
+    double queued_writes = 0;      // writes waiting for the writer
+    double commits = 0;            // group commits so far
+  };
+  virtual Stats GetStats() = 0;
+
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.
   virtual Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) = 0;
