@@ -1,5 +1,7 @@
 #include "api/responses.h"
 
+#include <algorithm>
+
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.h"
@@ -44,7 +46,11 @@ http::Response ErrorResponse(int status, const std::vector<std::string>& message
 }
 
 http::Response ErrorResponse(const Error& error) {
-  return ErrorResponse(HttpStatusFor(error.code), error.messages);
+  http::Response response = ErrorResponse(HttpStatusFor(error.code), error.messages);
+  if (error.code == Errc::kRateLimited) {
+    response.AddHeader("Retry-After", std::to_string(std::max(1, error.retry_after_seconds)));
+  }
+  return response;
 }
 
 json::object IntegrationToJson(const IntegrationView& view) {

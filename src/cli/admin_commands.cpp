@@ -87,6 +87,52 @@ CommandResult CatalogList(const Catalog& catalog) {
   return json::object{{"integrations", std::move(list)}};
 }
 
+CommandResult CatalogShow(const Catalog& catalog, const std::string& integration_id) {
+  auto def = catalog.Find(integration_id);
+  if (!def) return Error(Errc::kNotFound, fmt::format("integration {} is not in the catalog", integration_id));
+  json::array types;
+  for (AuthType t : def->auth_types) types.emplace_back(AuthTypeName(t));
+  json::object out{{"integrationId", def->integration_id}, {"name", def->name},
+                   {"description", def->description}, {"logoUrl", def->logo_url},
+                   {"host", def->host}, {"apiBaseUrl", def->api_base_url}, {"authTypes", types}};
+  if (def->oauth2) {
+    const OAuth2Config& o = *def->oauth2;
+    json::object params;
+    for (const auto& [k, v] : o.authorization_params) params[k] = v;
+    out["oauth2"] = json::object{{"authorizationUrl", o.authorization_url},
+                                 {"tokenUrl", o.token_url},
+                                 {"revocationUrl", o.revocation_url},
+                                 {"scopes", StringArray(o.scopes)},
+                                 {"scopeSeparator", o.scope_separator},
+                                 {"authorizationParams", params},
+                                 {"tokenEndpointAuthMethod", o.token_endpoint_auth_method},
+                                 {"pkce", o.pkce},
+                                 {"issuer", o.issuer}};
+  }
+  if (def->api_token) {
+    const ApiTokenConfig& a = *def->api_token;
+    json::array fields;
+    for (const auto& f : a.fields) {
+      fields.emplace_back(json::object{{"name", f.name}, {"label", f.label}, {"secret", f.secret}});
+    }
+    json::object token{{"header", a.header}, {"prefix", a.prefix}, {"fields", fields}};
+    if (!a.query_param.empty()) token["queryParam"] = a.query_param;
+    if (a.verification) {
+      token["verification"] = json::object{{"method", a.verification->method},
+                                           {"url", a.verification->url},
+                                           {"successStatus", a.verification->success_status}};
+    }
+    out["apiToken"] = std::move(token);
+  }
+  if (def->Supports(AuthType::kAwsAssumeRole)) {
+    out["awsAssumeRole"] = json::object{{"sessionDurationSeconds", def->aws_session_duration_seconds}};
+  }
+  if (!def->google_service_account_scopes.empty()) {
+    out["googleServiceAccount"] = json::object{{"scopes", StringArray(def->google_service_account_scopes)}};
+  }
+  return out;
+}
+
 CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file) {
   auto text = ReadSmallFile(file);

@@ -21,6 +21,8 @@ CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& wor
 CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id);
 CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id);
 CommandResult CatalogList(const Catalog& catalog);
+// One catalog entry in full (the schema of CONTRACT section 8, defaults filled in).
+CommandResult CatalogShow(const Catalog& catalog, const std::string& integration_id);
 CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file);
 struct EnableArgs {

@@ -90,6 +90,12 @@ int Main(int argc, char** argv) {
                         "seconds between background OAuth refresh sweeps")
       ->envname("TOOLREGISTRY_REFRESH_SWEEP_INTERVAL")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--rate-limit", serve.rate_limit, "requests per second per API key (0: off)")
+      ->envname("TOOLREGISTRY_RATE_LIMIT")
+      ->check(CLI::Range(0.0, 1e9));
+  serve_cmd->add_option("--rate-burst", serve.rate_burst, "requests an API key may send at once")
+      ->envname("TOOLREGISTRY_RATE_BURST")
+      ->check(CLI::Range(1.0, 1e9));
   serve_cmd->add_option("--log-format", log_format, "json (default) or text")
       ->envname("TOOLREGISTRY_LOG_FORMAT")
       ->check(CLI::IsMember({"json", "text"}));
@@ -147,6 +153,14 @@ int Main(int argc, char** argv) {
 
   // catalog
   auto* catalog = app.add_subcommand("catalog", "the integration catalog")->require_subcommand(1);
+  std::string catalog_id;
+  auto* catalog_show = catalog->add_subcommand("show", "print one catalog integration");
+  catalog_show->add_option("ID", catalog_id, "integration id")->required();
+  catalog_show->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime& rt, AdminService&) { return CatalogShow(rt.catalog, catalog_id); });
+    };
+  });
   catalog->add_subcommand("list", "list catalog integrations")->callback([&] {
     run = [&] {
       return RunAdmin(common, [&](Runtime& rt, AdminService&) { return CatalogList(rt.catalog); });

@@ -118,7 +118,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
   api = std::make_unique<ApiService>(
       *rt.store, *rt.directory, *rt.keyring, rt.clock,
-      ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000});
+      ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000, options.rate_limit,
+                        options.rate_burst});
   for (auto [value, name] : {std::pair{&options.aws.access_key_id, "AWS_ACCESS_KEY_ID"},
                              std::pair{&options.aws.secret_access_key, "AWS_SECRET_ACCESS_KEY"},
                              std::pair{&options.aws.session_token, "AWS_SESSION_TOKEN"}}) {

@@ -16,7 +16,9 @@ struct ServeOptions {
   int64_t connect_ttl_seconds = 900;
   bool allow_private_network = false;
   AwsSettings aws;
-  int64_t sweep_interval_seconds = 30;  // background OAuth refresh sweep  // STS endpoint, region, principal; credentials from AWS_* variables
+  int64_t sweep_interval_seconds = 30;  // background OAuth refresh sweep
+  double rate_limit = 1000;             // requests per second per API key; 0: off
+  double rate_burst = 2000;  // STS endpoint, region, principal; credentials from AWS_* variables
   http::ServerOptions server;
 };
 

@@ -22,15 +22,22 @@ ApiService::ApiService(Store& store, IntegrationDirectory& directory,
       directory_(directory),
       keyring_(keyring),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      limiter_(clock, options_.rate_limit_per_second, options_.rate_limit_burst) {}
 
 Result<std::string> ApiService::Authenticate(std::string_view api_key) {
   if (!api_key.starts_with(kApiKeyPrefix)) {
     return Error(Errc::kUnauthenticated, "Invalid API key");
   }
-  auto record = store_.FindApiKeyByHash(HashSecret(api_key));
+  const std::string hash = HashSecret(api_key);
+  auto record = store_.FindApiKeyByHash(hash);
   if (!record) return record.error();
   if (!*record || (*record)->revoked_at) return Error(Errc::kUnauthenticated, "Invalid API key");
+  if (int wait = limiter_.Acquire(hash); wait > 0) {
+    Error error(Errc::kRateLimited, "Too many requests for this API key");
+    error.retry_after_seconds = wait;
+    return error;
+  }
   return (*record)->workspace_id;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/integration_directory.h"
+#include "core/rate_limiter.h"
 #include "crypto/keyring.h"
 #include "store/store.h"
 
@@ -18,6 +19,8 @@ namespace tr {
 struct ApiServiceOptions {
   std::string public_url;            // without a trailing slash
   int64_t connect_ttl_millis = 900'000;
+  double rate_limit_per_second = 0;  // per API key; 0: no limit
+  double rate_limit_burst = 0;
 };
 
 class ApiService {
@@ -25,7 +28,8 @@ class ApiService {
   ApiService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
              const Clock& clock, ApiServiceOptions options);
 
-  // The workspace id of a valid, unrevoked API key; kUnauthenticated otherwise.
+  // The workspace id of a valid, unrevoked API key; kUnauthenticated otherwise, or
+  // kRateLimited (with retry_after_seconds) when the key is over its rate limit.
   Result<std::string> Authenticate(std::string_view api_key);
 
   // The workspace's customer integrations with active == `active`, oldest first.
@@ -53,6 +57,7 @@ class ApiService {
   const crypto::Keyring& keyring_;
   const Clock& clock_;
   ApiServiceOptions options_;
+  RateLimiter limiter_;
 };
 
 }  // namespace tr

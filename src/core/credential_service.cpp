@@ -20,8 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-// A forced refresh (the proxy saw a 401) right after another one would only burn a token.
-constexpr int64_t kMinForcedRefreshGapMillis = 2000;
 // How often a process waiting for another's refresh lease looks again.
 constexpr auto kLeasePoll = std::chrono::milliseconds(50);
 // Cached AWS and Google credentials are renewed this long before they expire.
@@ -129,7 +127,7 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
       return out;
     case AuthType::kOAuth2: {
       if (NeedsRefresh(ctx->creds, now)) {
-        if (auto s = Refresh(cid_s, uid_s, false); !s) return s.error();
+        if (auto s = Refresh(cid_s, uid_s); !s) return s.error();
         ctx = LoadUser(cid_s, uid_s);
         if (!ctx) return ctx.error();
         if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
@@ -202,8 +200,14 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
   return out;
 }
 
+bool CredentialService::StillNeeded(const json::object& creds, const std::string& rejected_token,
+                                    int64_t now) const {
+  if (!rejected_token.empty()) return StringField(creds, "accessToken") == rejected_token;
+  return NeedsRefresh(creds, now);
+}
+
 Status CredentialService::Refresh(const std::string& customer_integration_id,
-                                  const std::string& user_id, bool force) {
+                                  const std::string& user_id, const std::string& rejected_token) {
   const std::string key = customer_integration_id + '\n' + user_id;
   std::promise<Status> promise;
   {
@@ -218,7 +222,7 @@ Status CredentialService::Refresh(const std::string& customer_integration_id,
   }
   Status result = Error(Errc::kInternal, "Internal server error");
   try {
-    result = RefreshUnderLease(customer_integration_id, user_id, force);
+    result = RefreshUnderLease(customer_integration_id, user_id, rejected_token);
   } catch (const std::exception& e) {
     spdlog::error("refresh failed with an exception: {}", e.what());
   }
@@ -229,7 +233,7 @@ Status CredentialService::Refresh(const std::string& customer_integration_id,
 }
 
 Status CredentialService::RefreshUnderLease(const std::string& cid, const std::string& user_id,
-                                            bool force) {
+                                            const std::string& rejected_token) {
   const int64_t deadline = clock_.NowMillis() + options_.lease_millis;
   for (;;) {
     const int64_t now = clock_.NowMillis();
@@ -238,7 +242,7 @@ Status CredentialService::RefreshUnderLease(const std::string& cid, const std::s
     if (!acquired) return acquired.error();
     if (*acquired) {
       auto ctx = LoadUser(cid, user_id);
-      Status result = ctx ? DoRefresh(*ctx, force) : Status(ctx.error());
+      Status result = ctx ? DoRefresh(*ctx, rejected_token) : Status(ctx.error());
       (void)store_.ReleaseLease(cid, user_id, options_.node_id);
       return result;
     }
@@ -248,21 +252,16 @@ Status CredentialService::RefreshUnderLease(const std::string& cid, const std::s
     if (!ctx) return ctx.error();
     if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
     const int64_t later = clock_.NowMillis();
-    bool fresh = force ? later - IntField(ctx->creds, "obtainedAt", 0) < kMinForcedRefreshGapMillis
-                       : !NeedsRefresh(ctx->creds, later);
-    if (fresh) return Ok{};
+    if (!StillNeeded(ctx->creds, rejected_token, later)) return Ok{};
     if (later > deadline) return Error(Errc::kUnavailable, "Token refresh is taking too long");
   }
 }
 
-Status CredentialService::DoRefresh(UserContext& ctx, bool force) {
+Status CredentialService::DoRefresh(UserContext& ctx, const std::string& rejected_token) {
   const int64_t now = clock_.NowMillis();
   if (!ctx.user.active) return Error(Errc::kConflict, "User is not connected");
   if (ctx.ci.auth_type != AuthType::kOAuth2 || !ctx.def->oauth2) return Ok{};
-  if (force ? now - IntField(ctx.creds, "obtainedAt", 0) < kMinForcedRefreshGapMillis
-            : !NeedsRefresh(ctx.creds, now)) {
-    return Ok{};  // someone refreshed it meanwhile
-  }
+  if (!StillNeeded(ctx.creds, rejected_token, now)) return Ok{};  // refreshed meanwhile
   const std::string& cid = ctx.ci.customer_integration_id;
   const std::string& user_id = ctx.user.user_id;
   const std::string refresh_token = StringField(ctx.creds, "refreshToken");
@@ -367,7 +366,7 @@ int CredentialService::SweepOnce() {
   auto due = store_.ListUsersExpiringBefore(now + options_.refresh_margin_millis, kBatch);
   if (!due) return 0;
   for (const auto& [cid, user_id] : *due) {
-    if (auto s = Refresh(cid, user_id, false); !s) {
+    if (auto s = Refresh(cid, user_id); !s) {
       spdlog::info("background refresh for a user of {}: {}", cid, s.error().message());
     }
   }

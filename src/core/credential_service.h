@@ -46,9 +46,11 @@ class CredentialService {
   // effort), then deletes the user. kNotFound when unknown or foreign.
   Status Disconnect(const std::string& workspace_id, std::string_view cid, std::string_view user_id);
 
-  // Refreshes the OAuth tokens of one user if they are within the margin of expiry (or
-  // unconditionally when `force`), single-flight. Used by reads, the sweeper and the proxy.
-  Status Refresh(const std::string& customer_integration_id, const std::string& user_id, bool force);
+  // Refreshes the OAuth tokens of one user if they are within the margin of expiry, or,
+  // when `rejected_token` is given (an upstream refused it), if the user's access token is
+  // still that one. Single-flight. Used by reads, the sweeper and the proxy.
+  Status Refresh(const std::string& customer_integration_id, const std::string& user_id,
+                 const std::string& rejected_token = "");
 
   // One pass of the background sweep: refreshes users whose tokens expire within the
   // margin. Returns how many it tried.
@@ -59,9 +61,12 @@ class CredentialService {
   Result<UserContext> LoadUser(const std::string& customer_integration_id,
                                const std::string& user_id);
   Status RefreshUnderLease(const std::string& customer_integration_id, const std::string& user_id,
-                           bool force);
-  Status DoRefresh(UserContext& ctx, bool force);
+                           const std::string& rejected_token);
+  Status DoRefresh(UserContext& ctx, const std::string& rejected_token);
   bool NeedsRefresh(const boost::json::object& creds, int64_t now) const;
+  // Whether `creds` still need the refresh asked for (by expiry, or by a rejected token).
+  bool StillNeeded(const boost::json::object& creds, const std::string& rejected_token,
+                   int64_t now) const;
 
   Store& store_;
   IntegrationDirectory& directory_;

@@ -22,7 +22,7 @@ std::string Field(const json::object& o, std::string_view key) {
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
-// "service.region.amazonaws.com" -> {service, region}; defaults for anything else.
+// The SigV4 service and region of a URL's host.
 std::pair<std::string, std::string> AwsServiceAndRegion(const std::string& url) {
   size_t start = url.find("://");
   start = start == std::string::npos ? 0 : start + 3;
@@ -36,9 +36,37 @@ std::pair<std::string, std::string> AwsServiceAndRegion(const std::string& url) 
     if (dot == std::string::npos) break;
     pos = dot + 1;
   }
-  std::string service = labels.empty() ? "sts" : labels[0];
-  std::string region = labels.size() >= 4 ? labels[1] : "us-east-1";
-  return {service, region};
+  // "<service>.<region>.amazonaws.com" (the labels before amazonaws.com); else the first
+  // label and us-east-1 ("sts.amazonaws.com", a test upstream on an IP address).
+  const size_t n = labels.size();
+  if (host.ends_with(".amazonaws.com") && n >= 4) return {labels[n - 4], labels[n - 3]};
+  return {labels.empty() ? std::string("sts") : labels[0], "us-east-1"};
+}
+
+// The header names listed in a Connection header: hop-by-hop for this message too.
+std::vector<std::string> ConnectionTokens(const net::Headers& headers) {
+  std::vector<std::string> tokens;
+  for (const auto& [name, value] : headers) {
+    if (!http::EqualsIgnoreCase(name, "connection")) continue;
+    size_t pos = 0;
+    while (pos <= value.size()) {
+      size_t comma = value.find(',', pos);
+      std::string token = value.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      token.erase(0, token.find_first_not_of(" \t"));
+      token.erase(token.find_last_not_of(" \t") + 1);
+      if (!token.empty()) tokens.push_back(token);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return tokens;
+}
+
+bool Listed(const std::vector<std::string>& tokens, std::string_view name) {
+  for (const auto& t : tokens) {
+    if (http::EqualsIgnoreCase(t, name)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -76,6 +104,8 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
   std::string path = request.path_and_query;
   if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
 
+  const std::vector<std::string> request_tokens = ConnectionTokens(request.headers);
+  std::string rejected_token;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto creds = credentials_.GetCredentials(workspace_id, cid, user_id);
     if (!creds) return creds.error();
@@ -85,12 +115,13 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
     call.body = request.body;
     call.timeout = kUpstreamTimeout;
     for (const auto& [name, value] : request.headers) {
-      if (!IsHopByHopHeader(name)) call.headers.emplace_back(name, value);
+      if (!IsHopByHopHeader(name) && !Listed(request_tokens, name)) call.headers.emplace_back(name, value);
     }
     switch (auth_type) {
       case AuthType::kOAuth2:
       case AuthType::kGoogleServiceAccount:
-        call.headers.emplace_back("Authorization", "Bearer " + Field(*creds, "accessToken"));
+        rejected_token = Field(*creds, "accessToken");
+        call.headers.emplace_back("Authorization", "Bearer " + rejected_token);
         break;
       case AuthType::kApiToken: {
         auth::FieldValues values;
@@ -114,12 +145,16 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
     if (!response) return Error(Errc::kUnavailable, "Upstream unreachable: " + response.error().message());
     if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0) {
       // The token may have been revoked or expired early: refresh once and retry once.
-      if (!credentials_.Refresh(std::string(cid), std::string(user_id), true)) return std::move(*response);
+      if (!credentials_.Refresh(std::string(cid), std::string(user_id), rejected_token)) {
+        return std::move(*response);
+      }
       continue;
     }
     net::Headers kept;
+    const std::vector<std::string> response_tokens = ConnectionTokens(response->headers);
     for (auto& [name, value] : response->headers) {
-      if (!IsHopByHopHeader(name) && !http::EqualsIgnoreCase(name, "set-cookie")) {
+      if (!IsHopByHopHeader(name) && !Listed(response_tokens, name) &&
+          !http::EqualsIgnoreCase(name, "set-cookie")) {
         kept.emplace_back(std::move(name), std::move(value));
       }
     }

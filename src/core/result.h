@@ -26,6 +26,7 @@ struct Error {
   Errc code;
   // One message, or several for several validation failures. Public: shown to callers.
   std::vector<std::string> messages;
+  int retry_after_seconds = 0;  // for kRateLimited: when to try again
 
   Error(Errc c, std::string message) : code(c), messages{std::move(message)} {}
   Error(Errc c, std::vector<std::string> many) : code(c), messages(std::move(many)) {}

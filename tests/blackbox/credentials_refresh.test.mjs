@@ -24,7 +24,7 @@ import {
   waitUntil, refreshPoint,
 } from '../peers/lifecycle.mjs';
 
-const TTL = 6; // seconds an access token lives at the provider; refresh margin 3 s
+const TTL = 8; // seconds an access token lives at the provider; refresh margin 4 s
 const CLIENT = 'tr-refresh';
 
 describe('credentials_refresh', { concurrency: 1, timeout: 150_000 }, () => {

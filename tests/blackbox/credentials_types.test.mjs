@@ -24,6 +24,7 @@ import {
 const PRINCIPAL = 'arn:aws:iam::111122223333:user/toolregistry';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/CredentialsRead';
 const GSA_SCOPES = ['https://www.googleapis.com/auth/bigquery'];
+const QUICK_TTL = 3; // seconds the `quick` provider's access tokens live: refresh margin 1.5 s
 
 describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
   const ctx = new Context();
@@ -33,7 +34,7 @@ describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
   let google;
   let gKey;
   let fake; // long-lived tokens (1 h), revocation endpoint
-  let quick; // 2 s tokens: refresh margin 1 s
+  let quick; // QUICK_TTL-second tokens
   let receiver;
   let W;
   let W2;
@@ -44,7 +45,7 @@ describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
     google = await startGoogleTokenEndpoint({ expectedScope: GSA_SCOPES.join(' ') });
     gKey = google.register(makeServiceAccountKey({ tokenUri: google.tokenUri }));
     fake = await startFakeOAuth({ expiresIn: 3600 });
-    quick = await startFakeOAuth({ expiresIn: 2, authMethod: 'client_secret_post' });
+    quick = await startFakeOAuth({ expiresIn: QUICK_TTL, authMethod: 'client_secret_post' });
     receiver = await startWebhookReceiver();
 
     W = await ctx.workspace(undefined, 'creds-a');
@@ -243,7 +244,7 @@ describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
     // Two refreshes without rotation, then two with rotation.
     for (const rotate of [false, false, true, true]) {
       quick.rotate = rotate;
-      await waitUntil(refreshPoint(current.expiresAt, 2000) + 50, 'the refresh margin');
+      await waitUntil(refreshPoint(current.expiresAt, QUICK_TTL * 1000) + 50, 'the refresh margin');
       const next = assertCredentials(await creds(cids.quick, userId), 'OAUTH2', 'read in the margin');
       const calls = quick.refreshCalls().slice(base);
       assert.equal(calls.length, presented.length + 1, `one refresh per read in the margin (${calls.length})`);
@@ -270,7 +271,7 @@ describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
     const first = assertCredentials(await creds(cids.quick, userId), 'OAUTH2', 'first read');
     quick.onRefresh = () => ({ status: 500, json: { error: 'server_error' } });
     try {
-      await waitUntil(refreshPoint(first.expiresAt, 2000) + 50, 'the refresh margin');
+      await waitUntil(refreshPoint(first.expiresAt, QUICK_TTL * 1000) + 50, 'the refresh margin');
       const base = quick.refreshCalls().length;
       const t0 = Date.now();
       const r = await creds(cids.quick, userId);

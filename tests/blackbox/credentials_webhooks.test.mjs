@@ -23,6 +23,7 @@ describe('credentials_webhooks', { concurrency: 1, timeout: 150_000 }, () => {
   let rotating; // for the secret rotation test
   let fake;
   let deadUrl;
+  let durableDown = true; // the receiver answers 503 to "durable-…" users' events while true
   let W;
   let Wdead;
   let Wslow;
@@ -32,6 +33,7 @@ describe('credentials_webhooks', { concurrency: 1, timeout: 150_000 }, () => {
   before(async () => {
     receiver = await startWebhookReceiver({
       respond: (d) => {
+        if (String(d.payload?.data?.userId || '').startsWith('durable-')) return durableDown ? 503 : 200;
         const failures = String(d.payload?.data?.userId || '').startsWith('backoff-') ? 3 : 1;
         return d.attempt <= failures ? 500 : 200;
       },
@@ -183,6 +185,22 @@ describe('credentials_webhooks', { concurrency: 1, timeout: 150_000 }, () => {
     await deliveriesOf(rotating, 'user.connected', second);
     const bad = rotating.unverified();
     assert.deepEqual(bad.map((d) => `${d.error}: ${d.body}`), [], 'deliveries after the change verify with the new secret');
+  });
+
+  test('durable outbox: an undelivered event survives kill -9 and is delivered by the next process, same webhook-id', async () => {
+    const userId = `durable-${rand()}`;
+    await connectNone(server, W.apiKey, cids.none, userId);
+    const firstTry = await receiver.waitFor((p) => p.data?.userId === userId, 'the first (refused) delivery');
+    assert.equal(firstTry.answered, 503);
+    const { signal } = await server.stop('SIGKILL');
+    assert.equal(signal, 'SIGKILL');
+    durableDown = false;
+    server = await ctx.startServer({ extraArgs: ['--allow-private-network', '--refresh-sweep-interval', '3600'] });
+    const delivered = await receiver.waitFor((p, d) => p.data?.userId === userId && d.answered === 200,
+      'the delivery after the restart', 15_000);
+    assert.equal(delivered.id, firstTry.id, 'the same event (webhook-id) after the restart');
+    assert.equal(delivered.body, firstTry.body);
+    assertDelivery(delivered, 'user.connected', cids.none, userId);
   });
 
   test('a dead receiver (closed port) slows neither auth-url nor the connect flow', async () => {
