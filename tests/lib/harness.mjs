@@ -268,7 +268,7 @@ class LineReader {
  */
 export function startServer({
   env, database, listen = '127.0.0.1:0', publicUrl, connectTtl, catalog, extraArgs = [],
-  useFlags = true, timeout = TIMEOUT_MS,
+  useFlags = true, timeout = TIMEOUT_MS, bin = BIN,
 } = {}) {
   const args = ['serve'];
   if (useFlags) {
@@ -280,7 +280,7 @@ export function startServer({
   if (catalog) args.push('--catalog', catalog);
   args.push(...extraArgs);
 
-  const proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = {
     proc,
     args,
