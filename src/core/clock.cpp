@@ -1,11 +1,24 @@
 #include "core/clock.h"
 
+#include <algorithm>
 #include <ctime>
 #include <string>
 
 #include <fmt/format.h>
 
 namespace tr {
+
+namespace {
+
+// Writes `value` as `width` decimal digits at `out`.
+void Digits(char* out, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
 
 std::string FormatTimestamp(int64_t unix_millis) {
   int64_t seconds = unix_millis / 1000;
@@ -14,11 +27,34 @@ std::string FormatTimestamp(int64_t unix_millis) {
     millis += 1000;
     seconds -= 1;
   }
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  // Civil date from days since the epoch (Howard Hinnant's algorithm): no locale, no tz.
+  int64_t days = seconds / 86400;
+  int64_t secs = seconds % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) {
+    return fmt::format("{:04}-{:02}-{:02}T00:00:00.000Z", std::clamp<int64_t>(year, 0, 9999), month, day);
+  }
+  std::string out = "0000-00-00T00:00:00.000Z";
+  Digits(&out[0], year, 4);
+  Digits(&out[5], month, 2);
+  Digits(&out[8], day, 2);
+  Digits(&out[11], secs / 3600, 2);
+  Digits(&out[14], secs / 60 % 60, 2);
+  Digits(&out[17], secs % 60, 2);
+  Digits(&out[20], millis, 3);
+  return out;
 }
 
 }  // namespace tr

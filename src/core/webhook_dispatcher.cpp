@@ -67,6 +67,9 @@ void WebhookDispatcher::Loop() {
 
 int WebhookDispatcher::DeliverDue(int limit) {
   const int64_t now = clock_.NowMillis();
+  // Polling reads; only a due event costs a write (the claim).
+  auto due = store_.HasDueEvents(now);
+  if (!due || !*due) return 0;
   // Claimed events stay hidden from other dispatchers (other nodes) while we try them.
   const int64_t claim = options_.timeout.count() * 2;
   auto events = store_.ClaimDueEvents(now, claim, limit);

@@ -15,8 +15,10 @@ namespace {
 
 // Upper bound on writes per group commit; keeps one transaction's latency bounded.
 constexpr size_t kMaxBatch = 512;
-// Reader connections kept open; more are opened on demand and closed when over this.
-constexpr size_t kMaxIdleReaders = 16;
+// Reader connections kept open; more are opened on demand and closed when over this. Above
+// the server's concurrent readers (I/O threads + the blocking pool), so that none is
+// reopened under load: opening one costs a schema parse and fresh prepared statements.
+constexpr size_t kMaxIdleReaders = 128;
 
 constexpr char kInsertWorkspace[] =
     "INSERT INTO workspaces (workspace_id, name, created_at) VALUES (?1, ?2, ?3)";

@@ -74,6 +74,7 @@ class SqliteStore final : public Store {
   Status SetWebhook(const Webhook& webhook, int64_t now) override;
   Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) override;
   Status EnqueueEvent(const OutboxEvent& event) override;
+  Result<bool> HasDueEvents(int64_t now) override;
   Result<std::vector<OutboxEvent>> ClaimDueEvents(int64_t now, int64_t claim_millis,
                                                   int limit) override;
   Status MarkEventDelivered(const std::string& event_id, int64_t now) override;

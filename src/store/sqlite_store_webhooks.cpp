@@ -26,7 +26,19 @@ constexpr char kMarkDelivered[] =
 constexpr char kMarkFailed[] =
     "UPDATE webhook_outbox SET attempts = ?2, next_attempt_at = ?3 WHERE event_id = ?1";
 
+constexpr char kAnyDueEvent[] =
+    "SELECT 1 FROM webhook_outbox WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL "
+    "AND next_attempt_at <= ?1 LIMIT 1";
+
 }  // namespace
+
+Result<bool> SqliteStore::HasDueEvents(int64_t now) {
+  return Read<bool>([&](SqliteDb& db) {
+    auto s = db.Prepare(kAnyDueEvent);
+    s->Bind(1, now);
+    return s->Step();
+  });
+}
 
 Status SqliteStore::SetWebhook(const Webhook& webhook, int64_t now) {
   return Write([&](SqliteDb& db) -> Status {

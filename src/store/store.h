@@ -104,6 +104,8 @@ class Store {
   virtual Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) = 0;
   // Adds `event` to the outbox when its workspace has a webhook; otherwise does nothing.
   virtual Status EnqueueEvent(const OutboxEvent& event) = 0;
+  // Whether any undelivered event is due at `now` (a read: cheap to poll).
+  virtual Result<bool> HasDueEvents(int64_t now) = 0;
   // Claims up to `limit` undelivered events due at `now`, hiding them from other claimers
   // until `now + claim_millis`.
   virtual Result<std::vector<OutboxEvent>> ClaimDueEvents(int64_t now, int64_t claim_millis,
