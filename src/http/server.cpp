@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -75,7 +76,7 @@ Response ServerError(int status, std::string_view message) {
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool idle = true;  // waiting for the head of a next request
+  std::atomic<bool> idle{true};  // waiting for the head of a next request
   std::string remote_address;
 };
 
@@ -301,10 +302,11 @@ class Server::Impl {
   asio::awaitable<Response> Handle(const Request& request, Connection& conn) {
     if (!may_block_(request)) co_return Invoke(request);
     // A durable write may wait for its group commit: run it on the blocking pool and come
-    // back to this connection's I/O thread to answer.
-    co_await asio::post(blocking_pool_, asio::use_awaitable);
+    // back to this connection's I/O thread to answer. bind_executor makes the coroutine
+    // resume on the pool (a plain post would resume it on its own I/O thread).
+    co_await asio::post(asio::bind_executor(blocking_pool_.get_executor(), asio::use_awaitable));
     Response response = Invoke(request);
-    co_await asio::post(conn.stream.get_executor(), asio::use_awaitable);
+    co_await asio::post(asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable));
     co_return response;
   }
 
