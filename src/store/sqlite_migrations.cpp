@@ -132,8 +132,15 @@ constexpr char kRecordVersion[] =
 int64_t LatestSqliteMigration() { return static_cast<int64_t>(std::size(kMigrations)); }
 
 void ApplySqliteMigrations(SqliteDb& db, int64_t now_millis) {
-  db.Exec(kCreateVersionTable);
   const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
+  // Up to date (the common case, e.g. every admin command): a read, no write lock taken.
+  try {
+    auto stmt = db.Prepare(kCurrentVersion);
+    if (stmt->Step() && stmt->Int(0) >= latest) return;
+  } catch (const SqliteError&) {
+    // No schema_migrations table yet: a new database.
+  }
+  db.Exec(kCreateVersionTable);
   for (int64_t version = 1; version <= latest; ++version) {
     // IMMEDIATE takes the write lock first, so that processes starting together apply each
     // migration once.
