@@ -69,10 +69,13 @@ CredentialService::CredentialService(Store& store, IntegrationDirectory& directo
 }
 
 Result<CredentialService::UserContext> CredentialService::LoadUser(
-    const std::string& customer_integration_id, const std::string& user_id) {
+    const std::string& customer_integration_id, const std::string& user_id,
+    const std::string* workspace_id) {
   auto ci = store_.FindCustomerIntegration(customer_integration_id);
   if (!ci) return ci.error();
-  if (!*ci) return Error(Errc::kNotFound, "Customer integration not found");
+  if (!*ci || (workspace_id && (*ci)->workspace_id != *workspace_id)) {
+    return Error(Errc::kNotFound, "Customer integration not found");
+  }
   auto view = directory_.View(std::move(**ci));
   if (!view) return view.error();
   auto user = store_.FindUser(customer_integration_id, user_id);
@@ -111,11 +114,8 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
   const std::string cid_s(cid), uid_s(user_id);
-  auto ctx = LoadUser(cid_s, uid_s);
+  auto ctx = LoadUser(cid_s, uid_s, &workspace_id);
   if (!ctx) return ctx.error();
-  if (ctx->ci.workspace_id != workspace_id) {
-    return Error(Errc::kNotFound, "Customer integration not found");
-  }
   if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
   const int64_t now = clock_.NowMillis();
   json::object out{{"authType", AuthTypeName(ctx->ci.auth_type)}};
@@ -332,11 +332,8 @@ Status CredentialService::Disconnect(const std::string& workspace_id, std::strin
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
   const std::string cid_s(cid), uid_s(user_id);
-  auto ctx = LoadUser(cid_s, uid_s);
+  auto ctx = LoadUser(cid_s, uid_s, &workspace_id);
   if (!ctx) return ctx.error();
-  if (ctx->ci.workspace_id != workspace_id) {
-    return Error(Errc::kNotFound, "Customer integration not found");
-  }
   if (ctx->ci.auth_type == AuthType::kOAuth2 && ctx->def->oauth2 &&
       !ctx->def->oauth2->revocation_url.empty()) {
     auto secret = keyring_.Open(ctx->ci.client_secret.key_id, ctx->ci.client_secret.blob, cid_s);

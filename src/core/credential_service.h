@@ -58,8 +58,12 @@ class CredentialService {
 
  private:
   struct UserContext;
+  // The user with its integration and credentials. With `workspace_id`, a customer
+  // integration of another workspace is kNotFound before anything else is looked at, so
+  // that a foreign caller learns nothing (not even whether the user exists).
   Result<UserContext> LoadUser(const std::string& customer_integration_id,
-                               const std::string& user_id);
+                               const std::string& user_id,
+                               const std::string* workspace_id = nullptr);
   Status RefreshUnderLease(const std::string& customer_integration_id, const std::string& user_id,
                            const std::string& rejected_token);
   Status DoRefresh(UserContext& ctx, const std::string& rejected_token);
