@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "crypto/crypto.h"
 
 namespace tr::auth {
@@ -203,24 +204,9 @@ std::string CanonicalQuery(std::string_view query) {
 }  // namespace
 
 std::string AmzDate(int64_t unix_seconds) {
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm); total over int64.
-  int64_t days = unix_seconds / 86400;
-  int64_t secs = unix_seconds % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    days -= 1;
-  }
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", year, month, day, secs / 3600,
-                     secs / 60 % 60, secs % 60);
+  const CivilTime t = UtcCivilTime(unix_seconds);
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year, t.month, t.day, t.hour, t.minute,
+                     t.second);
 }
 
 std::string UriEncode(std::string_view bytes, bool keep_slash) {

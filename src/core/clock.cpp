@@ -20,16 +20,10 @@ void Digits(char* out, int64_t value, int width) {
 
 }  // namespace
 
-std::string FormatTimestamp(int64_t unix_millis) {
-  int64_t seconds = unix_millis / 1000;
-  int64_t millis = unix_millis % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    seconds -= 1;
-  }
+CivilTime UtcCivilTime(int64_t unix_seconds) {
   // Civil date from days since the epoch (Howard Hinnant's algorithm): no locale, no tz.
-  int64_t days = seconds / 86400;
-  int64_t secs = seconds % 86400;
+  int64_t days = unix_seconds / 86400;
+  int64_t secs = unix_seconds % 86400;
   if (secs < 0) {
     secs += 86400;
     days -= 1;
@@ -43,16 +37,28 @@ std::string FormatTimestamp(int64_t unix_millis) {
   const int64_t day = doy - (153 * mp + 2) / 5 + 1;
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  if (year < 0 || year > 9999) {
-    return fmt::format("{:04}-{:02}-{:02}T00:00:00.000Z", std::clamp<int64_t>(year, 0, 9999), month, day);
+  return CivilTime{year, month, day, secs / 3600, secs / 60 % 60, secs % 60};
+}
+
+std::string FormatTimestamp(int64_t unix_millis) {
+  int64_t seconds = unix_millis / 1000;
+  int64_t millis = unix_millis % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    seconds -= 1;
+  }
+  const CivilTime t = UtcCivilTime(seconds);
+  if (t.year < 0 || t.year > 9999) {
+    return fmt::format("{:04}-{:02}-{:02}T00:00:00.000Z", std::clamp<int64_t>(t.year, 0, 9999),
+                       t.month, t.day);
   }
   std::string out = "0000-00-00T00:00:00.000Z";
-  Digits(&out[0], year, 4);
-  Digits(&out[5], month, 2);
-  Digits(&out[8], day, 2);
-  Digits(&out[11], secs / 3600, 2);
-  Digits(&out[14], secs / 60 % 60, 2);
-  Digits(&out[17], secs % 60, 2);
+  Digits(&out[0], t.year, 4);
+  Digits(&out[5], t.month, 2);
+  Digits(&out[8], t.day, 2);
+  Digits(&out[11], t.hour, 2);
+  Digits(&out[14], t.minute, 2);
+  Digits(&out[17], t.second, 2);
   Digits(&out[20], millis, 3);
   return out;
 }

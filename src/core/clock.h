@@ -34,6 +34,13 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// A UTC calendar date and time of day.
+struct CivilTime {
+  int64_t year, month, day, hour, minute, second;
+};
+// The UTC calendar time of a Unix time in seconds (proleptic Gregorian; any int64).
+CivilTime UtcCivilTime(int64_t unix_seconds);
+
 // RFC 3339 UTC with milliseconds and 'Z', e.g. "2025-09-06T23:45:16.580Z".
 std::string FormatTimestamp(int64_t unix_millis);
 

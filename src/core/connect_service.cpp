@@ -141,6 +141,20 @@ ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::stri
   return r;
 }
 
+std::optional<std::pair<std::string, auth::OAuthClient>> ConnectService::UnsealOAuth(
+    const Loaded& loaded) {
+  auto verifier = keyring_.Open(loaded.session.pkce_verifier.key_id,
+                                loaded.session.pkce_verifier.blob, loaded.session.token_hash);
+  auto secret = keyring_.Open(loaded.ci.client_secret.key_id, loaded.ci.client_secret.blob,
+                              loaded.ci.customer_integration_id);
+  if (!verifier || !secret) {
+    spdlog::error("connect session cannot be unsealed (master key changed?)");
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*verifier),
+                        auth::OAuthClient{loaded.ci.client_id, std::move(*secret), CallbackUrl()});
+}
+
 FormView ConnectService::Form(const Loaded& loaded, std::string_view token, std::string error) {
   FormView form;
   form.auth_type = loaded.ci.auth_type;
@@ -194,18 +208,14 @@ ConnectStep ConnectService::Begin(std::string_view token) {
       return Finish(*loaded, true, "", "", std::nullopt);
     case AuthType::kOAuth2: {
       const OAuth2Config& config = *loaded->def->oauth2;
-      auto verifier = keyring_.Open(loaded->session.pkce_verifier.key_id,
-                                    loaded->session.pkce_verifier.blob, loaded->session.token_hash);
-      auto secret = keyring_.Open(loaded->ci.client_secret.key_id, loaded->ci.client_secret.blob,
-                                  loaded->ci.customer_integration_id);
-      if (!verifier || !secret) {
-        spdlog::error("connect session cannot be unsealed (master key changed?)");
+      auto secrets = UnsealOAuth(*loaded);
+      if (!secrets) {
         return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
       }
-      auth::OAuthClient client{loaded->ci.client_id, *secret, CallbackUrl()};
+      const auto& [verifier, client] = *secrets;
       const auto& scopes = loaded->ci.scopes ? *loaded->ci.scopes : config.scopes;
       return ProviderRedirect{auth::BuildAuthorizationUrl(
-          config, client, scopes, DeriveFromToken(token, kOAuthStatePurpose), *verifier)};
+          config, client, scopes, DeriveFromToken(token, kOAuthStatePurpose), verifier)};
     }
     case AuthType::kApiToken:
     case AuthType::kAwsAssumeRole:
@@ -254,16 +264,10 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
   if (code.empty() || !IsCleanValue(code)) {
     return Finish(*loaded, false, "invalid_request", "The provider sent no authorization code.", {});
   }
-  auto verifier = keyring_.Open(loaded->session.pkce_verifier.key_id,
-                                loaded->session.pkce_verifier.blob, loaded->session.token_hash);
-  auto secret = keyring_.Open(loaded->ci.client_secret.key_id, loaded->ci.client_secret.blob,
-                              loaded->ci.customer_integration_id);
-  if (!verifier || !secret) {
-    spdlog::error("connect session cannot be unsealed (master key changed?)");
-    return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
-  }
-  auth::OAuthClient client{loaded->ci.client_id, *secret, CallbackUrl()};
-  auto response = http_.Send(auth::BuildCodeExchangeCall(config, client, code, *verifier));
+  auto secrets = UnsealOAuth(*loaded);
+  if (!secrets) return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
+  const auto& [verifier, client] = *secrets;
+  auto response = http_.Send(auth::BuildCodeExchangeCall(config, client, code, verifier));
   if (!response) {
     spdlog::warn("token exchange for {} failed: {}", loaded->def->integration_id,
                  response.error().message());

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/oauth2.h"
 #include "core/clock.h"
 #include "core/integration_directory.h"
 #include "crypto/keyring.h"
@@ -89,6 +90,9 @@ class ConnectService {
                      std::string message, std::optional<std::string> credentials_json,
                      std::optional<int64_t> access_expires_at = std::nullopt);
   FormView Form(const Loaded& loaded, std::string_view token, std::string error);
+  // The PKCE verifier and the OAuth client (with its secret); nullopt (logged) when they
+  // cannot be unsealed.
+  std::optional<std::pair<std::string, auth::OAuthClient>> UnsealOAuth(const Loaded& loaded);
   ConnectStep SubmitApiToken(const Loaded& loaded, std::string_view token, const FormFields& fields);
   ConnectStep SubmitAwsRole(const Loaded& loaded, std::string_view token, const FormFields& fields);
   ConnectStep SubmitGoogleKey(const Loaded& loaded, std::string_view token,
