@@ -25,6 +25,7 @@
 #include "core/connect_service.h"
 #include "core/credential_service.h"
 #include "net/http_client.h"
+#include "core/test_support.h"
 #include "store/sqlite_store.h"
 
 namespace tr::api {
@@ -36,14 +37,7 @@ namespace json = boost::json;
 constexpr int64_t kStart = 1757202316580;  // 2025-09-06T23:45:16.580Z
 constexpr char kPublicUrl[] = "https://registry.example.test";
 
-const Catalog& EmbeddedCatalog() {
-  static const Catalog catalog = [] {
-    auto loaded = Catalog::LoadEmbedded();
-    if (!loaded) throw std::runtime_error(loaded.error().message());
-    return std::move(loaded.value());
-  }();
-  return catalog;
-}
+using testing_support::EmbeddedCatalog;
 
 using Headers = std::vector<std::pair<std::string_view, std::string_view>>;
 
@@ -74,12 +68,8 @@ class NoNetworkHttpClient final : public net::HttpClient {
 class RouterTest : public testing::Test {
  protected:
   RouterTest() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "router_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    auto opened = SqliteStore::Open((dir_ / "toolregistry.db").string());
-    if (!opened) throw std::runtime_error(opened.error().message());
-    store_ = std::move(opened.value());
+    dir_ = testing_support::MakeTempDir("router");
+    store_ = testing_support::OpenTestStore(dir_ / "toolregistry.db");
     directory_ = std::make_unique<IntegrationDirectory>(EmbeddedCatalog(), *store_);
     admin_ = std::make_unique<AdminService>(*store_, *directory_, keyring_, clock_);
     api_ = std::make_unique<ApiService>(*store_, *directory_, keyring_, clock_,

@@ -15,6 +15,7 @@
 
 #include "core/api_service.h"
 #include "core/ids.h"
+#include "core/test_support.h"
 #include "store/sqlite_store.h"
 
 namespace tr {
@@ -24,14 +25,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kStart = 1757202316580;
 
-const Catalog& EmbeddedCatalog() {
-  static const Catalog catalog = [] {
-    auto loaded = Catalog::LoadEmbedded();
-    if (!loaded) throw std::runtime_error(loaded.error().message());
-    return std::move(loaded.value());
-  }();
-  return catalog;
-}
+using testing_support::EmbeddedCatalog;
 
 constexpr char kCustomDefinition[] = R"json({
   "integrationId": "acme-crm",
@@ -47,12 +41,8 @@ constexpr char kCustomDefinition[] = R"json({
 class AdminServiceTest : public testing::Test {
  protected:
   AdminServiceTest() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "admin_service_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    auto opened = SqliteStore::Open((dir_ / "toolregistry.db").string());
-    if (!opened) throw std::runtime_error(opened.error().message());
-    store_ = std::move(opened.value());
+    dir_ = testing_support::MakeTempDir("admin_service");
+    store_ = testing_support::OpenTestStore(dir_ / "toolregistry.db");
     directory_ = std::make_unique<IntegrationDirectory>(EmbeddedCatalog(), *store_);
     admin_ = std::make_unique<AdminService>(*store_, *directory_, keyring_, clock_);
   }

@@ -19,6 +19,7 @@
 
 #include "core/admin_service.h"
 #include "core/ids.h"
+#include "core/test_support.h"
 #include "store/sqlite_store.h"
 
 namespace tr {
@@ -29,25 +30,14 @@ namespace fs = std::filesystem;
 constexpr int64_t kStart = 1757202316580;  // 2025-09-06T23:45:16.580Z
 constexpr char kPublicUrl[] = "https://registry.example.test";
 
-const Catalog& EmbeddedCatalog() {
-  static const Catalog catalog = [] {
-    auto loaded = Catalog::LoadEmbedded();
-    if (!loaded) throw std::runtime_error(loaded.error().message());
-    return std::move(loaded.value());
-  }();
-  return catalog;
-}
+using testing_support::EmbeddedCatalog;
 
 class ApiServiceTest : public testing::Test {
  protected:
   ApiServiceTest() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "api_service_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
+    dir_ = testing_support::MakeTempDir("api_service");
     path_ = (dir_ / "toolregistry.db").string();
-    auto opened = SqliteStore::Open(path_);
-    if (!opened) throw std::runtime_error(opened.error().message());
-    store_ = std::move(opened.value());
+    store_ = testing_support::OpenTestStore(path_);
     directory_ = std::make_unique<IntegrationDirectory>(EmbeddedCatalog(), *store_);
     admin_ = std::make_unique<AdminService>(*store_, *directory_, keyring_, clock_);
     api_ = std::make_unique<ApiService>(*store_, *directory_, keyring_, clock_,
