@@ -193,24 +193,33 @@ void SqliteStore::WriterLoop() {
 }
 
 void SqliteStore::CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch) {
+  // Transaction control as cached prepared statements: parsed once, not per batch.
+  static constexpr char kBegin[] = "BEGIN IMMEDIATE";
+  static constexpr char kSavepoint[] = "SAVEPOINT w";
+  static constexpr char kRollbackToSavepoint[] = "ROLLBACK TO w";
+  static constexpr char kReleaseSavepoint[] = "RELEASE w";
+  static constexpr char kCommit[] = "COMMIT";
   SqliteDb& db = *writer_db_;
   std::vector<Status> results;
   results.reserve(batch.size());
   try {
-    db.Exec("BEGIN IMMEDIATE");
+    db.Prepare(kBegin)->Run();
     for (auto& write : batch) {
-      db.Exec("SAVEPOINT w");
+      db.Prepare(kSavepoint)->Run();
       Status status = Ok{};
       try {
         status = write->fn(db);
       } catch (const SqliteError& e) {
         status = ToError(e);
+      } catch (const std::exception& e) {
+        spdlog::error("a write failed: {}", e.what());
+        status = Error(Errc::kInternal, "Internal server error");
       }
-      if (!status.ok()) db.Exec("ROLLBACK TO w");
-      db.Exec("RELEASE w");
+      if (!status.ok()) db.Prepare(kRollbackToSavepoint)->Run();
+      db.Prepare(kReleaseSavepoint)->Run();
       results.push_back(std::move(status));
     }
-    db.Exec("COMMIT");
+    db.Prepare(kCommit)->Run();
     ++commits_;
   } catch (const SqliteError& e) {
     Error error = ToError(e);
