@@ -184,7 +184,7 @@ Result<std::string> Router::Authenticate(const http::Request& request) {
     }
   }
   if (key.empty()) return Error(Errc::kUnauthenticated, "Missing API key");
-  return api_.Authenticate(key);
+  return api_.Authenticate(key, request.remote_address);
 }
 
 http::Response Router::ListIntegrations(const http::Request& request, std::string_view query) {

@@ -96,6 +96,14 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--rate-burst", serve.rate_burst, "requests an API key may send at once")
       ->envname("TOOLREGISTRY_RATE_BURST")
       ->check(CLI::Range(1.0, 1e9));
+  serve_cmd->add_option("--auth-failure-limit", serve.auth_failure_limit,
+                        "failed API-key attempts per second per client address (0: off)")
+      ->envname("TOOLREGISTRY_AUTH_FAILURE_LIMIT")
+      ->check(CLI::Range(0.0, 1e9));
+  serve_cmd->add_option("--auth-failure-burst", serve.auth_failure_burst,
+                        "failed API-key attempts a client address may make at once")
+      ->envname("TOOLREGISTRY_AUTH_FAILURE_BURST")
+      ->check(CLI::Range(1.0, 1e9));
   serve_cmd->add_option("--log-format", log_format, "json (default) or text")
       ->envname("TOOLREGISTRY_LOG_FORMAT")
       ->check(CLI::IsMember({"json", "text"}));

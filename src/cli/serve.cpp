@@ -119,7 +119,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   api = std::make_unique<ApiService>(
       *rt.store, *rt.directory, *rt.keyring, rt.clock,
       ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000, options.rate_limit,
-                        options.rate_burst});
+                        options.rate_burst, options.auth_failure_limit,
+                        options.auth_failure_burst});
   for (auto [value, name] : {std::pair{&options.aws.access_key_id, "AWS_ACCESS_KEY_ID"},
                              std::pair{&options.aws.secret_access_key, "AWS_SECRET_ACCESS_KEY"},
                              std::pair{&options.aws.session_token, "AWS_SESSION_TOKEN"}}) {

@@ -18,7 +18,9 @@ struct ServeOptions {
   AwsSettings aws;
   int64_t sweep_interval_seconds = 30;  // background OAuth refresh sweep
   double rate_limit = 1000;             // requests per second per API key; 0: off
-  double rate_burst = 2000;  // STS endpoint, region, principal; credentials from AWS_* variables
+  double rate_burst = 2000;
+  double auth_failure_limit = 10;   // failed API-key attempts per second per client address
+  double auth_failure_burst = 100;  // STS endpoint, region, principal; credentials from AWS_* variables
   http::ServerOptions server;
 };
 

@@ -23,16 +23,26 @@ ApiService::ApiService(Store& store, IntegrationDirectory& directory,
       keyring_(keyring),
       clock_(clock),
       options_(std::move(options)),
-      limiter_(clock, options_.rate_limit_per_second, options_.rate_limit_burst) {}
+      limiter_(clock, options_.rate_limit_per_second, options_.rate_limit_burst),
+      auth_failures_(clock, options_.auth_failures_per_second, options_.auth_failures_burst) {}
 
-Result<std::string> ApiService::Authenticate(std::string_view api_key) {
-  if (!api_key.starts_with(kApiKeyPrefix)) {
-    return Error(Errc::kUnauthenticated, "Invalid API key");
+Result<std::string> ApiService::Authenticate(std::string_view api_key,
+                                             std::string_view client_address) {
+  const std::string address(client_address);
+  if (int wait = auth_failures_.Peek(address); wait > 0) {
+    Error error(Errc::kRateLimited, "Too many failed API key attempts from this address");
+    error.retry_after_seconds = wait;
+    return error;
   }
+  auto refuse = [&]() -> Error {
+    (void)auth_failures_.Acquire(address);
+    return Error(Errc::kUnauthenticated, "Invalid API key");
+  };
+  if (!api_key.starts_with(kApiKeyPrefix)) return refuse();
   const std::string hash = HashSecret(api_key);
   auto record = store_.FindApiKeyByHash(hash);
   if (!record) return record.error();
-  if (!*record || (*record)->revoked_at) return Error(Errc::kUnauthenticated, "Invalid API key");
+  if (!*record || (*record)->revoked_at) return refuse();
   if (int wait = limiter_.Acquire(hash); wait > 0) {
     Error error(Errc::kRateLimited, "Too many requests for this API key");
     error.retry_after_seconds = wait;

@@ -21,6 +21,8 @@ struct ApiServiceOptions {
   int64_t connect_ttl_millis = 900'000;
   double rate_limit_per_second = 0;  // per API key; 0: no limit
   double rate_limit_burst = 0;
+  double auth_failures_per_second = 0;  // failed API-key attempts per client address; 0: off
+  double auth_failures_burst = 0;
 };
 
 class ApiService {
@@ -29,8 +31,9 @@ class ApiService {
              const Clock& clock, ApiServiceOptions options);
 
   // The workspace id of a valid, unrevoked API key; kUnauthenticated otherwise, or
-  // kRateLimited (with retry_after_seconds) when the key is over its rate limit.
-  Result<std::string> Authenticate(std::string_view api_key);
+  // kRateLimited (with retry_after_seconds) when the key is over its rate limit, or when
+  // `client_address` has spent its budget of failed attempts (then no key is checked).
+  Result<std::string> Authenticate(std::string_view api_key, std::string_view client_address = "");
 
   // The workspace's customer integrations with active == `active`, oldest first.
   Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id,
@@ -58,6 +61,7 @@ class ApiService {
   const Clock& clock_;
   ApiServiceOptions options_;
   RateLimiter limiter_;
+  RateLimiter auth_failures_;  // by client address: brute force of API keys
 };
 
 }  // namespace tr

@@ -8,10 +8,7 @@ namespace tr {
 RateLimiter::RateLimiter(const Clock& clock, double rate_per_second, double burst)
     : clock_(clock), rate_(rate_per_second), burst_(std::max(burst, 1.0)) {}
 
-int RateLimiter::Acquire(const std::string& key) {
-  if (rate_ <= 0) return 0;
-  const int64_t now = clock_.NowMillis();
-  std::lock_guard lock(mu_);
+RateLimiter::Bucket& RateLimiter::Refill(const std::string& key, int64_t now) {
   if (++acquisitions_ % kSweepEvery == 0) {
     // A bucket that has refilled completely carries no state worth keeping.
     const int64_t full_after = static_cast<int64_t>(burst_ / rate_ * 1000) + 1;
@@ -21,11 +18,29 @@ int RateLimiter::Acquire(const std::string& key) {
   Bucket& b = it->second;
   b.tokens = std::min(burst_, b.tokens + static_cast<double>(now - b.updated_at) * rate_ / 1000.0);
   b.updated_at = now;
+  return b;
+}
+
+int RateLimiter::WaitSeconds(double tokens) const {
+  return std::max(1, static_cast<int>(std::ceil((1.0 - tokens) / rate_)));
+}
+
+int RateLimiter::Acquire(const std::string& key) {
+  if (rate_ <= 0) return 0;
+  std::lock_guard lock(mu_);
+  Bucket& b = Refill(key, clock_.NowMillis());
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
     return 0;
   }
-  return std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / rate_)));
+  return WaitSeconds(b.tokens);
+}
+
+int RateLimiter::Peek(const std::string& key) {
+  if (rate_ <= 0) return 0;
+  std::lock_guard lock(mu_);
+  Bucket& b = Refill(key, clock_.NowMillis());
+  return b.tokens >= 1.0 ? 0 : WaitSeconds(b.tokens);
 }
 
 }  // namespace tr

@@ -17,6 +17,8 @@ class RateLimiter {
 
   // 0 when the request may go ahead (a token is taken); else the seconds to wait (≥ 1).
   int Acquire(const std::string& key);
+  // Like Acquire() but takes nothing: 0 while `key` has a token left, else the wait.
+  int Peek(const std::string& key);
 
  private:
   struct Bucket {
@@ -29,6 +31,10 @@ class RateLimiter {
   const Clock& clock_;
   const double rate_;
   const double burst_;
+  // Refills `key`'s bucket to now; the bucket. REQUIRES: mu_ held.
+  Bucket& Refill(const std::string& key, int64_t now);
+  int WaitSeconds(double tokens) const;
+
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // Guarded by mu_
   size_t acquisitions_ = 0;                          // Guarded by mu_

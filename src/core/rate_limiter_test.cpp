@@ -44,3 +44,21 @@ TEST(RateLimiterTest, ZeroRateMeansNoLimit) {
 
 }  // namespace
 }  // namespace tr
+
+namespace tr {
+namespace {
+
+TEST(RateLimiterTest, PeekTakesNothing) {
+  FakeClock clock(0);
+  RateLimiter limiter(clock, 1, 2);
+  EXPECT_EQ(limiter.Peek("k"), 0);
+  EXPECT_EQ(limiter.Peek("k"), 0);
+  EXPECT_EQ(limiter.Acquire("k"), 0);
+  EXPECT_EQ(limiter.Acquire("k"), 0);
+  EXPECT_GE(limiter.Peek("k"), 1);
+  clock.Advance(1000);
+  EXPECT_EQ(limiter.Peek("k"), 0);
+}
+
+}  // namespace
+}  // namespace tr

@@ -45,3 +45,34 @@ describe('rate_limit', { concurrency: 1, timeout: 60_000 }, () => {
     assertError(r, 401);
   });
 });
+
+describe('auth_failure_limit', { concurrency: 1, timeout: 60_000 }, () => {
+  const ctx = new Context();
+  let server;
+  let ws;
+
+  before(async () => {
+    // 3 failed attempts at once per client address, then 1 per second.
+    server = await ctx.startServer({ extraArgs: ['--auth-failure-limit', '1', '--auth-failure-burst', '3'] });
+    ws = await ctx.workspace(server);
+  });
+
+  after(() => ctx.cleanup());
+
+  test('failed API-key attempts from one address are limited: 429, then no key is checked', async () => {
+    const statuses = [];
+    let limited;
+    for (let i = 0; i < 6; i += 1) {
+      const r = await request(server, 'GET', '/v1/integrations', { key: `sk_live_guess${i}` });
+      statuses.push(r.status);
+      if (r.status === 429) limited = r;
+    }
+    assert.deepEqual(statuses.slice(0, 3), [401, 401, 401], `statuses: ${statuses}`);
+    assert.ok(limited, `no 429 among ${statuses}`);
+    assertError(limited, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    // While the address is blocked even a right key is not checked (no oracle for guesses).
+    const valid = await listIntegrations(server, ws.apiKey, undefined);
+    assert.equal(valid.status, 429);
+  });
+});
