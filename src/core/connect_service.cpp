@@ -180,29 +180,33 @@ ConnectStep ConnectService::Start(std::string_view token) {
   return step;
 }
 
-ConnectStep ConnectService::Begin(std::string_view token) {
+std::variant<ConnectService::Loaded, ConnectStep> ConnectService::Open(std::string_view token) {
   auto found = store_.FindSessionByToken(HashSecret(token));
   if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
   auto loaded = Load(std::move(found.value()));
-  if (!loaded) {
-    return Failure("invalid_session", "This link is not valid. Ask for a new one.");
-  }
-  const int64_t now = clock_.NowMillis();
+  if (!loaded) return Failure("invalid_session", "This link is not valid. Ask for a new one.");
+  auto ended = [&](std::string code, std::string message) -> ConnectStep {
+    FlowResult r = Failure(std::move(code), std::move(message));
+    r.integration_name = loaded->def->name;
+    r.redirect_uri = loaded->session.redirect_uri;
+    return r;
+  };
   if (loaded->session.used_at) {
-    FlowResult r = Failure("session_used", "This link has already been used. Ask for a new one.");
-    r.integration_name = loaded->def->name;
-    r.redirect_uri = loaded->session.redirect_uri;
-    return r;
+    return ended("session_used", "This link has already been used. Ask for a new one.");
   }
-  if (now >= loaded->session.expires_at) {
-    FlowResult r = Failure("expired_session", "This link has expired. Ask for a new one.");
-    r.integration_name = loaded->def->name;
-    r.redirect_uri = loaded->session.redirect_uri;
-    return r;
+  if (clock_.NowMillis() >= loaded->session.expires_at) {
+    return ended("expired_session", "This link has expired. Ask for a new one.");
   }
   if (!loaded->ci.active) {
     return Finish(*loaded, false, "integration_inactive", "This integration is not active.", {});
   }
+  return std::move(loaded.value());
+}
+
+ConnectStep ConnectService::Begin(std::string_view token) {
+  auto opened = Open(token);
+  if (auto* step = std::get_if<ConnectStep>(&opened)) return std::move(*step);
+  Loaded* loaded = &std::get<Loaded>(opened);
   switch (loaded->ci.auth_type) {
     case AuthType::kNone:
       return Finish(*loaded, true, "", "", std::nullopt);
@@ -293,34 +297,30 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
 }
 
 ConnectStep ConnectService::Submit(std::string_view token, const FormFields& fields) {
-  const std::string token_hash = HashSecret(token);
-  auto found = store_.FindSessionByToken(token_hash);
-  if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
-  auto loaded = Load(std::move(found.value()));
-  if (!loaded) return Failure("invalid_session", "This link is not valid. Ask for a new one.");
-  ConnectStep started = Begin(token);  // the same checks: used, expired, inactive
-  if (!std::holds_alternative<FormView>(started)) return started;
+  auto opened = Open(token);
+  if (auto* step = std::get_if<ConnectStep>(&opened)) return std::move(*step);
+  Loaded* loaded = &std::get<Loaded>(opened);
+  const AuthType type = loaded->ci.auth_type;
+  if (type == AuthType::kNone || type == AuthType::kOAuth2) return Begin(token);  // no form
 
   auto csrf = fields.find("csrf");
   if (csrf == fields.end() ||
       !crypto::ConstantTimeEquals(csrf->second, DeriveFromToken(token, kCsrfPurpose))) {
     return Form(*loaded, token, "The form expired. Please try again.");
   }
-  auto count = store_.CountSubmission(token_hash);
+  auto count = store_.CountSubmission(loaded->session.token_hash);
   if (!count) return Failure("server_error", "Something went wrong on our side. Please try again.");
   loaded->session.submissions = *count;
   if (*count > options_.max_submissions) {
     return Finish(*loaded, false, "too_many_attempts", "Too many attempts. Ask for a new link.", {});
   }
-  switch (loaded->ci.auth_type) {
+  switch (type) {
     case AuthType::kApiToken:
       return SubmitApiToken(*loaded, token, fields);
     case AuthType::kAwsAssumeRole:
       return SubmitAwsRole(*loaded, token, fields);
-    case AuthType::kGoogleServiceAccount:
-      return SubmitGoogleKey(*loaded, token, fields);
     default:
-      return started;
+      return SubmitGoogleKey(*loaded, token, fields);
   }
 }
 

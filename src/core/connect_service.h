@@ -85,6 +85,9 @@ class ConnectService {
   struct Loaded;  // a session with its customer integration and definition
   // Start() without counting: the checks and the first step of the flow.
   ConnectStep Begin(std::string_view token);
+  // The session behind `token` when its flow may go on (found, unused, unexpired, its
+  // integration active); otherwise the step that ends the flow.
+  std::variant<Loaded, ConnectStep> Open(std::string_view token);
   Result<Loaded> Load(std::optional<ConnectSession> session);
   ConnectStep Finish(const Loaded& loaded, bool success, std::string error_code,
                      std::string message, std::optional<std::string> credentials_json,
