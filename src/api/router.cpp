@@ -59,6 +59,17 @@ std::vector<std::string> QueryValues(std::string_view query, std::string_view na
   return values;
 }
 
+// A Content-Length value; nullopt when absent or not a plain decimal number.
+std::optional<uint64_t> ContentLength(std::string_view value) {
+  if (value.empty() || value.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
 std::optional<bool> ParseBool(std::string_view text) {
   if (http::EqualsIgnoreCase(text, "true") || text == "1") return true;
   if (http::EqualsIgnoreCase(text, "false") || text == "0") return false;
@@ -106,11 +117,12 @@ http::Response NotFoundRoute(const http::Request& request, std::string_view path
 
 }  // namespace
 
-bool Router::MayBlock(const http::Request& request) {
-  std::string_view path = request.target.substr(0, request.target.find('?'));
-  return request.method != "GET" || path.starts_with("/connect/") ||
-         path.starts_with("/oauth/") || path.starts_with("/v1/proxy/") ||
-         path.ends_with("/credentials");
+http::Dispatch Router::Classify(const http::Request& head) {
+  std::string_view path = head.target.substr(0, head.target.find('?'));
+  if (path.starts_with("/v1/proxy/")) return http::Dispatch::kStreaming;
+  const bool may_block = head.method != "GET" || path.starts_with("/connect/") ||
+                         path.starts_with("/oauth/") || path.ends_with("/credentials");
+  return may_block ? http::Dispatch::kBlocking : http::Dispatch::kInline;
 }
 
 http::Response Router::Handle(const http::Request& request) {
@@ -279,18 +291,23 @@ http::Response Router::Proxy(const http::Request& request, std::string_view cid,
   proxied.method = std::string(request.method);
   proxied.path_and_query = std::string(rest);
   proxied.body = std::string(request.body);
+  proxied.body_reader = request.body_reader;
   for (const auto& [name, value] : request.headers) {
     if (!http::EqualsIgnoreCase(name, "x-request-id")) proxied.headers.emplace_back(name, value);
   }
+  proxied.body_length = ContentLength(request.Header("content-length"));
   auto upstream = proxy_.Forward(*workspace, cid, *user_id, proxied);
   if (!upstream) return ErrorResponse(upstream.error());
   http::Response response;
   response.status = upstream->status;
   response.content_type.clear();
-  response.body = std::move(upstream->body);
+  response.stream_length = ContentLength(upstream->Header("content-length"));
+  response.stream = std::move(upstream->body);
   for (auto& [name, value] : upstream->headers) {
     if (http::EqualsIgnoreCase(name, "content-type")) {
       response.content_type = std::move(value);
+    } else if (name == "content-length") {
+      continue;  // the server frames the body from stream_length
     } else {
       response.AddHeader(std::move(name), std::move(value));
     }

@@ -20,9 +20,9 @@ class Router {
   // Never throws for bad input; an exception means a bug (the server answers 500).
   http::Response Handle(const http::Request& request);
 
-  // True when handling may wait on a durable write or an outbound call, so that the server
-  // runs it off its I/O threads.
-  static bool MayBlock(const http::Request& request);
+  // How the server runs a request, from its head: off the I/O threads when handling may
+  // wait on a durable write or an outbound call; the proxy also streams its bodies.
+  static http::Dispatch Classify(const http::Request& head);
 
  private:
   http::Response ListIntegrations(const http::Request& request, std::string_view query);

@@ -481,21 +481,26 @@ TEST_F(RouterTest, RouteNeverCarriesTheRawPath) {
   }
 }
 
-TEST_F(RouterTest, MayBlockForWritesButNotForApiReads) {
+TEST_F(RouterTest, ClassifyBlocksForWritesStreamsTheProxyAndInlinesApiReads) {
+  using http::Dispatch;
   const struct {
     std::string_view method;
     std::string_view target;
-    bool may_block;
+    Dispatch dispatch;
   } kCases[] = {
-      {"GET", "/v1/integrations", false},
-      {"GET", "/v1/integrations/abc/users/u-1", false},
-      {"POST", "/v1/integrations/abc/users/u-1/auth-url", true},
+      {"GET", "/v1/integrations", Dispatch::kInline},
+      {"GET", "/v1/integrations/abc/users/u-1", Dispatch::kInline},
+      {"POST", "/v1/integrations/abc/users/u-1/auth-url", Dispatch::kBlocking},
+      {"GET", "/v1/integrations/abc/users/u-1/credentials", Dispatch::kBlocking},
+      {"GET", "/connect/tok", Dispatch::kBlocking},
+      {"GET", "/v1/proxy/abc/u-1/x?y=1", Dispatch::kStreaming},
+      {"PUT", "/v1/proxy/abc/u-1/upload", Dispatch::kStreaming},
   };
   for (const auto& c : kCases) {
     http::Request request;
     request.method = c.method;
     request.target = c.target;
-    EXPECT_EQ(Router::MayBlock(request), c.may_block) << c.method << " " << c.target;
+    EXPECT_EQ(Router::Classify(request), c.dispatch) << c.method << " " << c.target;
   }
 }
 

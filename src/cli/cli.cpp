@@ -79,6 +79,10 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may idle")
       ->envname("TOOLREGISTRY_IDLE_TIMEOUT")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--max-proxy-body", serve.server.max_stream_body_bytes,
+                        "bytes a request body sent through /v1/proxy may have (streamed)")
+      ->envname("TOOLREGISTRY_MAX_PROXY_BODY")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 40));
   serve_cmd->add_option("--aws-sts-endpoint", serve.aws.sts_endpoint, "STS endpoint for AWS_ASSUME_ROLE")
       ->envname("TOOLREGISTRY_AWS_STS_ENDPOINT");
   serve_cmd->add_option("--aws-region", serve.aws.region, "region STS requests are signed for")

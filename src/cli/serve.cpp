@@ -106,7 +106,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         return response;
       },
-      &api::Router::MayBlock);
+      &api::Router::Classify);
   std::string bound;
   try {
     bound = server.Bind();

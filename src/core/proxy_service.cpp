@@ -1,6 +1,9 @@
 #include "core/proxy_service.h"
 
+#include <cstring>
+
 #include <boost/json/object.hpp>
+#include <fmt/format.h>
 
 #include "auth/api_token.h"
 #include "auth/sigv4.h"
@@ -14,8 +17,10 @@ namespace json = boost::json;
 
 namespace {
 
-// Upstream calls may be slow (reports, uploads); bounded all the same.
-constexpr std::chrono::milliseconds kUpstreamTimeout{30'000};
+// Upstream calls may be long (reports, uploads, downloads); bounded all the same, and
+// abandoned sooner when nothing moves.
+constexpr std::chrono::milliseconds kUpstreamTimeout{600'000};
+constexpr std::chrono::milliseconds kUpstreamStallTimeout{30'000};
 
 std::string Field(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -69,6 +74,54 @@ bool Listed(const std::vector<std::string>& tokens, std::string_view name) {
   return false;
 }
 
+// The part of a body already read, then the rest of it.
+class PrefixedReader final : public http::BodyReader {
+ public:
+  PrefixedReader(std::string prefix, http::BodyReader& rest)
+      : prefix_(std::move(prefix)), rest_(rest) {}
+  std::optional<size_t> Read(char* out, size_t max) override {
+    if (offset_ == prefix_.size()) return rest_.Read(out, max);
+    size_t n = std::min(max, prefix_.size() - offset_);
+    std::memcpy(out, prefix_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+  bool TooLarge() const override { return rest_.TooLarge(); }
+
+ private:
+  std::string prefix_;
+  size_t offset_ = 0;
+  http::BodyReader& rest_;
+};
+
+// The caller's body: held whole when it is small enough (the usual case), else the part
+// read so far ahead of the unread rest.
+struct CallerBody {
+  std::string whole;                         // when !streamed
+  std::unique_ptr<PrefixedReader> streamed;  // when the body is larger than kReplayableBytes
+};
+
+Result<CallerBody> ReadCallerBody(const ProxyRequest& request) {
+  CallerBody body;
+  if (!request.body_reader) {
+    body.whole = request.body;
+    return body;
+  }
+  http::BodyReader& reader = *request.body_reader;
+  char piece[16 << 10];
+  while (body.whole.size() <= ProxyService::kReplayableBytes) {
+    std::optional<size_t> n = reader.Read(piece, sizeof piece);
+    if (!n) {
+      if (reader.TooLarge()) return Error(Errc::kTooLarge, "Request body too large");
+      return Error(Errc::kInvalidArgument, "The request body could not be read");
+    }
+    if (*n == 0) return body;
+    body.whole.append(piece, *n);
+  }
+  body.streamed = std::make_unique<PrefixedReader>(std::move(body.whole), reader);
+  return body;
+}
+
 }  // namespace
 
 bool IsHopByHopHeader(std::string_view name) {
@@ -86,7 +139,7 @@ ProxyService::ProxyService(Store& store, IntegrationDirectory& directory,
                            CredentialService& credentials, net::HttpClient& http, const Clock& clock)
     : store_(store), directory_(directory), credentials_(credentials), http_(http), clock_(clock) {}
 
-Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, std::string_view cid,
+Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_id, std::string_view cid,
                                               std::string_view user_id, const ProxyRequest& request) {
   if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
   auto ci = store_.FindCustomerIntegration(std::string(cid));
@@ -104,6 +157,12 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
   std::string path = request.path_and_query;
   if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
 
+  auto body = ReadCallerBody(request);
+  if (!body) return body.error();
+  if (body->streamed && auth_type == AuthType::kAwsAssumeRole) {
+    return Error(Errc::kTooLarge, fmt::format("AWS request bodies are limited to {} bytes (SigV4 "
+                                              "signs the whole body)", kReplayableBytes));
+  }
   const std::vector<std::string> request_tokens = ConnectionTokens(request.headers);
   std::string rejected_token;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -112,8 +171,14 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
     net::HttpCall call;
     call.method = request.method;
     call.url = base + path;
-    call.body = request.body;
+    if (body->streamed) {
+      call.body_reader = body->streamed.get();
+      call.body_length = request.body_length;
+    } else {
+      call.body = body->whole;
+    }
     call.timeout = kUpstreamTimeout;
+    call.stall_timeout = kUpstreamStallTimeout;
     for (const auto& [name, value] : request.headers) {
       if (!IsHopByHopHeader(name) && !Listed(request_tokens, name)) call.headers.emplace_back(name, value);
     }
@@ -141,9 +206,16 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
       case AuthType::kNone:
         break;
     }
-    auto response = http_.Send(call);
-    if (!response) return Error(Errc::kUnavailable, "Upstream unreachable: " + response.error().message());
-    if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0) {
+    auto response = http_.Stream(call);
+    if (!response) {
+      if (request.body_reader && request.body_reader->TooLarge()) {
+        return Error(Errc::kTooLarge, "Request body too large");
+      }
+      return Error(Errc::kUnavailable, "Upstream unreachable: " + response.error().message());
+    }
+    // A streamed body has been sent and cannot be sent again: its 401 is the answer.
+    if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0 &&
+        !body->streamed) {
       // The token may have been revoked or expired early: refresh once and retry once.
       if (!credentials_.Refresh(std::string(cid), std::string(user_id), rejected_token)) {
         return std::move(*response);
@@ -153,7 +225,8 @@ Result<net::HttpResult> ProxyService::Forward(const std::string& workspace_id, s
     net::Headers kept;
     const std::vector<std::string> response_tokens = ConnectionTokens(response->headers);
     for (auto& [name, value] : response->headers) {
-      if (!IsHopByHopHeader(name) && !Listed(response_tokens, name) &&
+      // Content-Length stays: it frames the streamed body the caller gets.
+      if ((!IsHopByHopHeader(name) || name == "content-length") && !Listed(response_tokens, name) &&
           !http::EqualsIgnoreCase(name, "set-cookie")) {
         kept.emplace_back(std::move(name), std::move(value));
       }

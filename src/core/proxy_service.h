@@ -2,7 +2,9 @@
 // (ANY /v1/proxy/{cid}/{userId}/{path...}). Forwards to the integration's apiBaseUrl with
 // the user's auth added (Bearer token, the API token as declared, SigV4 for AWS), strips
 // hop-by-hop headers both ways, and on a 401 from upstream for OAUTH2 refreshes once and
-// retries once. Bodies are buffered within the server's limits (1 MiB in, 4 MiB out).
+// retries once. Bodies stream both ways: a request body up to kReplayableBytes is read
+// first so that the retry can send it again (and SigV4 can sign it); a larger one streams
+// to the upstream as it arrives, with no retry. The response body always streams.
 // Thread-safe; blocks on outbound HTTP.
 #pragma once
 
@@ -18,7 +20,9 @@ struct ProxyRequest {
   std::string method;
   std::string path_and_query;  // after /v1/proxy/{cid}/{userId}, starting with '/' (or empty)
   net::Headers headers;        // as received; filtered here
-  std::string body;
+  std::string body;            // the body when held whole (body_reader unset)
+  http::BodyReader* body_reader = nullptr;  // else the body, unread
+  std::optional<uint64_t> body_length;      // its Content-Length, when the caller sent one
 };
 
 class ProxyService {
@@ -26,10 +30,15 @@ class ProxyService {
   ProxyService(Store& store, IntegrationDirectory& directory, CredentialService& credentials,
                net::HttpClient& http, const Clock& clock);
 
-  // The upstream's answer (any status). kNotFound, kConflict (inactive user),
-  // kUnavailable (upstream unreachable) otherwise.
-  Result<net::HttpResult> Forward(const std::string& workspace_id, std::string_view cid,
-                                  std::string_view user_id, const ProxyRequest& request);
+  // A request body up to this size is held, so that it can be sent twice or signed.
+  static constexpr size_t kReplayableBytes = 1 << 20;
+
+  // The upstream's answer (any status) with its body still arriving. kNotFound,
+  // kConflict (inactive user), kUnavailable (upstream unreachable), kTooLarge (a body
+  // over the server's limit, or an AWS body over kReplayableBytes: SigV4 signs it whole),
+  // kInvalidArgument (the caller's body broke off) otherwise.
+  Result<net::StreamedResult> Forward(const std::string& workspace_id, std::string_view cid,
+                                      std::string_view user_id, const ProxyRequest& request);
 
  private:
   Store& store_;

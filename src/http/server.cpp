@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -20,6 +21,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -45,6 +48,8 @@ constexpr size_t kMaxRequestIdBytes = 128;
 // How long and how much we keep reading after an error answer before closing (see Drain).
 constexpr std::chrono::seconds kDrainTime{2};
 constexpr size_t kMaxDrainBytes = 8 << 20;
+// The piece of a streamed response body read and written at a time.
+constexpr size_t kStreamPieceBytes = 64 << 10;
 
 bool UsableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
@@ -55,8 +60,8 @@ bool UsableRequestId(std::string_view id) {
 }
 
 // The caller's x-request-id from a parsed head when usable, else a new one.
-std::string HeadRequestId(const bhttp::request_parser<bhttp::string_body>& parser) {
-  std::string id(parser.get()["x-request-id"]);
+std::string HeadRequestId(const bhttp::request_header<>& head) {
+  std::string id(head["x-request-id"]);
   return UsableRequestId(id) ? id : crypto::HexEncode(crypto::RandomBytes(16));
 }
 
@@ -80,13 +85,63 @@ struct Connection {
   std::string remote_address;
 };
 
+// The request body of a streaming route, read from the connection on demand. Read() runs
+// on a pool thread: it hands one read to the connection's I/O thread and waits for it.
+// The connection's coroutine is suspended in the handler meanwhile, so nothing else
+// touches the stream, the buffer or the parser.
+class SocketBodyReader final : public BodyReader {
+ public:
+  SocketBodyReader(Connection& conn, beast::flat_buffer& buffer,
+                   bhttp::request_parser<bhttp::buffer_body>& parser,
+                   std::chrono::milliseconds timeout)
+      : conn_(conn), buffer_(buffer), parser_(parser), timeout_(timeout) {}
+
+  std::optional<size_t> Read(char* out, size_t max) override {
+    while (!broken_ && !parser_.is_done() && max > 0) {
+      std::promise<boost::system::error_code> done;
+      std::future<boost::system::error_code> result = done.get_future();
+      asio::post(conn_.stream.get_executor(), [&] {
+        auto& body = parser_.get().body();
+        body.data = out;
+        body.size = max;
+        body.more = true;
+        conn_.stream.expires_after(timeout_);
+        bhttp::async_read_some(conn_.stream, buffer_, parser_,
+                               [&done](boost::system::error_code ec, size_t) { done.set_value(ec); });
+      });
+      boost::system::error_code ec = result.get();
+      if (ec == bhttp::error::body_limit) too_large_ = true;
+      if (ec && ec != bhttp::error::need_buffer) {
+        broken_ = true;
+        break;
+      }
+      // A read may parse only framing (a chunk header): go on until some body arrives.
+      if (size_t n = max - parser_.get().body().size; n > 0) return n;
+    }
+    if (broken_) return std::nullopt;
+    return 0;
+  }
+  bool TooLarge() const override { return too_large_; }
+  // The whole body was read: the connection may serve a next request.
+  bool Finished() const { return !broken_ && parser_.is_done(); }
+
+ private:
+  Connection& conn_;
+  beast::flat_buffer& buffer_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::chrono::milliseconds timeout_;
+  bool broken_ = false;
+  bool too_large_ = false;
+};
+
 class Server::Impl {
  public:
-  Impl(ServerOptions options, Handler handler, BlockingPredicate may_block)
+  Impl(ServerOptions options, Handler handler, Classifier classify)
       : options_(std::move(options)),
         handler_(std::move(handler)),
-        may_block_(std::move(may_block)),
-        blocking_pool_(static_cast<size_t>(options_.blocking_threads)) {
+        classify_(std::move(classify)),
+        blocking_pool_(static_cast<size_t>(options_.blocking_threads)),
+        streaming_pool_(static_cast<size_t>(options_.streaming_threads)) {
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       contexts_.push_back(std::make_unique<asio::io_context>(1));
       guards_.emplace_back(contexts_.back()->get_executor());
@@ -129,6 +184,7 @@ class Server::Impl {
     contexts_[0]->run();
     for (auto& t : threads) t.join();
     blocking_pool_.join();
+    streaming_pool_.join();
   }
 
   void Stop() {
@@ -196,10 +252,11 @@ class Server::Impl {
   asio::awaitable<void> ServeRequests(Connection& conn) {
     beast::flat_buffer buffer;
     bool first = true;
+    const size_t largest_body = std::max(options_.max_body_bytes, options_.max_stream_body_bytes);
     while (!stopping_) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-      parser.body_limit(options_.max_body_bytes);
+      parser.body_limit(largest_body);  // the route's own limit is set once the head is read
       conn.idle = true;
       conn.stream.expires_after(first ? options_.header_timeout : options_.idle_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kUseTuple);
@@ -221,9 +278,9 @@ class Server::Impl {
           ec == asio::error::eof || ec == asio::error::bad_descriptor) {
         co_return;
       }
-      if (ec == bhttp::error::body_limit) {  // Content-Length over the limit, seen in the head
+      if (ec == bhttp::error::body_limit) {  // Content-Length over every limit, seen in the head
         co_await WriteResponse(conn, ServerError(413, "Request body too large"), false,
-                               HeadRequestId(parser));
+                               HeadRequestId(parser.get()));
         co_await Drain(conn, buffer);
         co_return;
       }
@@ -232,13 +289,20 @@ class Server::Impl {
         co_await Drain(conn, buffer);
         co_return;
       }
-      std::string request_id = HeadRequestId(parser);
+      std::string request_id = HeadRequestId(parser.get());
+      Request head;
+      head.method = parser.get().method_string();
+      head.target = parser.get().target();
+      const Dispatch dispatch = classify_(head);
+      const size_t body_limit =
+          dispatch == Dispatch::kStreaming ? options_.max_stream_body_bytes : options_.max_body_bytes;
       auto length = parser.content_length();
-      if (length && *length > options_.max_body_bytes) {
+      if (length && *length > body_limit) {
         co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
         co_await Drain(conn, buffer);
         co_return;
       }
+      parser.body_limit(body_limit);  // bounds a chunked body as it arrives
       if (auto expect = parser.get()[bhttp::field::expect];
           !expect.empty() && EqualsIgnoreCase(expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
@@ -246,30 +310,46 @@ class Server::Impl {
         auto [wec, wn] = co_await bhttp::async_write(conn.stream, cont, kUseTuple);
         if (wec) co_return;
       }
-      conn.stream.expires_after(options_.body_timeout);
-      std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
-      if (ec == bhttp::error::body_limit) {
-        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
-        co_await Drain(conn, buffer);
-        co_return;
-      }
-      if (ec) co_return;
-
+      const bool client_keep_alive = parser.get().keep_alive();
       const auto started = std::chrono::steady_clock::now();
-      auto& message = parser.get();
-      Request request;
-      request.method = message.method_string();
-      request.target = message.target();
-      request.body = message.body();
-      request.request_id = request_id;
-      request.remote_address = conn.remote_address;
-      for (const auto& field : message) request.headers.emplace_back(field.name_string(), field.value());
+      Response response;
+      bool body_finished = true;  // the request body was read to its end
+      if (dispatch == Dispatch::kStreaming) {
+        bhttp::request_parser<bhttp::buffer_body> body_parser(std::move(parser));
+        SocketBodyReader reader(conn, buffer, body_parser, options_.body_timeout);
+        Request request = ViewOf(body_parser.get(), request_id, conn);
+        request.body_reader = &reader;
+        response = co_await Handle(request, conn, streaming_pool_);
+        body_finished = reader.Finished();
+      } else {
+        conn.stream.expires_after(options_.body_timeout);
+        std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
+        if (ec == bhttp::error::body_limit) {
+          co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
+          co_await Drain(conn, buffer);
+          co_return;
+        }
+        if (ec) co_return;
+        Request request = ViewOf(parser.get(), request_id, conn);
+        request.body = parser.get().body();
+        if (dispatch == Dispatch::kInline) {
+          response = Invoke(request);
+        } else {
+          response = co_await Handle(request, conn, blocking_pool_);
+        }
+      }
 
-      Response response = co_await Handle(request, conn);
-      const bool keep_alive = message.keep_alive() && !stopping_;
+      // A request body left unread ends the connection: what follows it is not a request.
+      const bool keep_alive = client_keep_alive && body_finished && !stopping_;
       const int status = response.status;
       const std::string route = std::move(response.route);
-      co_await WriteResponse(conn, std::move(response), keep_alive, request_id);
+      bool written = true;
+      if (response.stream) {
+        written = co_await WriteStreamed(conn, std::move(response), keep_alive, request_id,
+                                         head.method == "HEAD");
+      } else {
+        co_await WriteResponse(conn, std::move(response), keep_alive, request_id);
+      }
       if (options_.access_log) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
@@ -279,8 +359,21 @@ class Server::Impl {
                        JsonEscape(request_id), JsonEscape(route), status, micros / 1000.0);
         }
       }
-      if (!keep_alive) co_return;
+      if (!body_finished && written) co_await Drain(conn, buffer);
+      if (!keep_alive || !written) co_return;
     }
+  }
+
+  // The handler's view of a request whose head has been parsed (the body is set apart).
+  static Request ViewOf(const bhttp::request_header<>& head, std::string_view request_id,
+                        const Connection& conn) {
+    Request request;
+    request.method = head.method_string();
+    request.target = head.target();
+    request.request_id = request_id;
+    request.remote_address = conn.remote_address;
+    for (const auto& field : head) request.headers.emplace_back(field.name_string(), field.value());
+    return request;
   }
 
   // After an error answer on a connection we are closing: stop sending, then read and
@@ -299,15 +392,24 @@ class Server::Impl {
     }
   }
 
-  asio::awaitable<Response> Handle(const Request& request, Connection& conn) {
-    if (!may_block_(request)) co_return Invoke(request);
-    // A durable write may wait for its group commit: run it on the blocking pool and come
-    // back to this connection's I/O thread to answer. bind_executor makes the coroutine
-    // resume on the pool (a plain post would resume it on its own I/O thread).
-    co_await asio::post(asio::bind_executor(blocking_pool_.get_executor(), asio::use_awaitable));
+  // Runs a handler that may block (a durable write waiting for its group commit, an
+  // outbound call) on `pool`, then comes back to this connection's I/O thread to answer.
+  asio::awaitable<Response> Handle(const Request& request, Connection& conn,
+                                   asio::thread_pool& pool) {
+    co_await OnPool(pool);
     Response response = Invoke(request);
-    co_await asio::post(asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable));
+    co_await OnExecutor(conn);
     co_return response;
+  }
+
+  // Moves the running coroutine to a pool thread. bind_executor makes it resume on the
+  // pool (a plain post would resume it on its own I/O thread).
+  static asio::awaitable<void> OnPool(asio::thread_pool& pool) {
+    co_await asio::post(asio::bind_executor(pool.get_executor(), asio::use_awaitable));
+  }
+  // Moves it back to the connection's I/O thread.
+  static asio::awaitable<void> OnExecutor(Connection& conn) {
+    co_await asio::post(asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable));
   }
 
   Response Invoke(const Request& request) {
@@ -324,23 +426,78 @@ class Server::Impl {
   asio::awaitable<void> WriteResponse(Connection& conn, Response response, bool keep_alive,
                                       std::string_view request_id) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
-    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-    res.set("x-request-id",
-            request_id.empty() ? crypto::HexEncode(crypto::RandomBytes(16)) : std::string(request_id));
-    for (auto& [name, value] : response.headers) res.set(name, value);
+    SetHead(res, response, keep_alive, request_id);
     res.body() = std::move(response.body);
-    res.keep_alive(keep_alive);
     res.prepare_payload();
     conn.stream.expires_after(options_.write_timeout);
     co_await bhttp::async_write(conn.stream, res, kUseTuple);
   }
 
+  // Writes a response whose body is a stream: the head, then each piece as it is read
+  // (on the streaming pool, since Read blocks), with Content-Length when the length is
+  // known and chunked otherwise. False when the connection cannot go on: the client went
+  // away, or the stream broke off or disagreed with its length (the message then ends
+  // short, and closing tells the client so).
+  asio::awaitable<bool> WriteStreamed(Connection& conn, Response response, bool keep_alive,
+                                      std::string_view request_id, bool head_request) {
+    const int status = response.status;
+    const bool no_body = head_request || status == 204 || status == 304 || status < 200;
+    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
+    SetHead(res, response, keep_alive, request_id);
+    if (response.stream_length && (!no_body || head_request)) {
+      res.content_length(*response.stream_length);
+    } else if (!no_body) {
+      res.chunked(true);
+    }
+    bhttp::response_serializer<bhttp::empty_body> serializer(res);
+    conn.stream.expires_after(options_.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(conn.stream, serializer, kUseTuple);
+    if (ec) co_return false;
+    if (no_body) co_return true;
+
+    std::string piece(kStreamPieceBytes, '\0');
+    uint64_t sent = 0;
+    while (true) {
+      co_await OnPool(streaming_pool_);
+      std::optional<size_t> got = response.stream->Read(piece.data(), piece.size());
+      co_await OnExecutor(conn);
+      if (!got) co_return false;
+      if (*got == 0) break;
+      sent += *got;
+      if (response.stream_length && sent > *response.stream_length) co_return false;
+      conn.stream.expires_after(options_.write_timeout);
+      auto data = asio::buffer(piece.data(), *got);
+      if (res.chunked()) {
+        std::tie(ec, n) = co_await asio::async_write(conn.stream, bhttp::make_chunk(data), kUseTuple);
+      } else {
+        std::tie(ec, n) = co_await asio::async_write(conn.stream, data, kUseTuple);
+      }
+      if (ec) co_return false;
+    }
+    if (response.stream_length) co_return sent == *response.stream_length;
+    conn.stream.expires_after(options_.write_timeout);
+    std::tie(ec, n) = co_await asio::async_write(conn.stream, bhttp::make_chunk_last(), kUseTuple);
+    co_return !ec;
+  }
+
+  // The head every response carries: content type, x-request-id, the handler's headers.
+  template <class Body>
+  static void SetHead(bhttp::response<Body>& res, const Response& response, bool keep_alive,
+                      std::string_view request_id) {
+    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+    res.set("x-request-id",
+            request_id.empty() ? crypto::HexEncode(crypto::RandomBytes(16)) : std::string(request_id));
+    for (const auto& [name, value] : response.headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+  }
+
   ServerOptions options_;
   Handler handler_;
-  BlockingPredicate may_block_;
+  Classifier classify_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   asio::thread_pool blocking_pool_;
+  asio::thread_pool streaming_pool_;  // the proxy's: a slow upstream never holds a write back
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
   std::atomic<bool> stopping_{false};
@@ -349,9 +506,9 @@ class Server::Impl {
   std::set<std::shared_ptr<Connection>> connections_;  // Guarded by connections_mu_
 };
 
-Server::Server(ServerOptions options, Handler handler, BlockingPredicate may_block)
+Server::Server(ServerOptions options, Handler handler, Classifier classify)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler),
-                                   std::move(may_block))) {}
+                                   std::move(classify))) {}
 Server::~Server() = default;
 std::string Server::Bind() { return impl_->Bind(); }
 void Server::Run() { impl_->Run(); }

@@ -23,7 +23,9 @@ struct ServerOptions {
   uint16_t port = 8080;
   int io_threads = 2;
   int blocking_threads = 64;          // bounds the writes waiting together for one commit
+  int streaming_threads = 64;         // the proxy's calls and the pieces of their bodies
   size_t max_body_bytes = 1 << 20;    // CONTRACT section 2: over 1 MiB is 413
+  size_t max_stream_body_bytes = 64 << 20;  // a streamed request body (the proxy's)
   size_t max_header_bytes = 16 << 10; // request line + headers together
   size_t max_connections = 10000;
   std::chrono::milliseconds header_timeout{10'000};  // to receive a request's head
@@ -36,9 +38,9 @@ struct ServerOptions {
 class Server {
  public:
   using Handler = std::function<Response(const Request&)>;
-  using BlockingPredicate = std::function<bool(const Request&)>;
+  using Classifier = std::function<Dispatch(const Request& head)>;
 
-  Server(ServerOptions options, Handler handler, BlockingPredicate may_block);
+  Server(ServerOptions options, Handler handler, Classifier classify);
   ~Server();
 
   // Binds the listening socket; the bound "host:port" (the real port when 0 was asked).

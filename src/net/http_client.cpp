@@ -1,6 +1,48 @@
 #include "net/http_client.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace tr::net {
+
+std::string StreamedResult::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+std::optional<size_t> StringBodyReader::Read(char* out, size_t max) {
+  size_t n = std::min(max, body_.size() - offset_);
+  std::memcpy(out, body_.data() + offset_, n);
+  offset_ += n;
+  return n;
+}
+
+std::optional<std::string> ReadWhole(http::BodyReader& reader, size_t limit) {
+  std::string body;
+  char piece[16 << 10];
+  while (true) {
+    std::optional<size_t> n = reader.Read(piece, sizeof piece);
+    if (!n || body.size() + *n > limit) return std::nullopt;
+    if (*n == 0) return body;
+    body.append(piece, *n);
+  }
+}
+
+Result<StreamedResult> HttpClient::Stream(const HttpCall& call) {
+  HttpCall whole = call;
+  if (call.body_reader) {
+    std::optional<std::string> body = ReadWhole(*call.body_reader, 64 << 20);
+    if (!body) return Error(Errc::kUnavailable, "request body could not be read");
+    whole.body = std::move(*body);
+    whole.body_reader = nullptr;
+  }
+  auto result = Send(whole);
+  if (!result) return result.error();
+  return StreamedResult{result->status, std::move(result->headers),
+                        std::make_unique<StringBodyReader>(std::move(result->body))};
+}
 
 std::string FormEncode(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -4,11 +4,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/result.h"
+#include "http/message.h"
 
 namespace tr::net {
 
@@ -19,7 +23,13 @@ struct HttpCall {
   std::string url;
   Headers headers;
   std::string body;
-  std::chrono::milliseconds timeout{10'000};
+  // Instead of `body`: a body read in pieces while it is sent (the proxy's), with
+  // Content-Length when `body_length` is known and chunked otherwise. Not owned.
+  http::BodyReader* body_reader = nullptr;
+  std::optional<uint64_t> body_length;
+  std::chrono::milliseconds timeout{10'000};  // the whole call
+  // For Stream(): the call is abandoned when no byte has moved for this long.
+  std::chrono::milliseconds stall_timeout{30'000};
 };
 
 struct HttpResult {
@@ -36,6 +46,17 @@ struct HttpResult {
   }
 };
 
+// A response whose body is still arriving.
+struct StreamedResult {
+  int status = 0;
+  Headers headers;  // names lowercased
+  // The body as it arrives: read it to its end, or drop it to abandon the call.
+  std::unique_ptr<http::BodyReader> body;
+
+  // The first header named `name` (lowercase), or "".
+  std::string Header(std::string_view name) const;
+};
+
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
@@ -43,7 +64,25 @@ class HttpClient {
   // (DNS, connect, TLS, timeout, a refused private address); the message says which,
   // without any secret from the request.
   virtual Result<HttpResult> Send(const HttpCall& call) = 0;
+  // The response once its head has arrived and the request body has been sent; its body
+  // then comes in pieces, so neither body is ever held whole. Same errors as Send().
+  // This default buffers both bodies through Send() (enough for fakes in tests).
+  virtual Result<StreamedResult> Stream(const HttpCall& call);
 };
+
+// A body held whole, read in pieces.
+class StringBodyReader final : public http::BodyReader {
+ public:
+  explicit StringBodyReader(std::string body) : body_(std::move(body)) {}
+  std::optional<size_t> Read(char* out, size_t max) override;
+
+ private:
+  std::string body_;
+  size_t offset_ = 0;
+};
+
+// Reads `reader` to its end into a string; nullopt when it broke off or passed `limit`.
+std::optional<std::string> ReadWhole(http::BodyReader& reader, size_t limit);
 
 // application/x-www-form-urlencoded encoding of one value (RFC 3986 unreserved kept).
 std::string FormEncode(std::string_view value);

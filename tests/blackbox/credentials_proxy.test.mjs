@@ -282,6 +282,19 @@ describe('credentials_proxy', { concurrency: 1, timeout: 120_000 }, () => {
     await assertRefreshOn401(userId, t);
   });
 
+  test('OAUTH2: a body over 1 MiB streams upstream once; its 401 is passed back (a streamed body cannot be sent again)', async () => {
+    const { userId } = oauthUsers.twice;
+    const body = Buffer.alloc(1536 * 1024, 'b');
+    const refreshesBefore = fake.refreshCalls().length;
+    const { res, recs } = await upstreamSees(() => proxy('POST', cids.oauth, userId, 'always401', {
+      body, headers: { 'content-type': 'application/octet-stream' },
+    }));
+    assert.equal(res.status, 401);
+    assert.equal(recs.length, 1, 'no retry');
+    assert.equal(recs[0].body.length, body.length, 'the whole body reached the upstream');
+    assert.equal(fake.refreshCalls().length, refreshesBefore, 'no forced refresh without a retry');
+  });
+
   test('API_TOKEN: an upstream 401 is passed back without a retry', async () => {
     const { res, recs } = await upstreamSees(() => proxy('GET', cids.header, users.header, 'always401'));
     assert.equal(res.status, 401);
@@ -315,6 +328,16 @@ describe('credentials_proxy', { concurrency: 1, timeout: 120_000 }, () => {
         + `the signature ${own.ok ? 'is valid' : `is not valid either (${own.reason})`} for the scope it claims`);
     }
     assert.ok(check.ok, `SigV4: ${check.reason}`);
+  });
+
+  test('AWS_ASSUME_ROLE: a body over 1 MiB is refused with 413 (SigV4 signs the whole body), nothing sent', async () => {
+    const userId = `aws-big-${rand()}`;
+    await connectForm(server, W.apiKey, cids.aws, userId, { roleArn: ROLE_ARN });
+    const { res, recs } = await upstreamSees(() => proxy('PUT', cids.aws, userId, 'bucket/key', {
+      body: Buffer.alloc(1536 * 1024, 'a'),
+    }));
+    assertError(res, 413);
+    assert.equal(recs.length, 0);
   });
 
   test('errors: never-connected user 409, unknown user / cid / foreign cid 404, no API key 401 (nothing reaches upstream)', async () => {
