@@ -25,9 +25,13 @@ int HttpStatusFor(Errc code) {
 }
 
 http::Response JsonResponse(int status, const json::value& body) {
+  return SerializedJsonResponse(status, json::serialize(body));
+}
+
+http::Response SerializedJsonResponse(int status, std::string body) {
   http::Response response;
   response.status = status;
-  response.body = json::serialize(body);
+  response.body = std::move(body);
   return response;
 }
 
@@ -70,13 +74,18 @@ json::object IntegrationToJson(const IntegrationView& view) {
   return o;
 }
 
-json::object UserToJson(const IntegrationUser& user) {
-  json::object o;
-  o["userId"] = user.user_id;
-  o["active"] = user.active;
-  o["updatedAt"] = FormatTimestamp(user.updated_at);
-  o["createdAt"] = FormatTimestamp(user.created_at);
-  return o;
+std::string UserJson(const IntegrationUser& user) {
+  // Written straight out: the hottest answer of all, and four fixed fields.
+  std::string out;
+  out.reserve(96 + user.user_id.size());
+  out += R"({"userId":")";
+  out += http::JsonEscape(user.user_id);
+  out += user.active ? R"(","active":true,"updatedAt":")" : R"(","active":false,"updatedAt":")";
+  out += FormatTimestamp(user.updated_at);
+  out += R"(","createdAt":")";
+  out += FormatTimestamp(user.created_at);
+  out += R"("})";
+  return out;
 }
 
 }  // namespace tr::api

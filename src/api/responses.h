@@ -20,10 +20,12 @@ http::Response ErrorResponse(int status, const std::vector<std::string>& message
 http::Response ErrorResponse(const Error& error);
 
 http::Response JsonResponse(int status, const boost::json::value& body);
+// A JSON response whose body is already serialized.
+http::Response SerializedJsonResponse(int status, std::string body);
 
 // The IntegrationResponseDto of the seed; never a secret.
 boost::json::object IntegrationToJson(const IntegrationView& view);
-// The IntegrationUserResponseDto of the seed.
-boost::json::object UserToJson(const IntegrationUser& user);
+// The IntegrationUserResponseDto of the seed, serialized.
+std::string UserJson(const IntegrationUser& user);
 
 }  // namespace tr::api

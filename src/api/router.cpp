@@ -1,6 +1,7 @@
 #include "api/router.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -211,12 +212,22 @@ http::Response Router::ListIntegrations(const http::Request& request, std::strin
     }
     active = *parsed;
   }
+  // The serialized list, kept until the database next changes (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = api_.ChangeStamp();
+  const std::string cache_key = *workspace + (active ? "/active" : "/inactive");
+  if (stamp) {
+    if (std::optional<std::string> body = list_bodies_.Find(cache_key, *stamp)) {
+      return SerializedJsonResponse(200, std::move(*body));
+    }
+  }
   auto list = api_.ListIntegrations(*workspace, active);
   if (!list) return ErrorResponse(list.error());
-  json::array body;
-  body.reserve(list->size());
-  for (const IntegrationView& view : *list) body.emplace_back(IntegrationToJson(view));
-  return JsonResponse(200, body);
+  json::array array;
+  array.reserve(list->size());
+  for (const IntegrationView& view : *list) array.emplace_back(IntegrationToJson(view));
+  std::string body = json::serialize(array);
+  if (stamp) list_bodies_.Put(cache_key, body, *stamp);
+  return SerializedJsonResponse(200, std::move(body));
 }
 
 http::Response Router::GetUser(const http::Request& request, std::string_view cid,
@@ -227,7 +238,7 @@ http::Response Router::GetUser(const http::Request& request, std::string_view ci
   if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
   auto user = api_.GetUser(*workspace, cid, *user_id);
   if (!user) return ErrorResponse(user.error());
-  return JsonResponse(200, UserToJson(*user));
+  return SerializedJsonResponse(200, UserJson(*user));
 }
 
 http::Response Router::CreateAuthUrl(const http::Request& request, std::string_view cid,

@@ -7,6 +7,7 @@
 #include "core/connect_service.h"
 #include "core/credential_service.h"
 #include "core/proxy_service.h"
+#include "core/stamped_cache.h"
 #include "http/message.h"
 
 namespace tr::api {
@@ -48,6 +49,8 @@ class Router {
   CredentialService& credentials_;
   ProxyService& proxy_;
   Store& store_;  // for /readyz and the pool gauges of /metrics
+  // GET /v1/integrations bodies by workspace and `active`, while the database is unchanged.
+  StampedCache<std::string> list_bodies_;
 };
 
 }  // namespace tr::api

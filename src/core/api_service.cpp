@@ -40,7 +40,8 @@ Result<std::string> ApiService::Authenticate(std::string_view api_key,
   };
   if (!api_key.starts_with(kApiKeyPrefix)) return refuse();
   const std::string hash = HashSecret(api_key);
-  auto record = store_.FindApiKeyByHash(hash);
+  auto record = keys_.GetOrLoad(hash, store_.ChangeStamp(),
+                                [&] { return store_.FindApiKeyByHash(hash); });
   if (!record) return record.error();
   if (!*record || (*record)->revoked_at) return refuse();
   if (int wait = limiter_.Acquire(hash); wait > 0) {
@@ -61,7 +62,9 @@ Result<std::vector<IntegrationView>> ApiService::ListIntegrations(const std::str
 Result<CustomerIntegration> ApiService::FindOwned(const std::string& workspace_id,
                                                   std::string_view cid) {
   if (!IsUuidV4(cid)) return CustomerIntegrationNotFound();
-  auto ci = store_.FindCustomerIntegration(std::string(cid));
+  const std::string id(cid);
+  auto ci = customer_integrations_.GetOrLoad(id, store_.ChangeStamp(),
+                                             [&] { return store_.FindCustomerIntegration(id); });
   if (!ci) return ci.error();
   if (!*ci || (*ci)->workspace_id != workspace_id) return CustomerIntegrationNotFound();
   return std::move(**ci);

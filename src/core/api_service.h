@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/integration_directory.h"
 #include "core/rate_limiter.h"
+#include "core/stamped_cache.h"
 #include "crypto/keyring.h"
 #include "store/store.h"
 
@@ -51,6 +52,10 @@ class ApiService {
                                     std::string_view user_id,
                                     const std::optional<std::string>& redirect_uri);
 
+  // The store's change stamp, for callers that cache what they build on these results
+  // (see core/stamped_cache.h); nullopt: do not cache.
+  std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
+
  private:
   // The workspace's customer integration `cid`, or kNotFound.
   Result<CustomerIntegration> FindOwned(const std::string& workspace_id, std::string_view cid);
@@ -62,6 +67,10 @@ class ApiService {
   ApiServiceOptions options_;
   RateLimiter limiter_;
   RateLimiter auth_failures_;  // by client address: brute force of API keys
+  // Found API keys by hash (revoked ones too), and customer integrations by id. Unknown
+  // ones are not kept, so guessing cannot fill the caches.
+  StampedCache<ApiKeyRecord> keys_;
+  StampedCache<CustomerIntegration> customer_integrations_;
 };
 
 }  // namespace tr

@@ -140,6 +140,40 @@ TEST_F(ApiServiceTest, AuthenticateRefusesARevokedKey) {
   EXPECT_TRUE(api_->Authenticate(other->api_key).ok());  // only that key
 }
 
+TEST_F(ApiServiceTest, ACachedKeyRevokedByAnotherProcessIsRefusedAtOnce) {
+  std::string ws = NewWorkspace();
+  auto key = admin_->CreateApiKey(ws);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(api_->Authenticate(key->api_key).ok());
+  ASSERT_TRUE(api_->Authenticate(key->api_key).ok());  // now served from the cache
+
+  // The admin CLI is another process: another store (connection) on the same file.
+  auto cli_store = testing_support::OpenTestStore(path_);
+  IntegrationDirectory cli_directory(EmbeddedCatalog(), *cli_store);
+  AdminService cli(*cli_store, cli_directory, keyring_, clock_);
+  ASSERT_TRUE(cli.RevokeApiKey(key->key_id).ok());
+
+  auto authenticated = api_->Authenticate(key->api_key);
+  ASSERT_FALSE(authenticated.ok());
+  EXPECT_EQ(authenticated.error().code, Errc::kUnauthenticated);
+}
+
+TEST_F(ApiServiceTest, ACachedIntegrationDisabledByAnotherProcessIsSeenAtOnce) {
+  std::string ws = NewWorkspace();
+  std::string cid = Enable(ws, "open-meteo");
+  ASSERT_TRUE(api_->CreateAuthUrl(ws, cid, "u-1", std::nullopt).ok());
+  ASSERT_TRUE(api_->GetUser(ws, cid, "u-1").ok());  // the integration is cached now
+
+  auto cli_store = testing_support::OpenTestStore(path_);
+  IntegrationDirectory cli_directory(EmbeddedCatalog(), *cli_store);
+  AdminService cli(*cli_store, cli_directory, keyring_, clock_);
+  ASSERT_TRUE(cli.SetIntegrationActive(cid, false).ok());
+
+  auto created = api_->CreateAuthUrl(ws, cid, "u-2", std::nullopt);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, Errc::kInvalidArgument) << created.error().message();
+}
+
 std::vector<std::string> Cids(const std::vector<IntegrationView>& views) {
   std::vector<std::string> ids;
   for (const auto& v : views) ids.push_back(v.customer_integration.customer_integration_id);

@@ -1,6 +1,7 @@
 #include "crypto/crypto.h"
 
 #include <cstdlib>
+#include <memory>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,9 +20,18 @@ std::string RandomBytes(size_t n) {
 }
 
 std::string Sha256(std::string_view data) {
+  // OpenSSL 3's one-shot SHA256() looks the algorithm up on every call (an implicit fetch,
+  // with its locks): fetch it once, and keep one digest context per thread.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                         EVP_MD_CTX_free);
   std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
+  unsigned int len = 0;
+  if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1) {
+    std::abort();  // only when OpenSSL itself is broken
+  }
   return out;
 }
 

@@ -22,6 +22,12 @@ const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
+// AES-256-GCM, fetched once: EVP_aes_256_gcm() makes OpenSSL 3 look it up on every init.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
 }  // namespace
 
 Keyring::Keyring(std::string current_key) {
@@ -77,7 +83,7 @@ Sealed Keyring::Seal(std::string_view plaintext, std::string_view associated_dat
   blob.resize(kNonceSize + plaintext.size() + kTagSize);
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(blob)) == 1 &&
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, U(key), U(blob)) == 1 &&
             EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                               static_cast<int>(associated_data.size())) == 1 &&
             EVP_EncryptUpdate(ctx.get(), U(blob) + kNonceSize, &len, U(plaintext),
@@ -111,7 +117,7 @@ std::optional<std::string> Keyring::Open(std::string_view key_id, std::string_vi
   int len = 0;
   bool ok =
       ctx &&
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(blob)) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, U(key), U(blob)) == 1 &&
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(associated_data),
                         static_cast<int>(associated_data.size())) == 1 &&
       EVP_DecryptUpdate(ctx.get(), U(plaintext), &len, U(blob) + kNonceSize,

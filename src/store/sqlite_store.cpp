@@ -140,6 +140,7 @@ SqliteStore::~SqliteStore() {
   if (writer_.joinable()) writer_.join();
   // Closing the last connection checkpoints the WAL into the main file.
   idle_readers_.clear();
+  stamp_db_.reset();
   writer_db_.reset();
 }
 
@@ -405,6 +406,24 @@ Result<bool> SqliteStore::BootstrapOnce(const Workspace& ws, const ApiKeyRecord&
 }
 
 constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+std::optional<uint64_t> SqliteStore::ChangeStamp() {
+  static constexpr char kDataVersion[] = "PRAGMA data_version";
+  std::lock_guard lock(stamp_mu_);
+  try {
+    if (!stamp_db_) {
+      stamp_db_ = std::make_unique<SqliteDb>(path_);
+      stamp_db_->Exec("PRAGMA query_only=1");
+    }
+    auto s = stamp_db_->Prepare(kDataVersion);
+    s->Step();
+    return static_cast<uint64_t>(s->Int(0));
+  } catch (const SqliteError& e) {
+    spdlog::warn("cannot read the database's data_version: {}", e.detail);
+    stamp_db_.reset();
+    return std::nullopt;  // nothing may be cached meanwhile
+  }
+}
 
 Status SqliteStore::Ping() {
   auto version = Read<int64_t>([](SqliteDb& db) {

@@ -82,6 +82,9 @@ class SqliteStore final : public Store {
                          std::optional<int64_t> next_attempt_at) override;
   Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id, int limit) override;
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
+  // PRAGMA data_version of a connection that only ever reads it: it changes with every
+  // commit of any other connection, our writer's and other processes' alike.
+  std::optional<uint64_t> ChangeStamp() override;
   Status Ping() override;
   Stats GetStats() override;
 
@@ -127,6 +130,9 @@ class SqliteStore final : public Store {
   bool stopping_ = false;                            // Guarded by queue_mu_
   std::atomic<uint64_t> commits_{0};
   std::thread writer_;
+
+  std::mutex stamp_mu_;
+  std::unique_ptr<SqliteDb> stamp_db_;  // Guarded by stamp_mu_; opened on first use
 };
 
 // Applies every migration newer than the database's version, each in its own transaction.

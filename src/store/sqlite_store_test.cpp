@@ -589,5 +589,27 @@ TEST_F(SqliteStoreTest, ConcurrentReadsAndWrites) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+TEST_F(SqliteStoreTest, ChangeStampMovesWithEveryCommitOfThisOrAnotherConnection) {
+  std::optional<uint64_t> first = store_->ChangeStamp();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(store_->ChangeStamp(), first) << "no commit, no change";
+
+  ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+  std::optional<uint64_t> second = store_->ChangeStamp();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_NE(second, first) << "a commit through this store";
+
+  // Another process (the admin CLI) is another connection: a second store on the file.
+  auto other = SqliteStore::Open(path_);
+  ASSERT_TRUE(other.ok()) << other.error().message();
+  ASSERT_TRUE((*other)->CreateWorkspace(MakeWorkspace("ws-2")).ok());
+  EXPECT_NE(store_->ChangeStamp(), second) << "a commit through another connection";
+
+  // Reads change nothing.
+  std::optional<uint64_t> third = store_->ChangeStamp();
+  ASSERT_TRUE(store_->FindWorkspace("ws-1").ok());
+  EXPECT_EQ(store_->ChangeStamp(), third);
+}
+
 }  // namespace
 }  // namespace tr
