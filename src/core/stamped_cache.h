@@ -1,10 +1,10 @@
 // StampedCache: values read from the store, each kept with the store's change stamp
 // (Store::ChangeStamp) read *before* the value was read. An entry is used only while the
-// stamp is still the same, that is while nothing at all has been committed since: the
-// cache never answers with anything older than the database, in this process or after
-// another process (the admin CLI, another node on the same SQLite file) changed it.
-// What it saves is the query and the work built on it (parsing, JSON) for reads between
-// writes, which is most reads of API keys and of a workspace's integrations.
+// stamp is still the same, that is while no workspace, key or integration has changed
+// since: the cache never answers with anything older than the database, in this process
+// or after another process (the admin CLI, another node on the same SQLite file) changed
+// it. What it saves is the query and the work built on it (parsing, JSON) for nearly every
+// read of an API key, a customer integration or a workspace's integration list.
 //
 // Bounded: when full it starts over. Thread-safe.
 #pragma once

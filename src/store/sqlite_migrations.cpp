@@ -118,6 +118,46 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)
   WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL;
 )sql",
+    // 4: a counter of configuration changes (workspaces, redirect origins, API keys,
+    // integrations), bumped by triggers so that every writer, the admin CLI included, moves
+    // it: the change stamp the read caches are checked against (core/stamped_cache.h).
+    R"sql(
+CREATE TABLE config_version (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO config_version (id, version) VALUES (1, 1);
+CREATE TRIGGER workspaces_insert_bumps_config AFTER INSERT ON workspaces
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER workspaces_update_bumps_config AFTER UPDATE ON workspaces
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER workspaces_delete_bumps_config AFTER DELETE ON workspaces
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER redirect_origins_insert_bumps_config AFTER INSERT ON redirect_origins
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER redirect_origins_update_bumps_config AFTER UPDATE ON redirect_origins
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER redirect_origins_delete_bumps_config AFTER DELETE ON redirect_origins
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER api_keys_insert_bumps_config AFTER INSERT ON api_keys
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER api_keys_update_bumps_config AFTER UPDATE ON api_keys
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER api_keys_delete_bumps_config AFTER DELETE ON api_keys
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER custom_integrations_insert_bumps_config AFTER INSERT ON custom_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER custom_integrations_update_bumps_config AFTER UPDATE ON custom_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER custom_integrations_delete_bumps_config AFTER DELETE ON custom_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER customer_integrations_insert_bumps_config AFTER INSERT ON customer_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER customer_integrations_update_bumps_config AFTER UPDATE ON customer_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+CREATE TRIGGER customer_integrations_delete_bumps_config AFTER DELETE ON customer_integrations
+  BEGIN UPDATE config_version SET version = version + 1; END;
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

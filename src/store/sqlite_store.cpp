@@ -408,18 +408,18 @@ Result<bool> SqliteStore::BootstrapOnce(const Workspace& ws, const ApiKeyRecord&
 constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
 std::optional<uint64_t> SqliteStore::ChangeStamp() {
-  static constexpr char kDataVersion[] = "PRAGMA data_version";
+  static constexpr char kConfigVersion[] = "SELECT version FROM config_version";
   std::lock_guard lock(stamp_mu_);
   try {
     if (!stamp_db_) {
       stamp_db_ = std::make_unique<SqliteDb>(path_);
       stamp_db_->Exec("PRAGMA query_only=1");
     }
-    auto s = stamp_db_->Prepare(kDataVersion);
-    s->Step();
+    auto s = stamp_db_->Prepare(kConfigVersion);
+    if (!s->Step()) return std::nullopt;
     return static_cast<uint64_t>(s->Int(0));
   } catch (const SqliteError& e) {
-    spdlog::warn("cannot read the database's data_version: {}", e.detail);
+    spdlog::warn("cannot read the database's configuration version: {}", e.detail);
     stamp_db_.reset();
     return std::nullopt;  // nothing may be cached meanwhile
   }

@@ -82,8 +82,9 @@ class SqliteStore final : public Store {
                          std::optional<int64_t> next_attempt_at) override;
   Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id, int limit) override;
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
-  // PRAGMA data_version of a connection that only ever reads it: it changes with every
-  // commit of any other connection, our writer's and other processes' alike.
+  // The config_version row (migration 4), which triggers bump on every change of a
+  // workspace, redirect origin, API key or integration, by any connection or process. Read
+  // on a connection of its own, so that it never waits for a reader.
   std::optional<uint64_t> ChangeStamp() override;
   Status Ping() override;
   Stats GetStats() override;

@@ -589,26 +589,42 @@ TEST_F(SqliteStoreTest, ConcurrentReadsAndWrites) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-TEST_F(SqliteStoreTest, ChangeStampMovesWithEveryCommitOfThisOrAnotherConnection) {
-  std::optional<uint64_t> first = store_->ChangeStamp();
-  ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(store_->ChangeStamp(), first) << "no commit, no change";
+TEST_F(SqliteStoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
+  std::optional<uint64_t> stamp = store_->ChangeStamp();
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(store_->ChangeStamp(), stamp) << "no change, no move";
+  // Each change must move the stamp; returns the new one.
+  auto moved = [&](const char* what) {
+    std::optional<uint64_t> now = store_->ChangeStamp();
+    EXPECT_TRUE(now.has_value() && now != stamp) << what;
+    stamp = now;
+  };
 
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
-  std::optional<uint64_t> second = store_->ChangeStamp();
-  ASSERT_TRUE(second.has_value());
-  EXPECT_NE(second, first) << "a commit through this store";
+  moved("workspace created");
+  ASSERT_TRUE(store_->AddRedirectOrigin("ws-1", "https://app.example.com").ok());
+  moved("redirect origin added");
+  ASSERT_TRUE(store_->CreateApiKey(ApiKeyRecord{"key-1", "ws-1", HashSecret("sk_live_x"), 1000, {}}).ok());
+  moved("API key created");
+  ASSERT_TRUE(store_->RevokeApiKey("key-1", 2000).ok());
+  moved("API key revoked");
+  ASSERT_TRUE(store_->PutCustomIntegration(CustomIntegration{"ws-1", "custom-1", "{}", 1000, 1000}).ok());
+  moved("custom integration defined");
+  ASSERT_TRUE(store_->CreateCustomerIntegration(MakeCustomerIntegration("ws-1", "cid-1", 1000)).ok());
+  moved("customer integration created");
+  ASSERT_TRUE(store_->SetCustomerIntegrationActive("cid-1", false, 3000).ok());
+  moved("customer integration disabled");
 
   // Another process (the admin CLI) is another connection: a second store on the file.
   auto other = SqliteStore::Open(path_);
   ASSERT_TRUE(other.ok()) << other.error().message();
-  ASSERT_TRUE((*other)->CreateWorkspace(MakeWorkspace("ws-2")).ok());
-  EXPECT_NE(store_->ChangeStamp(), second) << "a commit through another connection";
+  ASSERT_TRUE((*other)->SetCustomerIntegrationActive("cid-1", true, 4000).ok());
+  moved("customer integration enabled by another connection");
 
-  // Reads change nothing.
-  std::optional<uint64_t> third = store_->ChangeStamp();
+  // Users and sessions are not configuration: the caches survive them.
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("cid-1", "u-1", 5000), MakeSession("cid-1", "u-1", 5000)).ok());
   ASSERT_TRUE(store_->FindWorkspace("ws-1").ok());
-  EXPECT_EQ(store_->ChangeStamp(), third);
+  EXPECT_EQ(store_->ChangeStamp(), stamp);
 }
 
 }  // namespace

@@ -123,10 +123,11 @@ class Store {
   // so a value rewritten meanwhile is left alone). True when replaced.
   virtual Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) = 0;
 
-  // A value that changes whenever anything is committed to the database, by this process
-  // or another one sharing it; nullopt when the store cannot tell. Caches key their
-  // entries with the stamp read before they read the database, and use an entry only
-  // while the stamp is unchanged, so they never serve anything older than the database.
+  // A value that changes whenever a workspace, redirect origin, API key, custom or customer
+  // integration changes, by this process or another one sharing the database (users and
+  // sessions do not move it); nullopt when the store cannot tell. Caches of those objects
+  // key their entries with the stamp read before they read the database, and use an entry
+  // only while the stamp is unchanged, so they never serve anything older than the database.
   virtual std::optional<uint64_t> ChangeStamp() { return std::nullopt; }
 
   // Health: the database answers and its schema is at the version this binary expects.
