@@ -84,6 +84,8 @@ class SqliteStore final : public Store {
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
   Status Ping() override;
   Stats GetStats() override;
+  Status ExportRows(const std::function<void(const DumpRow&)>& sink) override;
+  Status ImportRows(const std::vector<DumpRow>& rows) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
