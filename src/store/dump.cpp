@@ -1,5 +1,7 @@
 #include "store/dump.h"
 
+#include "store/dump_statements.h"
+
 namespace tr {
 
 namespace {
@@ -101,6 +103,19 @@ std::string DumpInsertSql(const DumpTable& table, char placeholder) {
 
 std::string DumpAnyRowSql(const DumpTable& table) {
   return "SELECT 1 FROM " + std::string(table.name) + " LIMIT 1";
+}
+
+const std::vector<DumpStatements>& DumpStatementsFor(char placeholder) {
+  auto build = [](char mark) {
+    std::vector<DumpStatements> out;
+    for (const DumpTable& table : kTables) {
+      out.push_back({DumpSelectSql(table), DumpInsertSql(table, mark), DumpAnyRowSql(table)});
+    }
+    return out;
+  };
+  static const std::vector<DumpStatements> sqlite = build('?');
+  static const std::vector<DumpStatements> postgres = build('$');
+  return placeholder == '$' ? postgres : sqlite;
 }
 
 }  // namespace tr

@@ -19,11 +19,14 @@ constexpr int kStatementTimeoutMillis = 5000;
 // when the server itself stopped answering (stopped, frozen, or the network is gone).
 constexpr int kAnswerTimeoutMillis = kStatementTimeoutMillis + 2000;
 
-// Per-session settings. synchronous_commit=on: a COMMIT returns once the WAL is flushed.
-constexpr char kSessionSettings[] =
-    "SET statement_timeout = 5000; SET lock_timeout = 5000; "
-    "SET idle_in_transaction_session_timeout = 30000; SET synchronous_commit = on; "
-    "SET client_min_messages = warning";
+// Per-session settings. synchronous_commit=on: a COMMIT returns once the WAL is flushed, even
+// where the server's default is off.
+std::string SessionSettings() {
+  return "SET statement_timeout = " + std::to_string(kStatementTimeoutMillis) +
+         "; SET lock_timeout = " + std::to_string(kStatementTimeoutMillis) +
+         "; SET idle_in_transaction_session_timeout = 30000; SET synchronous_commit = on; "
+         "SET client_min_messages = warning";
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -123,7 +126,7 @@ PgConn::PgConn(const std::string& url) {
     conn_ = nullptr;
     throw PgError{"", "cannot connect: " + detail, true};
   }
-  Exec(kSessionSettings);
+  Exec(SessionSettings().c_str());
 }
 
 PgConn::~PgConn() {

@@ -377,7 +377,7 @@ Store::Stats PgStore::GetStats() {
   Stats stats;
   std::lock_guard lock(mu_);
   stats.idle_connections = static_cast<double>(idle_.size());
-  stats.queued_writes = static_cast<double>(waiting_);
+  stats.queued_writes = static_cast<double>(waiting_);  // callers waiting for a connection
   stats.commits = static_cast<double>(commits_.load());
   return stats;
 }

@@ -1,25 +1,12 @@
 // SqliteStore: export and import of every table (store/dump.h).
+#include "store/dump_statements.h"
 #include "store/sqlite_store.h"
 
 namespace tr {
 
 namespace {
 
-// Per table: its SELECT, INSERT and any-row statements, built once (static storage, as
-// SqliteDb::Prepare needs).
-struct TableStatements {
-  std::string select, insert, any_row;
-};
-const std::vector<TableStatements>& Statements() {
-  static const std::vector<TableStatements> statements = [] {
-    std::vector<TableStatements> out;
-    for (const DumpTable& table : DumpTables()) {
-      out.push_back({DumpSelectSql(table), DumpInsertSql(table, '?'), DumpAnyRowSql(table)});
-    }
-    return out;
-  }();
-  return statements;
-}
+const std::vector<DumpStatements>& Statements() { return DumpStatementsFor('?'); }
 
 }  // namespace
 

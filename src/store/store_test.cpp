@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -214,10 +215,19 @@ TEST_P(StoreTest, OpenAppliesMigrationsAndReopens) {
 }
 
 TEST(SqliteStoreTest, OpenInAMissingFolderIsUnavailable) {
-  TempDir dir_;
-  auto opened = SqliteStore::Open(dir_.File("no/such/folder/db.sqlite"));
+  TempDir dir;
+  auto opened = SqliteStore::Open(dir.File("no/such/folder/db.sqlite"));
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.error().code, Errc::kUnavailable);
+}
+
+// No server on the port: unavailable at once, not after a timeout.
+TEST(PgStoreTest, OpenWithoutAServerIsUnavailablePromptly) {
+  auto started = std::chrono::steady_clock::now();
+  auto opened = PgStore::Open("postgresql://nobody@127.0.0.1:1/toolregistry");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, Errc::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 TEST_P(StoreTest, WorkspaceCreateAndFind) {
