@@ -130,10 +130,11 @@ class StoreTest : public testing::TestWithParam<Backend> {
       const char* admin = std::getenv("TOOLREGISTRY_TEST_PG_URL");
       if (admin == nullptr || *admin == '\0') GTEST_SKIP() << "TOOLREGISTRY_TEST_PG_URL is not set";
       admin_url_ = admin;
-      pg_database_ = "tr_ut_" + HashSecret(NewToken()).substr(0, 12);
-      for (char& c : pg_database_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      PgConn(admin_url_).Exec(("CREATE DATABASE " + pg_database_).c_str());
-      path_ = WithDatabase(admin_url_, pg_database_);
+      std::string name = "tr_ut_" + HashSecret(NewToken()).substr(0, 12);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      PgConn(admin_url_).Exec(("CREATE DATABASE " + name).c_str());
+      pg_databases_.push_back(name);
+      path_ = WithDatabase(admin_url_, name);
     } else {
       path_ = dir_.File("toolregistry.db");
     }
@@ -143,9 +144,21 @@ class StoreTest : public testing::TestWithParam<Backend> {
 
   void TearDown() override {
     store_.reset();
-    if (!pg_database_.empty()) {
-      PgConn(admin_url_).Exec(("DROP DATABASE IF EXISTS " + pg_database_ + " WITH (FORCE)").c_str());
+    for (const std::string& name : pg_databases_) {
+      PgConn(admin_url_).Exec(("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").c_str());
     }
+  }
+
+  // Points path_ at a new, empty database (a new file, or a new PostgreSQL database).
+  void UseNewDatabase(const std::string& name) {
+    if (GetParam() == Backend::kSqlite) {
+      path_ = dir_.File(name + ".db");
+      return;
+    }
+    std::string database = pg_databases_.front() + "_" + name;
+    PgConn(admin_url_).Exec(("CREATE DATABASE " + database).c_str());
+    pg_databases_.push_back(database);
+    path_ = WithDatabase(admin_url_, database);
   }
 
   // A new store on this test's database; nullptr (and a test failure) when it cannot open.
@@ -176,7 +189,7 @@ class StoreTest : public testing::TestWithParam<Backend> {
 
   TempDir dir_;
   std::string admin_url_;
-  std::string pg_database_;
+  std::vector<std::string> pg_databases_;  // created by the test, dropped after it
   std::string path_;  // the SQLite file or the PostgreSQL URL
   std::unique_ptr<Store> store_;
 };
@@ -228,6 +241,24 @@ TEST(PgStoreTest, OpenWithoutAServerIsUnavailablePromptly) {
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.error().code, Errc::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+// Nodes starting at once on a new database: each opens, and each migration runs once.
+TEST_P(StoreTest, StoresOpeningTogetherMigrateOnce) {
+  UseNewDatabase("together");
+  constexpr int kStores = 6;
+  std::atomic<int> opened{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStores; ++i) {
+    threads.emplace_back([&] {
+      if (Open() != nullptr) ++opened;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(opened.load(), kStores);
+  const int64_t versions = Query("SELECT MAX(version) FROM schema_migrations");
+  EXPECT_GE(versions, 1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM schema_migrations"), versions);
 }
 
 TEST_P(StoreTest, WorkspaceCreateAndFind) {
