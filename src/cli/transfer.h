@@ -17,8 +17,9 @@ namespace tr::cli {
 // Writes every row of `store` to `file` (created mode 0600, replaced if it exists).
 // {"rows": N, "file": FILE}.
 CommandResult ExportDatabase(Store& store, const std::string& file);
-// Loads `file` into `store` in one transaction; refused (nothing written) when the database
-// is not empty or the file is not an export. {"rows": N}.
+// Loads `file` into `store` in one transaction (the rows are read into memory first);
+// refused (nothing written) when the database is not empty or the file is not an export.
+// {"rows": N}.
 CommandResult ImportDatabase(Store& store, const std::string& file);
 
 }  // namespace tr::cli

@@ -176,7 +176,7 @@ pg_result* AwaitResult(pg_conn* conn) {
       int ready = left > 0 ? ::poll(&pfd, 1, static_cast<int>(left)) : 0;
       if (ready == 0 || (ready < 0 && errno != EINTR)) {
         if (kept) PQclear(kept);
-        throw PgError{"", "no answer from the database in time", true};
+        throw PgError{"", "no answer from the database in time", true, true};
       }
       if (PQconsumeInput(conn) == 0) {
         if (kept) PQclear(kept);

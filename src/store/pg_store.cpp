@@ -199,7 +199,7 @@ Status PgStore::Transact(const TxFn& fn) {
         Release(std::move(pooled.conn));
       }
       // A stale pooled connection (the server restarted): nothing was sent, try a fresh one.
-      if (!begun && e.connection_lost && pooled.reused && attempt == 0) continue;
+      if (!begun && e.connection_lost && !e.timed_out && pooled.reused && attempt == 0) continue;
       return ToError(e);
     }
   }

@@ -102,7 +102,8 @@ class PgStore final : public Store {
   // Returns an idle connection to the pool; drops a broken one or one left in a transaction.
   void Release(std::unique_ptr<PgConn> conn);
   // Runs `fn` (one or more reads) on a pooled connection; retried once on a fresh
-  // connection when a stale pooled one turns out to be dead.
+  // connection when a stale pooled one turns out to be dead (closed, not silent: a server
+  // that stopped answering is not waited for twice).
   template <typename T, typename Fn>
   Result<T> Read(Fn&& fn) {
     for (int attempt = 0;; ++attempt) {
@@ -114,7 +115,7 @@ class PgStore final : public Store {
         return value;
       } catch (const PgError& e) {
         if (pooled.conn) Release(std::move(pooled.conn));
-        if (e.connection_lost && pooled.reused && attempt == 0) continue;
+        if (e.connection_lost && !e.timed_out && pooled.reused && attempt == 0) continue;
         return ToError(e);
       }
     }
