@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "crypto/crypto.h"
 
@@ -78,13 +78,15 @@ CommandResult ExportDatabase(Store& store, const std::string& file) {
     if (fd >= 0) ::close(fd);
     return Error(Errc::kInvalidArgument, fmt::format("cannot write {}", file));
   }
-  std::string header = boost::json::serialize(boost::json::object{{"format", kFormat}, {"version", kVersion}});
+  std::string header =
+      boost::json::serialize(boost::json::object{{"format", kFormat}, {"version", kVersion}});
   std::fputs((header + "\n").c_str(), out);
   int64_t rows = 0;
   Status exported = store.ExportRows([&](const DumpRow& row) {
     boost::json::array values;
     for (const DumpValue& value : row.values) values.push_back(ToJson(value));
-    std::string line = boost::json::serialize(boost::json::object{{"table", row.table->name}, {"row", values}});
+    std::string line =
+        boost::json::serialize(boost::json::object{{"table", row.table->name}, {"row", values}});
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), out);
     ++rows;
@@ -113,13 +115,16 @@ CommandResult ImportDatabase(Store& store, const std::string& file) {
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     auto row = ParseRow(line);
-    if (!row) return Error(Errc::kInvalidArgument, fmt::format("{} line {}: not a row of the export", file, number));
+    if (!row)
+      return Error(Errc::kInvalidArgument,
+                   fmt::format("{} line {}: not a row of the export", file, number));
     rows.push_back(std::move(*row));
   }
   Status imported = store.ImportRows(rows);
   if (!imported) {
     if (imported.error().code == Errc::kConflict) {
-      return Error(Errc::kConflict, "the target database is not empty: import only into a new database");
+      return Error(Errc::kConflict,
+                   "the target database is not empty: import only into a new database");
     }
     return imported.error();
   }

@@ -21,23 +21,34 @@ constexpr DumpColumn kCustomIntegrations[] = {{"workspace_id", K::kText},
                                               {"definition_json", K::kText},
                                               {"created_at", K::kInt},
                                               {"updated_at", K::kInt}};
-constexpr DumpColumn kCustomerIntegrations[] = {
-    {"customer_integration_id", K::kText}, {"workspace_id", K::kText},
-    {"integration_id", K::kText},          {"source", K::kText},
-    {"auth_type", K::kText},               {"active", K::kInt},
-    {"client_id", K::kText},               {"client_secret_key_id", K::kText},
-    {"client_secret", K::kBytes},          {"scopes_json", K::kText},
-    {"external_id", K::kText},             {"created_at", K::kInt},
-    {"updated_at", K::kInt}};
-constexpr DumpColumn kIntegrationUsers[] = {
-    {"customer_integration_id", K::kText}, {"user_id", K::kText},   {"active", K::kInt},
-    {"credentials_key_id", K::kText},      {"credentials", K::kBytes}, {"created_at", K::kInt},
-    {"updated_at", K::kInt},               {"access_expires_at", K::kInt}};
+constexpr DumpColumn kCustomerIntegrations[] = {{"customer_integration_id", K::kText},
+                                                {"workspace_id", K::kText},
+                                                {"integration_id", K::kText},
+                                                {"source", K::kText},
+                                                {"auth_type", K::kText},
+                                                {"active", K::kInt},
+                                                {"client_id", K::kText},
+                                                {"client_secret_key_id", K::kText},
+                                                {"client_secret", K::kBytes},
+                                                {"scopes_json", K::kText},
+                                                {"external_id", K::kText},
+                                                {"created_at", K::kInt},
+                                                {"updated_at", K::kInt}};
+constexpr DumpColumn kIntegrationUsers[] = {{"customer_integration_id", K::kText},
+                                            {"user_id", K::kText},
+                                            {"active", K::kInt},
+                                            {"credentials_key_id", K::kText},
+                                            {"credentials", K::kBytes},
+                                            {"created_at", K::kInt},
+                                            {"updated_at", K::kInt},
+                                            {"access_expires_at", K::kInt}};
 constexpr DumpColumn kConnectSessions[] = {
-    {"token_hash", K::kText},  {"customer_integration_id", K::kText}, {"user_id", K::kText},
-    {"redirect_uri", K::kText}, {"state_hash", K::kText},             {"pkce_key_id", K::kText},
-    {"pkce_verifier", K::kBytes}, {"created_at", K::kInt},            {"expires_at", K::kInt},
-    {"used_at", K::kInt},      {"submissions", K::kInt}};
+    {"token_hash", K::kText},     {"customer_integration_id", K::kText},
+    {"user_id", K::kText},        {"redirect_uri", K::kText},
+    {"state_hash", K::kText},     {"pkce_key_id", K::kText},
+    {"pkce_verifier", K::kBytes}, {"created_at", K::kInt},
+    {"expires_at", K::kInt},      {"used_at", K::kInt},
+    {"submissions", K::kInt}};
 constexpr DumpColumn kMeta[] = {{"key", K::kText}, {"value", K::kText}};
 constexpr DumpColumn kRefreshLeases[] = {{"customer_integration_id", K::kText},
                                          {"user_id", K::kText},
@@ -48,10 +59,10 @@ constexpr DumpColumn kWebhooks[] = {{"workspace_id", K::kText},
                                     {"secret_key_id", K::kText},
                                     {"secret", K::kBytes},
                                     {"updated_at", K::kInt}};
-constexpr DumpColumn kWebhookOutbox[] = {
-    {"event_id", K::kText},  {"workspace_id", K::kText}, {"type", K::kText},
-    {"payload", K::kText},   {"attempts", K::kInt},      {"created_at", K::kInt},
-    {"next_attempt_at", K::kInt}, {"delivered_at", K::kInt}};
+constexpr DumpColumn kWebhookOutbox[] = {{"event_id", K::kText},       {"workspace_id", K::kText},
+                                         {"type", K::kText},           {"payload", K::kText},
+                                         {"attempts", K::kInt},        {"created_at", K::kInt},
+                                         {"next_attempt_at", K::kInt}, {"delivered_at", K::kInt}};
 
 constexpr DumpTable kTables[] = {
     {"workspaces", kWorkspaces},

@@ -115,9 +115,9 @@ std::optional<int64_t> PgResult::OptionalInt(int row, int column) const {
 
 PgConn::PgConn(const std::string& url) {
   // Our defaults first: settings given in the URL (expanded from dbname) override them.
-  const char* keywords[] = {"connect_timeout", "keepalives",     "keepalives_idle",
+  const char* keywords[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
                             "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                            "application_name", "dbname",         nullptr};
+                            "application_name",    "dbname",           nullptr};
   const char* values[] = {"3", "1", "10", "3", "3", "10000", "toolregistry", url.c_str(), nullptr};
   conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
@@ -165,7 +165,8 @@ bool Succeeded(const pg_result* res) {
 // Waits for every result of the query just sent; the last one (or the first failure).
 // Throws PgError (connection lost) when the server does not answer in time.
 pg_result* AwaitResult(pg_conn* conn) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerTimeoutMillis);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerTimeoutMillis);
   pg_result* kept = nullptr;
   for (;;) {
     while (PQisBusy(conn)) {

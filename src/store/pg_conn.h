@@ -21,7 +21,7 @@ struct PgError {
   std::string sqlstate;  // empty when the connection failed (no server answer)
   std::string detail;
   bool connection_lost = false;  // the connection is unusable and must be dropped
-  bool timed_out = false;        // the server did not answer in time (may not answer a retry either)
+  bool timed_out = false;  // the server did not answer in time (may not answer a retry either)
 };
 
 // Parameters of one statement, all sent as text except bytea (sent as binary bytes).

@@ -122,8 +122,7 @@ constexpr char kLockMigrations[] = "SELECT pg_advisory_xact_lock(7402198511)";
 constexpr char kCreateVersionTable[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
     "applied_at BIGINT NOT NULL)";
-constexpr char kCurrentVersion[] =
-    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr char kCurrentVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 constexpr char kHasVersionTable[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
 constexpr char kRecordVersion[] =
     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::bigint, $2::bigint)";

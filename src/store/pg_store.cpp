@@ -2,10 +2,10 @@
 
 #include <chrono>
 
+#include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 
@@ -48,8 +48,8 @@ constexpr char kSelectCustomIntegration[] =
     "SELECT workspace_id, integration_id, definition_json, created_at, updated_at "
     "FROM custom_integrations WHERE workspace_id = $1 AND integration_id = $2";
 
-#define TR_CUSTOMER_INTEGRATION_COLUMNS                                                  \
-  "customer_integration_id, workspace_id, integration_id, source, auth_type, active, " \
+#define TR_CUSTOMER_INTEGRATION_COLUMNS                                                    \
+  "customer_integration_id, workspace_id, integration_id, source, auth_type, active, "     \
   "client_id, client_secret_key_id, client_secret, scopes_json, external_id, created_at, " \
   "updated_at"
 constexpr char kInsertCustomerIntegration[] =
@@ -257,8 +257,7 @@ Result<std::optional<ApiKeyRecord>> PgStore::FindApiKeyByHash(const std::string&
   return Read<std::optional<ApiKeyRecord>>([&](PgConn& db) -> std::optional<ApiKeyRecord> {
     PgResult r = db.Run(kSelectApiKeyByHash, PgParams().Add(key_hash));
     if (r.Rows() == 0) return std::nullopt;
-    return ApiKeyRecord{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Int(0, 3),
-                        r.OptionalInt(0, 4)};
+    return ApiKeyRecord{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Int(0, 3), r.OptionalInt(0, 4)};
   });
 }
 
@@ -276,12 +275,12 @@ Status PgStore::PutCustomIntegration(const CustomIntegration& ci) {
 
 Result<std::optional<CustomIntegration>> PgStore::FindCustomIntegration(
     const std::string& workspace_id, const std::string& integration_id) {
-  return Read<std::optional<CustomIntegration>>(
-      [&](PgConn& db) -> std::optional<CustomIntegration> {
-        PgResult r = db.Run(kSelectCustomIntegration, PgParams().Add(workspace_id).Add(integration_id));
-        if (r.Rows() == 0) return std::nullopt;
-        return CustomIntegration{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Int(0, 3), r.Int(0, 4)};
-      });
+  return Read<std::optional<CustomIntegration>>([&](PgConn& db)
+                                                    -> std::optional<CustomIntegration> {
+    PgResult r = db.Run(kSelectCustomIntegration, PgParams().Add(workspace_id).Add(integration_id));
+    if (r.Rows() == 0) return std::nullopt;
+    return CustomIntegration{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Int(0, 3), r.Int(0, 4)};
+  });
 }
 
 Status PgStore::CreateCustomerIntegration(const CustomerIntegration& ci) {

@@ -59,8 +59,8 @@ class PgStore final : public Store {
                        std::optional<int64_t> access_expires_at, int64_t now,
                        const std::optional<OutboxEvent>& event) override;
   Status UpdateCredentials(const std::string& customer_integration_id, const std::string& user_id,
-                           const SealedSecret& credentials, std::optional<int64_t> access_expires_at,
-                           int64_t now) override;
+                           const SealedSecret& credentials,
+                           std::optional<int64_t> access_expires_at, int64_t now) override;
   Status DeactivateUser(const std::string& customer_integration_id, const std::string& user_id,
                         int64_t now, const std::vector<OutboxEvent>& events) override;
   Status DeleteUser(const std::string& customer_integration_id, const std::string& user_id,

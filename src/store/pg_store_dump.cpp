@@ -28,9 +28,15 @@ Status PgStore::ExportRows(const std::function<void(const DumpRow&)>& sink) {
             continue;
           }
           switch (tables[t].columns[c].kind) {
-            case DumpKind::kInt: row.values.emplace_back(r.Int(i, column)); break;
-            case DumpKind::kText: row.values.emplace_back(r.Text(i, column)); break;
-            case DumpKind::kBytes: row.values.emplace_back(DumpBytes{r.Bytes(i, column)}); break;
+            case DumpKind::kInt:
+              row.values.emplace_back(r.Int(i, column));
+              break;
+            case DumpKind::kText:
+              row.values.emplace_back(r.Text(i, column));
+              break;
+            case DumpKind::kBytes:
+              row.values.emplace_back(DumpBytes{r.Bytes(i, column)});
+              break;
           }
         }
         sink(row);

@@ -49,14 +49,14 @@ constexpr SealedColumn kColumns[] = {
 
 }  // namespace
 
-Result<std::vector<SealedRow>> PgStore::ListSealedNotUnder(const std::string& key_id,
-                                                           int limit) {
+Result<std::vector<SealedRow>> PgStore::ListSealedNotUnder(const std::string& key_id, int limit) {
   return Read<std::vector<SealedRow>>([&](PgConn& db) {
     std::vector<SealedRow> rows;
     for (const SealedColumn& column : kColumns) {
       if (static_cast<int>(rows.size()) >= limit) break;
-      PgResult r = db.Run(column.select,
-                          PgParams().Add(key_id).Add(int64_t{limit - static_cast<int>(rows.size())}));
+      PgResult r =
+          db.Run(column.select,
+                 PgParams().Add(key_id).Add(int64_t{limit - static_cast<int>(rows.size())}));
       for (int i = 0; i < r.Rows(); ++i) {
         rows.push_back(SealedRow{column.kind, r.Text(i, 0), r.Text(i, 1),
                                  SealedSecret{r.Text(i, 2), r.Bytes(i, 3)}});

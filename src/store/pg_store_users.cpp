@@ -17,8 +17,8 @@ constexpr char kInsertSession[] =
     "state_hash, pkce_key_id, pkce_verifier, created_at, expires_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-#define TR_SESSION_COLUMNS                                                                  \
-  "token_hash, customer_integration_id, user_id, redirect_uri, state_hash, pkce_key_id, "    \
+#define TR_SESSION_COLUMNS                                                                \
+  "token_hash, customer_integration_id, user_id, redirect_uri, state_hash, pkce_key_id, " \
   "pkce_verifier, created_at, expires_at, used_at, submissions"
 constexpr char kSelectSessionByToken[] =
     "SELECT " TR_SESSION_COLUMNS " FROM connect_sessions WHERE token_hash = $1";
@@ -81,15 +81,15 @@ ConnectSession ReadSession(const PgResult& r) {
 
 }  // namespace
 
-Result<std::optional<IntegrationUser>> PgStore::FindUser(
-    const std::string& customer_integration_id, const std::string& user_id) {
+Result<std::optional<IntegrationUser>> PgStore::FindUser(const std::string& customer_integration_id,
+                                                         const std::string& user_id) {
   return Read<std::optional<IntegrationUser>>([&](PgConn& db) -> std::optional<IntegrationUser> {
     PgResult r = db.Run(kSelectUser, PgParams().Add(customer_integration_id).Add(user_id));
     if (r.Rows() == 0) return std::nullopt;
     SealedSecret credentials;
     if (!r.IsNull(0, 4)) credentials = SealedSecret{r.Text(0, 3), r.Bytes(0, 4)};
-    return IntegrationUser{r.Text(0, 0), r.Text(0, 1), r.Int(0, 2) != 0, credentials,
-                           r.OptionalInt(0, 7), r.Int(0, 5), r.Int(0, 6)};
+    return IntegrationUser{r.Text(0, 0),        r.Text(0, 1), r.Int(0, 2) != 0, credentials,
+                           r.OptionalInt(0, 7), r.Int(0, 5),  r.Int(0, 6)};
   });
 }
 
@@ -235,8 +235,8 @@ Result<bool> PgStore::TryAcquireLease(const std::string& customer_integration_id
   return acquired;
 }
 
-Status PgStore::ReleaseLease(const std::string& customer_integration_id,
-                             const std::string& user_id, const std::string& holder) {
+Status PgStore::ReleaseLease(const std::string& customer_integration_id, const std::string& user_id,
+                             const std::string& holder) {
   return Transact([&](PgConn& db) -> Status {
     db.Run(kReleaseLease, PgParams().Add(customer_integration_id).Add(user_id).Add(holder));
     return Ok{};

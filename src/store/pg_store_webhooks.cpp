@@ -34,7 +34,8 @@ constexpr char kAnyDueEvent[] =
 }  // namespace
 
 Result<bool> PgStore::HasDueEvents(int64_t now) {
-  return Read<bool>([&](PgConn& db) { return db.Run(kAnyDueEvent, PgParams().Add(now)).Rows() > 0; });
+  return Read<bool>(
+      [&](PgConn& db) { return db.Run(kAnyDueEvent, PgParams().Add(now)).Rows() > 0; });
 }
 
 Status PgStore::SetWebhook(const Webhook& webhook, int64_t now) {
@@ -78,7 +79,8 @@ Result<std::vector<OutboxEvent>> PgStore::ClaimDueEvents(int64_t now, int64_t cl
   std::vector<OutboxEvent> events;
   Status status = Transact([&](PgConn& db) -> Status {
     events.clear();
-    PgResult r = db.Run(kClaimEvents, PgParams().Add(now).Add(now + claim_millis).Add(int64_t{limit}));
+    PgResult r =
+        db.Run(kClaimEvents, PgParams().Add(now).Add(now + claim_millis).Add(int64_t{limit}));
     for (int i = 0; i < r.Rows(); ++i) {
       OutboxEvent e;
       e.event_id = r.Text(i, 0);

@@ -27,9 +27,15 @@ Status SqliteStore::ExportRows(const std::function<void(const DumpRow&)>& sink) 
             continue;
           }
           switch (tables[t].columns[c].kind) {
-            case DumpKind::kInt: row.values.emplace_back(s->Int(column)); break;
-            case DumpKind::kText: row.values.emplace_back(s->Text(column)); break;
-            case DumpKind::kBytes: row.values.emplace_back(DumpBytes{s->Blob(column)}); break;
+            case DumpKind::kInt:
+              row.values.emplace_back(s->Int(column));
+              break;
+            case DumpKind::kText:
+              row.values.emplace_back(s->Text(column));
+              break;
+            case DumpKind::kBytes:
+              row.values.emplace_back(DumpBytes{s->Blob(column)});
+              break;
           }
         }
         sink(row);
