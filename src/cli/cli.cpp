@@ -11,6 +11,7 @@
 #include "cli/logging.h"
 #include "cli/output.h"
 #include "cli/serve.h"
+#include "cli/transfer.h"
 
 namespace tr::cli {
 
@@ -42,7 +43,7 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   CommonOptions common;
-  app.add_option("--database", common.database, "sqlite:PATH (default sqlite:./data/toolregistry.db)")
+  app.add_option("--database", common.database, "sqlite:PATH or postgresql://… (default sqlite:./data/toolregistry.db)")
       ->envname("TOOLREGISTRY_DATABASE");
   app.add_option("--catalog", common.catalog_dir, "load the catalog from this folder instead")
       ->envname("TOOLREGISTRY_CATALOG");
@@ -245,6 +246,23 @@ int Main(int argc, char** argv) {
   keys->add_subcommand("rotate", "re-encrypt every secret under a new master key")->callback([&] {
     run = [&] {
       return RunAdmin(common, [&](Runtime& rt, AdminService&) { return KeysRotate(rt); });
+    };
+  });
+
+  // export / import: a whole database as JSON lines (cli/transfer.h)
+  std::string transfer_file;
+  auto* export_cmd = app.add_subcommand("export", "write every row of the database to a file");
+  export_cmd->add_option("--out", transfer_file, "the file to write (JSON lines)")->required();
+  export_cmd->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime& rt, AdminService&) { return ExportDatabase(*rt.store, transfer_file); });
+    };
+  });
+  auto* import_cmd = app.add_subcommand("import", "load an export into a new, empty database");
+  import_cmd->add_option("--in", transfer_file, "a file written by export")->required();
+  import_cmd->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime& rt, AdminService&) { return ImportDatabase(*rt.store, transfer_file); });
     };
   });
 

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "crypto/crypto.h"
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 namespace tr::cli {
@@ -97,7 +98,8 @@ Result<std::vector<std::string>> LoadMasterKeys(const std::optional<std::string>
   }
   if (!sqlite_path) {
     return Error(Errc::kInvalidArgument,
-                 "TOOLREGISTRY_MASTER_KEY is required for this database (base64 of 32 bytes)");
+                 "TOOLREGISTRY_MASTER_KEY is required with PostgreSQL (base64 of 32 bytes); it is "
+                 "generated only for SQLite");
   }
   fs::path file = KeyFileFor(*sqlite_path);
   std::error_code ec;
@@ -122,6 +124,29 @@ std::optional<std::string> SqlitePath(const std::string& url) {
   return std::nullopt;
 }
 
+bool IsPostgresUrl(const std::string& url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://");
+}
+
+namespace {
+
+// PostgreSQL: the master key must come from the environment (several nodes share it; there
+// is no data folder to keep a generated one in).
+Result<std::unique_ptr<Runtime>> OpenPostgresRuntime(const std::string& url,
+                                                     std::unique_ptr<Runtime> runtime) {
+  auto keys = LoadMasterKeys(std::nullopt);
+  if (!keys) return keys.error();
+  runtime->keyring = std::make_unique<crypto::Keyring>(keys->front());
+  for (size_t i = 1; i < keys->size(); ++i) runtime->keyring->AddOldKey((*keys)[i]);
+  auto store = PgStore::Open(url);
+  if (!store) return store.error();
+  runtime->store = std::move(store.value());
+  runtime->directory = std::make_unique<IntegrationDirectory>(runtime->catalog, *runtime->store);
+  return runtime;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options) {
   auto runtime = std::make_unique<Runtime>();
   auto catalog =
@@ -131,12 +156,11 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options) {
 
   std::optional<std::string> sqlite_path = SqlitePath(options.database);
   if (!sqlite_path) {
-    if (options.database.rfind("postgres", 0) == 0) {
+    if (!IsPostgresUrl(options.database)) {
       return Error(Errc::kInvalidArgument,
-                   "PostgreSQL databases are not supported by this build yet; use sqlite:PATH");
+                   fmt::format("unsupported database URL (expected sqlite:PATH or postgresql://…)"));
     }
-    return Error(Errc::kInvalidArgument,
-                 fmt::format("unsupported database URL {} (expected sqlite:PATH)", options.database));
+    return OpenPostgresRuntime(options.database, std::move(runtime));
   }
   if (sqlite_path->empty()) return Error(Errc::kInvalidArgument, "sqlite: needs a file path");
   fs::path parent = fs::path(*sqlite_path).parent_path();

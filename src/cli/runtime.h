@@ -38,5 +38,7 @@ Result<std::string> AddKeyToFile(const std::string& key_file);
 
 // The SQLite file of a "sqlite:PATH" (or "sqlite://PATH") database URL; nullopt for others.
 std::optional<std::string> SqlitePath(const std::string& database_url);
+// True for a "postgresql://…" or "postgres://…" database URL.
+bool IsPostgresUrl(const std::string& database_url);
 
 }  // namespace tr::cli

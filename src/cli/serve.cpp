@@ -106,7 +106,14 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         return response;
       },
-      &api::Router::Classify);
+      // SQLite reads take microseconds, so reads run on the I/O threads; a PostgreSQL read
+      // is a network round trip (and may wait out a dead server's deadline), so on
+      // PostgreSQL every request runs off them.
+      [reads_block = IsPostgresUrl(common.database)](const http::Request& head) {
+        http::Dispatch dispatch = api::Router::Classify(head);
+        return dispatch == http::Dispatch::kInline && reads_block ? http::Dispatch::kBlocking
+                                                                  : dispatch;
+      });
   std::string bound;
   try {
     bound = server.Bind();

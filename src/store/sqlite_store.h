@@ -88,6 +88,8 @@ class SqliteStore final : public Store {
   std::optional<uint64_t> ChangeStamp() override;
   Status Ping() override;
   Stats GetStats() override;
+  Status ExportRows(const std::function<void(const DumpRow&)>& sink) override;
+  Status ImportRows(const std::vector<DumpRow>& rows) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;

@@ -1,6 +1,6 @@
 // Store: the persistence seam. Every SQL statement of the service lives behind this
 // interface; the domain sees only these operations and the values of core/model.h.
-// Implementations: SqliteStore (embedded default), later PgStore.
+// Implementations: SqliteStore (embedded default) and PgStore (PostgreSQL, several nodes).
 //
 // Thread contract: every method may be called from any thread concurrently. Methods block
 // until their work is done; a successful write has been durably committed (fsync) when the
@@ -8,12 +8,14 @@
 // unexpected is Errc::kInternal (details logged by the implementation, never returned).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/model.h"
 #include "core/result.h"
+#include "store/dump.h"
 
 namespace tr {
 
@@ -138,6 +140,14 @@ class Store {
     double commits = 0;            // group commits so far
   };
   virtual Stats GetStats() = 0;
+
+  // Export and import (`toolregistry export` / `import`): every row of every table of
+  // store/dump.h, sealed values byte for byte. ExportRows calls `sink` for each row, table by
+  // table, from one consistent snapshot.
+  virtual Status ExportRows(const std::function<void(const DumpRow&)>& sink) = 0;
+  // Inserts `rows` in one transaction; kConflict (and nothing inserted) when the database
+  // holds any row already.
+  virtual Status ImportRows(const std::vector<DumpRow>& rows) = 0;
 
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.

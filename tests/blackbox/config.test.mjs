@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   Context, startServer, listIntegrations, authUrl, assertAuthUrl, assertUser, getUser, runCli,
-  assertCliOk, TIMEOUT_MS,
+  assertCliOk, TIMEOUT_MS, ON_PG,
 } from '../lib/harness.mjs';
 
 describe('config', { concurrency: 1, timeout: 120_000 }, () => {
@@ -43,7 +43,8 @@ describe('config', { concurrency: 1, timeout: 120_000 }, () => {
     });
     ctx.servers.add(s);
     assert.ok(s.bootstrapKey, `no bootstrap key:\n${s.describe()}`);
-    assert.ok(fs.existsSync(ctx.dbPath), 'TOOLREGISTRY_DATABASE was not used');
+    // The bootstrap key proves the variable's (empty) database was the one opened.
+    if (!ON_PG) assert.ok(fs.existsSync(ctx.dbPath), 'TOOLREGISTRY_DATABASE was not used');
     assert.equal((await listIntegrations(s, s.bootstrapKey)).status, 200);
     assert.deepEqual(await s.stop('SIGTERM'), { code: 0, signal: null });
   });
@@ -61,7 +62,7 @@ describe('config', { concurrency: 1, timeout: 120_000 }, () => {
     assert.notEqual(s.port, blocker.port);
     assert.equal(s.bootstrapKey, undefined, 'the flag database is not empty, so no bootstrap');
     assert.equal((await listIntegrations(s, blocker.bootstrapKey)).status, 200);
-    assert.ok(!fs.existsSync(path.join(ctx.dir, 'other.db')), 'the env database was used despite --database');
+    if (!ON_PG) assert.ok(!fs.existsSync(path.join(ctx.dir, 'other.db')), 'the env database was used despite --database');
   });
 
   test('a listen address already in use makes serve exit non-zero', async () => {
@@ -97,7 +98,15 @@ describe('config', { concurrency: 1, timeout: 120_000 }, () => {
     assert.deepEqual(await s2.stop('SIGTERM'), { code: 0, signal: null });
   });
 
-  test('without TOOLREGISTRY_MASTER_KEY a key is generated next to the database (0600) and reused', async () => {
+  test('without TOOLREGISTRY_MASTER_KEY on PostgreSQL, serve and the CLI refuse with a clear error', { skip: !ON_PG && 'PostgreSQL only' }, async () => {
+    const ctx = newContext({ masterKey: false });
+    await expectNoStart({ env: ctx.env, database: ctx.database });
+    const r = await runCli(['workspace', 'create', '--name', 'x', '--json'], { env: ctx.env, database: ctx.database });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr + r.stdout, /TOOLREGISTRY_MASTER_KEY is required with PostgreSQL/);
+  });
+
+  test('without TOOLREGISTRY_MASTER_KEY a key is generated next to the database (0600) and reused', { skip: ON_PG && 'SQLite only: PostgreSQL requires the key' }, async () => {
     const ctx = newContext({ masterKey: false });
     assert.equal(ctx.env.TOOLREGISTRY_MASTER_KEY, undefined);
     const s = await ctx.startServer();

@@ -1,11 +1,9 @@
 // CONTRACT section 5: credentials are stored encrypted and no secret appears
 // in a log line. One server runs the OAUTH2, API_TOKEN, AWS_ASSUME_ROLE and
 // GOOGLE_SERVICE_ACCOUNT_OAUTH flows in a browser; then the SQLite files
-// (tr.db, tr.db-wal, tr.db-shm) and everything the server wrote on stdout and
+// (tr.db, tr.db-wal, tr.db-shm), or a pg_dump on PostgreSQL, and everything the server wrote on stdout and
 // stderr are searched, as raw bytes, for every secret that went through it.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -149,9 +147,6 @@ describe('connect_secrets', { concurrency: 1, timeout: 180_000 }, () => {
     return list;
   }
 
-  function databaseFiles() {
-    return fs.readdirSync(ctx.dir).filter((f) => f.startsWith('tr.db')).map((f) => path.join(ctx.dir, f));
-  }
 
   function findLeaks(list, sources) {
     const leaks = [];
@@ -163,15 +158,15 @@ describe('connect_secrets', { concurrency: 1, timeout: 180_000 }, () => {
     return leaks;
   }
 
-  test('no secret in the SQLite files or the server output (while running and after a clean stop)', async () => {
+  test('no secret in the database (SQLite files or pg_dump) or the server output (while running and after a clean stop)', async () => {
     const list = secrets();
     const stdoutWithoutBootstrap = () => Buffer.from(server.stdoutLines
       .filter((l) => !/^bootstrap api key: /.test(l)).join('\n'));
 
-    const files = databaseFiles();
-    assert.ok(files.some((f) => f.endsWith('tr.db')), `no database file in ${ctx.dir}`);
+    const contents = ctx.databaseContents();
+    assert.ok(contents.some(([name]) => name === 'tr.db' || name === 'pg_dump'), `no database in ${ctx.dir}`);
     const running = [
-      ...files.map((f) => [path.basename(f), fs.readFileSync(f)]),
+      ...contents,
       ['stderr', Buffer.from(stderrLog)],
       ['stdout (bootstrap key line excepted)', stdoutWithoutBootstrap()],
     ];
@@ -181,7 +176,7 @@ describe('connect_secrets', { concurrency: 1, timeout: 180_000 }, () => {
     assert.equal(signal, null, `server died of ${signal}`);
     assert.equal(code, 0);
     const stopped = [
-      ...databaseFiles().map((f) => [`${path.basename(f)} after stop`, fs.readFileSync(f)]),
+      ...ctx.databaseContents().map(([name, bytes]) => [`${name} after stop`, bytes]),
       ['stderr', Buffer.from(stderrLog)],
       ['stdout (bootstrap key line excepted)', stdoutWithoutBootstrap()],
     ];

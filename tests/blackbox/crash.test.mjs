@@ -1,7 +1,7 @@
 // Issue 7 point 4: crash consistency. `kill -9` of the server
 //   (a) during ~300 concurrent auth-url writes: every request answered 201 is
 //       there after a restart on the same database (user and connect session),
-//       `PRAGMA integrity_check` (Debian's sqlite3 CLI) says ok, and the
+//       `PRAGMA integrity_check` (Debian's sqlite3 CLI; amcheck on PostgreSQL) says ok, and the
 //       restarted server takes new writes;
 //   (b) while an API_TOKEN form submission waits for the verification endpoint:
 //       the user stays inactive (credentials 409) and the same link shows the
@@ -21,7 +21,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 
 import {
   Context, TIMEOUT_MS, authUrl, getUser, assertUser, assertAuthUrl, assertError, rand,
@@ -33,17 +32,6 @@ import { getCredentials, startFakeOAuth, fakeOAuthDefinition } from '../peers/li
 const GOOD = `tok_${rand(16)}`;
 const SERVER_ARGS = ['--allow-private-network'];
 
-/** Debian's sqlite3 CLI on the database file: integrity_check must say ok, foreign_key_check nothing. */
-function assertDatabaseIntact(dbPath, where) {
-  const run = (sql) => {
-    const r = spawnSync('sqlite3', [dbPath, sql], { encoding: 'utf8', timeout: TIMEOUT_MS });
-    assert.equal(r.error, undefined, `sqlite3 could not run (apt-get install sqlite3): ${r.error}`);
-    assert.equal(r.status, 0, `${where}: sqlite3 "${sql}" failed:\n${r.stdout}\n${r.stderr}`);
-    return r.stdout.trim();
-  };
-  assert.equal(run('PRAGMA integrity_check;'), 'ok', `${where}: integrity_check`);
-  assert.equal(run('PRAGMA foreign_key_check;'), '', `${where}: foreign_key_check`);
-}
 
 /** SIGKILL and wait for the exit. */
 async function kill9(server) {
@@ -206,7 +194,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
     assert.ok(inFlightAtKill > 0, 'the kill came while requests were in flight');
     assert.ok(acked.length >= KILL_AFTER / 2, `only ${acked.length} x 201 before the kill`);
 
-    assertDatabaseIntact(ctx.dbPath, 'right after kill -9');
+    ctx.assertDatabaseIntact('right after kill -9');
     server = await restart(s);
 
     const lost = [];
@@ -256,7 +244,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
         `after-${runId}-${i}`, i % 2 === 0);
     }
     assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null }, server.describe());
-    assertDatabaseIntact(ctx.dbPath, 'after the restarted server stopped');
+    ctx.assertDatabaseIntact('after the restarted server stopped');
     server = await ctx.startServer({ listen: `127.0.0.1:${s.port}`, extraArgs: SERVER_ARGS });
   });
 
@@ -277,7 +265,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
     verifier.hold = false;
     for (const h of held.splice(0)) h.res.destroy();
 
-    assertDatabaseIntact(ctx.dbPath, 'after kill -9 during the verification');
+    ctx.assertDatabaseIntact('after kill -9 during the verification');
     server = await restart(old);
 
     // The verification never answered, so the flow cannot have completed: retryable.
@@ -320,7 +308,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
     for (const h of parked.slice(K / 2)) h.res.destroy();
     const answers = await Promise.all(submits);
 
-    assertDatabaseIntact(ctx.dbPath, 'after kill -9 right after the verifications');
+    ctx.assertDatabaseIntact('after kill -9 right after the verifications');
     server = await restart(old);
 
     const seen = { completed: 0, retryable: 0 };
@@ -374,7 +362,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
 
     const old = server;
     await kill9(old);
-    assertDatabaseIntact(ctx.dbPath, 'after kill -9 before the callback');
+    ctx.assertDatabaseIntact('after kill -9 before the callback');
     server = await restart(old);
 
     assertUser(await getUser(server, W.apiKey, cids.oauth, userId), userId, false);
@@ -419,7 +407,7 @@ describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
     gate.hold = false;
     for (const h of gate.held.splice(0)) h.res.destroy();
 
-    assertDatabaseIntact(ctx.dbPath, 'after kill -9 during the code exchange');
+    ctx.assertDatabaseIntact('after kill -9 during the code exchange');
     server = await restart(old);
     assertUser(await getUser(server, W.apiKey, cids.gated, userId), userId, false);
     assertError(await creds(cids.gated, userId), 409);

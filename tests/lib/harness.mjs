@@ -1,13 +1,14 @@
 // Shared helpers for the black-box tests of the `toolregistry` binary.
 //
 // Every test file creates one Context (a private temp dir, a private SQLite
-// database, a private master key), starts its own servers on 127.0.0.1:0 and
+// database, or a private PostgreSQL database when TOOLREGISTRY_TEST_PG_URL is set
+// (see pg.mjs), a private master key), starts its own servers on 127.0.0.1:0 and
 // drives the admin CLI against the same database. Nothing here sleeps for a
 // fixed time: servers are ready when they print their "listening on" line, and
 // every wait has a deadline so that a hung binary fails a test instead of
 // hanging the run.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -17,6 +18,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import Ajv from 'ajv';
+import * as pg from './pg.mjs';
+
+export { ON_PG } from './pg.mjs';
 import addFormats from 'ajv-formats';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -125,24 +129,59 @@ process.on('exit', () => {
       try { s.proc.kill('SIGKILL'); } catch { /* gone */ }
     }
     try { fs.rmSync(c.dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    for (const url of c.pgDatabases) pg.dropDatabase(url);
   }
 });
 
 export class Context {
-  constructor({ masterKey = true } = {}) {
+  /**
+   * `database`: use this (existing, empty) database URL instead of a new one; `sqlite`: a
+   * SQLite file even when the suite runs on PostgreSQL.
+   */
+  constructor({ masterKey = true, database, sqlite = false } = {}) {
     liveContexts.add(this);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tr-'));
-    this.dbPath = path.join(this.dir, 'tr.db');
-    this.database = `sqlite:${this.dbPath}`;
+    this.dbPath = path.join(this.dir, 'tr.db');  // SQLite only
+    this.pgDatabases = [];
+    this.database = database || (pg.ON_PG && !sqlite ? this._newPgDatabase() : `sqlite:${this.dbPath}`);
     this.masterKey = masterKey ? crypto.randomBytes(32).toString('base64') : undefined;
     this.env = cleanEnv(this.masterKey ? { TOOLREGISTRY_MASTER_KEY: this.masterKey } : {});
     this.servers = new Set();
     this._catalog = undefined;
   }
 
-  /** A second database in the same temp dir (for tests that need two). */
+  /** A second database in the same temp dir, or on PostgreSQL (for tests that need two). */
   otherDatabase(name) {
-    return `sqlite:${path.join(this.dir, name)}`;
+    return pg.ON_PG ? this._newPgDatabase() : `sqlite:${path.join(this.dir, name)}`;
+  }
+
+  _newPgDatabase() {
+    const url = pg.createDatabase();
+    this.pgDatabases.push(url);
+    return url;
+  }
+
+  /**
+   * Everything the database holds, as [name, bytes] pairs: the SQLite files (main, -wal,
+   * -shm), or a pg_dump of the PostgreSQL database.
+   */
+  databaseContents() {
+    if (pg.ON_PG) return [['pg_dump', pg.dump(this.database)]];
+    return fs.readdirSync(this.dir).filter((f) => f.startsWith('tr.db'))
+      .map((f) => [f, fs.readFileSync(path.join(this.dir, f))]);
+  }
+
+  /** Asserts the database is intact: integrity_check + foreign_key_check, or amcheck on PostgreSQL. */
+  assertDatabaseIntact(where) {
+    if (pg.ON_PG) return pg.assertIntact(this.database, where);
+    const run = (sql) => {
+      const r = spawnSync('sqlite3', [this.dbPath, sql], { encoding: 'utf8', timeout: TIMEOUT_MS });
+      assert.equal(r.error, undefined, `sqlite3 could not run (apt-get install sqlite3): ${r.error}`);
+      assert.equal(r.status, 0, `${where}: sqlite3 "${sql}" failed:\n${r.stdout}\n${r.stderr}`);
+      return r.stdout.trim();
+    };
+    assert.equal(run('PRAGMA integrity_check;'), 'ok', `${where}: integrity_check`);
+    assert.equal(run('PRAGMA foreign_key_check;'), '', `${where}: foreign_key_check`);
   }
 
   /** Starts `toolregistry serve` on this context's database. */
@@ -238,6 +277,7 @@ export class Context {
   async cleanup() {
     await Promise.all([...this.servers].map((s) => s.stop('SIGKILL').catch(() => {})));
     fs.rmSync(this.dir, { recursive: true, force: true });
+    for (const url of this.pgDatabases) pg.dropDatabase(url);
     liveContexts.delete(this);
   }
 }

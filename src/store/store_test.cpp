@@ -1,6 +1,9 @@
-// Tests for SqliteStore (store/sqlite_store.h) against a real SQLite file in a fresh
-// temporary folder per test.
+// Tests of the Store semantics (store/store.h), run against both implementations: SqliteStore
+// on a real SQLite file in a fresh temporary folder per test, and PgStore on a fresh database
+// per test in the PostgreSQL server named by TOOLREGISTRY_TEST_PG_URL (an admin URL; the
+// PostgreSQL cases are skipped when it is not set; `make unit-test-pg` sets it).
 
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -8,8 +11,12 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -104,14 +111,75 @@ ConnectSession MakeSession(const std::string& cid, const std::string& user_id, i
   return s;
 }
 
-class SqliteStoreTest : public testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+// The admin URL `url` with its database name replaced by `name` (query string kept).
+std::string WithDatabase(const std::string& url, const std::string& name) {
+  size_t authority = url.find("://");
+  size_t slash = url.find('/', authority == std::string::npos ? 0 : authority + 3);
+  if (slash == std::string::npos) return url + "/" + name;
+  size_t query = url.find('?', slash);
+  return url.substr(0, slash) + "/" + name +
+         (query == std::string::npos ? "" : url.substr(query));
+}
+
+class StoreTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = dir_.File("toolregistry.db");
-    auto opened = SqliteStore::Open(path_);
-    ASSERT_TRUE(opened.ok()) << opened.error().message();
-    store_ = std::move(opened.value());
+    if (GetParam() == Backend::kPostgres) {
+      const char* admin = std::getenv("TOOLREGISTRY_TEST_PG_URL");
+      if (admin == nullptr || *admin == '\0') GTEST_SKIP() << "TOOLREGISTRY_TEST_PG_URL is not set";
+      admin_url_ = admin;
+      std::string name = "tr_ut_" + HashSecret(NewToken()).substr(0, 12);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      PgConn(admin_url_).Exec(("CREATE DATABASE " + name).c_str());
+      pg_databases_.push_back(name);
+      path_ = WithDatabase(admin_url_, name);
+    } else {
+      path_ = dir_.File("toolregistry.db");
+    }
+    store_ = Open();
+    ASSERT_TRUE(store_ != nullptr);
   }
+
+  void TearDown() override {
+    store_.reset();
+    for (const std::string& name : pg_databases_) {
+      PgConn(admin_url_).Exec(("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").c_str());
+    }
+  }
+
+  // Points path_ at a new, empty database (a new file, or a new PostgreSQL database).
+  void UseNewDatabase(const std::string& name) {
+    if (GetParam() == Backend::kSqlite) {
+      path_ = dir_.File(name + ".db");
+      return;
+    }
+    std::string database = pg_databases_.front() + "_" + name;
+    PgConn(admin_url_).Exec(("CREATE DATABASE " + database).c_str());
+    pg_databases_.push_back(database);
+    path_ = WithDatabase(admin_url_, database);
+  }
+
+  // A new store on this test's database; nullptr (and a test failure) when it cannot open.
+  std::unique_ptr<Store> Open() {
+    if (GetParam() == Backend::kPostgres) {
+      auto opened = PgStore::Open(path_);
+      EXPECT_TRUE(opened.ok()) << opened.error().message();
+      return opened.ok() ? std::move(opened.value()) : nullptr;
+    }
+    auto opened = SqliteStore::Open(path_);
+    EXPECT_TRUE(opened.ok()) << opened.error().message();
+    return opened.ok() ? std::move(opened.value()) : nullptr;
+  }
+
+  // A one-number query on a connection of its own: a view that does not go through the store.
+  int64_t Query(const std::string& sql) {
+    if (GetParam() == Backend::kSqlite) return QueryInt(path_, sql.c_str());
+    PgConn db(path_);
+    return db.Exec(sql.c_str()).Int(0, 0);
+  }
+  int64_t Count(const std::string& table) { return Query("SELECT COUNT(*) FROM " + table); }
 
   // Creates workspace `ws` and customer integration `cid` in it.
   void CreateIntegration(const std::string& ws, const std::string& cid) {
@@ -120,45 +188,80 @@ class SqliteStoreTest : public testing::Test {
   }
 
   TempDir dir_;
-  std::string path_;
-  std::unique_ptr<SqliteStore> store_;
+  std::string admin_url_;
+  std::vector<std::string> pg_databases_;  // created by the test, dropped after it
+  std::string path_;  // the SQLite file or the PostgreSQL URL
+  std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteStoreTest, OpenAppliesMigrationsAndReopens) {
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(StoreTest, OpenAppliesMigrationsAndReopens) {
   // Every migration applied, each once (the count grows as migrations are added).
-  const int64_t versions = QueryInt(path_, "SELECT MAX(version) FROM schema_migrations");
+  const int64_t versions = Query("SELECT MAX(version) FROM schema_migrations");
   EXPECT_GE(versions, 1);
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM schema_migrations"), versions);
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'connect_sessions'"),
-            1);
+  EXPECT_EQ(Count("schema_migrations"), versions);
+  EXPECT_EQ(Count("connect_sessions"), 0);  // the table exists
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
 
   // A second store on the same file while the first is open.
-  auto second = SqliteStore::Open(path_);
-  ASSERT_TRUE(second.ok()) << second.error().message();
-  auto seen = (*second)->FindWorkspace("ws-1");
+  std::unique_ptr<Store> second = Open();
+  ASSERT_TRUE(second != nullptr);
+  auto seen = second->FindWorkspace("ws-1");
   ASSERT_TRUE(seen.ok());
   EXPECT_TRUE(seen->has_value());
-  second.value().reset();
+  second.reset();
 
   // Closed and opened again: the data is there and no migration ran twice.
   store_.reset();
-  auto reopened = SqliteStore::Open(path_);
-  ASSERT_TRUE(reopened.ok()) << reopened.error().message();
-  auto found = (*reopened)->FindWorkspace("ws-1");
+  std::unique_ptr<Store> reopened = Open();
+  ASSERT_TRUE(reopened != nullptr);
+  auto found = reopened->FindWorkspace("ws-1");
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->name, "name of ws-1");
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM schema_migrations"), versions);
+  EXPECT_EQ(Count("schema_migrations"), versions);
 }
 
-TEST_F(SqliteStoreTest, OpenInAMissingFolderIsUnavailable) {
-  auto opened = SqliteStore::Open(dir_.File("no/such/folder/db.sqlite"));
+TEST(SqliteStoreTest, OpenInAMissingFolderIsUnavailable) {
+  TempDir dir;
+  auto opened = SqliteStore::Open(dir.File("no/such/folder/db.sqlite"));
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.error().code, Errc::kUnavailable);
 }
 
-TEST_F(SqliteStoreTest, WorkspaceCreateAndFind) {
+// No server on the port: unavailable at once, not after a timeout.
+TEST(PgStoreTest, OpenWithoutAServerIsUnavailablePromptly) {
+  auto started = std::chrono::steady_clock::now();
+  auto opened = PgStore::Open("postgresql://nobody@127.0.0.1:1/toolregistry");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, Errc::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+// Nodes starting at once on a new database: each opens, and each migration runs once.
+TEST_P(StoreTest, StoresOpeningTogetherMigrateOnce) {
+  UseNewDatabase("together");
+  constexpr int kStores = 6;
+  std::atomic<int> opened{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStores; ++i) {
+    threads.emplace_back([&] {
+      if (Open() != nullptr) ++opened;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(opened.load(), kStores);
+  const int64_t versions = Query("SELECT MAX(version) FROM schema_migrations");
+  EXPECT_GE(versions, 1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM schema_migrations"), versions);
+}
+
+TEST_P(StoreTest, WorkspaceCreateAndFind) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1", 1234)).ok());
   auto found = store_->FindWorkspace("ws-1");
   ASSERT_TRUE(found.ok());
@@ -176,7 +279,7 @@ TEST_F(SqliteStoreTest, WorkspaceCreateAndFind) {
   EXPECT_EQ(duplicate.error().code, Errc::kConflict);
 }
 
-TEST_F(SqliteStoreTest, ApiKeyCreateFindRevoke) {
+TEST_P(StoreTest, ApiKeyCreateFindRevoke) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ApiKeyRecord key{"key-1", "ws-1", HashSecret("sk_live_x"), 1000, std::nullopt};
   ASSERT_TRUE(store_->CreateApiKey(key).ok());
@@ -210,13 +313,13 @@ TEST_F(SqliteStoreTest, ApiKeyCreateFindRevoke) {
   EXPECT_EQ(unknown.error().code, Errc::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, ApiKeyForAnUnknownWorkspaceIsRefused) {
+TEST_P(StoreTest, ApiKeyForAnUnknownWorkspaceIsRefused) {
   Status s = store_->CreateApiKey({"key-1", "ws-404", HashSecret("k"), 1000, std::nullopt});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::kConflict);
 }
 
-TEST_F(SqliteStoreTest, CustomerIntegrationRoundTripsEveryField) {
+TEST_P(StoreTest, CustomerIntegrationRoundTripsEveryField) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   CustomerIntegration ci = MakeCustomerIntegration("ws-1", "ci-1", 1000);
   ci.integration_id = "acme";
@@ -264,7 +367,7 @@ std::vector<std::string> Ids(const std::vector<CustomerIntegration>& list) {
   return ids;
 }
 
-TEST_F(SqliteStoreTest, ListCustomerIntegrationsOrdersAndFilters) {
+TEST_P(StoreTest, ListCustomerIntegrationsOrdersAndFilters) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-2")).ok());
   // Inserted out of order; "b" and "c" share a created_at, so the id breaks the tie.
@@ -298,7 +401,7 @@ TEST_F(SqliteStoreTest, ListCustomerIntegrationsOrdersAndFilters) {
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(SqliteStoreTest, SetCustomerIntegrationActive) {
+TEST_P(StoreTest, SetCustomerIntegrationActive) {
   CreateIntegration("ws-1", "ci-1");
   ASSERT_TRUE(store_->SetCustomerIntegrationActive("ci-1", false, 2000).ok());
   auto found = store_->FindCustomerIntegration("ci-1");
@@ -323,7 +426,7 @@ TEST_F(SqliteStoreTest, SetCustomerIntegrationActive) {
   EXPECT_EQ(unknown.error().code, Errc::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, CreateUserAndSessionKeepsAnExistingUser) {
+TEST_P(StoreTest, CreateUserAndSessionKeepsAnExistingUser) {
   CreateIntegration("ws-1", "ci-1");
   ASSERT_TRUE(
       store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000), MakeSession("ci-1", "u-1", 1000))
@@ -347,11 +450,11 @@ TEST_F(SqliteStoreTest, CreateUserAndSessionKeepsAnExistingUser) {
   EXPECT_EQ((*second)->created_at, 1000);
   EXPECT_EQ((*second)->updated_at, 1000);
 
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM integration_users"), 1);
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM connect_sessions"), 2);
+  EXPECT_EQ(Count("integration_users"), 1);
+  EXPECT_EQ(Count("connect_sessions"), 2);
 }
 
-TEST_F(SqliteStoreTest, CreateUserAndSessionForAnActiveUser) {
+TEST_P(StoreTest, CreateUserAndSessionForAnActiveUser) {
   CreateIntegration("ws-1", "ci-1");
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000, /*active=*/true),
                                            MakeSession("ci-1", "u-1", 1000))
@@ -361,7 +464,7 @@ TEST_F(SqliteStoreTest, CreateUserAndSessionForAnActiveUser) {
   EXPECT_TRUE((*user)->active);
 }
 
-TEST_F(SqliteStoreTest, CreateUserAndSessionIsAtomic) {
+TEST_P(StoreTest, CreateUserAndSessionIsAtomic) {
   CreateIntegration("ws-1", "ci-1");
   ConnectSession session = MakeSession("ci-1", "u-1", 1000);
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000), session).ok());
@@ -377,10 +480,10 @@ TEST_F(SqliteStoreTest, CreateUserAndSessionIsAtomic) {
   auto user = store_->FindUser("ci-1", "u-2");
   ASSERT_TRUE(user.ok());
   EXPECT_FALSE(user->has_value());
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM integration_users"), 1);
+  EXPECT_EQ(Count("integration_users"), 1);
 }
 
-TEST_F(SqliteStoreTest, FindUser) {
+TEST_P(StoreTest, FindUser) {
   CreateIntegration("ws-1", "ci-1");
   const std::string unicode = "a/b \xc3\xbc\xf0\x9f\x98\x80";
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", unicode, 1000),
@@ -399,7 +502,7 @@ TEST_F(SqliteStoreTest, FindUser) {
   }
 }
 
-TEST_F(SqliteStoreTest, UserForAnUnknownCustomerIntegrationIsRefused) {
+TEST_P(StoreTest, UserForAnUnknownCustomerIntegrationIsRefused) {
   Status s = store_->CreateUserAndSession(MakeUser("ci-404", "u-1", 1000),
                                           MakeSession("ci-404", "u-1", 1000));
   ASSERT_FALSE(s.ok());
@@ -408,7 +511,7 @@ TEST_F(SqliteStoreTest, UserForAnUnknownCustomerIntegrationIsRefused) {
   EXPECT_FALSE(user->has_value());  // the failed write left nothing behind
 }
 
-TEST_F(SqliteStoreTest, BootstrapOnceClaimsExactlyOnce) {
+TEST_P(StoreTest, BootstrapOnceClaimsExactlyOnce) {
   auto first = store_->BootstrapOnce(MakeWorkspace("ws-boot-1"),
                                      {"key-1", "ws-boot-1", HashSecret("k1"), 1000, std::nullopt});
   ASSERT_TRUE(first.ok());
@@ -433,15 +536,15 @@ TEST_F(SqliteStoreTest, BootstrapOnceClaimsExactlyOnce) {
 
   // Still claimed after reopening.
   store_.reset();
-  auto reopened = SqliteStore::Open(path_);
-  ASSERT_TRUE(reopened.ok());
-  auto third = (*reopened)->BootstrapOnce(
+  std::unique_ptr<Store> reopened = Open();
+  ASSERT_TRUE(reopened != nullptr);
+  auto third = reopened->BootstrapOnce(
       MakeWorkspace("ws-boot-3"), {"key-3", "ws-boot-3", HashSecret("k3"), 1000, std::nullopt});
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(*third);
 }
 
-TEST_F(SqliteStoreTest, RedirectOrigins) {
+TEST_P(StoreTest, RedirectOrigins) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-2")).ok());
   auto none = store_->ListRedirectOrigins("ws-1");
@@ -461,7 +564,7 @@ TEST_F(SqliteStoreTest, RedirectOrigins) {
   EXPECT_EQ(*other, (std::vector<std::string>{"http://localhost:3000"}));
 }
 
-TEST_F(SqliteStoreTest, CustomIntegrationUpsert) {
+TEST_P(StoreTest, CustomIntegrationUpsert) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-2")).ok());
   ASSERT_TRUE(store_->PutCustomIntegration({"ws-1", "acme", "{\"v\":1}", 1000, 1000}).ok());
@@ -479,7 +582,7 @@ TEST_F(SqliteStoreTest, CustomIntegrationUpsert) {
   EXPECT_EQ((*second)->definition_json, "{\"v\":2}");
   EXPECT_EQ((*second)->created_at, 1000);  // the first definition's
   EXPECT_EQ((*second)->updated_at, 2000);
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM custom_integrations"), 1);
+  EXPECT_EQ(Count("custom_integrations"), 1);
 
   auto other = store_->FindCustomIntegration("ws-2", "acme");
   ASSERT_TRUE(other.ok());
@@ -487,7 +590,7 @@ TEST_F(SqliteStoreTest, CustomIntegrationUpsert) {
 }
 
 // The caller's created_at is stored as given (a regression test: it once took updated_at).
-TEST_F(SqliteStoreTest, CustomIntegrationKeepsTheGivenCreatedAt) {
+TEST_P(StoreTest, CustomIntegrationKeepsTheGivenCreatedAt) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ASSERT_TRUE(store_->PutCustomIntegration({"ws-1", "acme", "{}", 1000, 1500}).ok());
   auto found = store_->FindCustomIntegration("ws-1", "acme");
@@ -496,7 +599,7 @@ TEST_F(SqliteStoreTest, CustomIntegrationKeepsTheGivenCreatedAt) {
   EXPECT_EQ((*found)->updated_at, 1500);
 }
 
-TEST_F(SqliteStoreTest, ConcurrentWritesAllCommit) {
+TEST_P(StoreTest, ConcurrentWritesAllCommit) {
   CreateIntegration("ws-1", "ci-1");
   constexpr int kThreads = 16;
   constexpr int kPerThread = 50;
@@ -523,13 +626,13 @@ TEST_F(SqliteStoreTest, ConcurrentWritesAllCommit) {
       EXPECT_EQ((*user)->created_at, 1000 + i);
     }
   }
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM integration_users"), kThreads * kPerThread);
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM connect_sessions"), kThreads * kPerThread);
+  EXPECT_EQ(Count("integration_users"), kThreads * kPerThread);
+  EXPECT_EQ(Count("connect_sessions"), kThreads * kPerThread);
 }
 
 // Writers race so that failing and succeeding writes share group-commit batches; each
 // failure must roll back only its own savepoint.
-TEST_F(SqliteStoreTest, AFailingWriteDoesNotFailItsBatch) {
+TEST_P(StoreTest, AFailingWriteDoesNotFailItsBatch) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("dup")).ok());
   constexpr int kThreads = 16;
   constexpr int kPerThread = 20;
@@ -562,11 +665,11 @@ TEST_F(SqliteStoreTest, AFailingWriteDoesNotFailItsBatch) {
       EXPECT_TRUE(ws->has_value()) << t << " " << i;
     }
   }
-  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM workspaces"),
+  EXPECT_EQ(Count("workspaces"),
             1 + kThreads * kPerThread - kThreads * kPerThread / 4);
 }
 
-TEST_F(SqliteStoreTest, ConcurrentReadsAndWrites) {
+TEST_P(StoreTest, ConcurrentReadsAndWrites) {
   CreateIntegration("ws-1", "ci-1");
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -589,9 +692,215 @@ TEST_F(SqliteStoreTest, ConcurrentReadsAndWrites) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-TEST_F(SqliteStoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
+TEST_P(StoreTest, FinishSessionEndsASessionOnce) {
+  CreateIntegration("ws-1", "ci-1");
+  ConnectSession session = MakeSession("ci-1", "u-1", 1000);
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000), session).ok());
+  auto count = store_->CountSubmission(session.token_hash);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 1);
+  count = store_->CountSubmission(session.token_hash);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2);
+
+  SealedSecret credentials{"key-1", std::string("\x00\xff creds", 8)};
+  ASSERT_TRUE(store_->FinishSession(session.token_hash, true, credentials, 9000, 2000, std::nullopt).ok());
+  auto user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_TRUE((*user)->active);
+  EXPECT_EQ((*user)->credentials.key_id, "key-1");
+  EXPECT_EQ((*user)->credentials.blob, credentials.blob);
+  EXPECT_EQ((*user)->access_expires_at, 9000);
+  EXPECT_EQ((*user)->updated_at, 2000);
+  auto used = store_->FindSessionByState(session.state_hash);
+  ASSERT_TRUE(used.ok() && used->has_value());
+  EXPECT_EQ((*used)->used_at, 2000);
+  EXPECT_EQ((*used)->submissions, 2);
+  EXPECT_EQ((*used)->pkce_verifier.blob, "sealed-verifier");
+
+  Status again = store_->FinishSession(session.token_hash, true, std::nullopt, std::nullopt, 3000,
+                                       std::nullopt);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::kConflict);
+  auto late = store_->CountSubmission(session.token_hash);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, Errc::kNotFound);
+}
+
+TEST_P(StoreTest, CredentialsLifecycle) {
+  CreateIntegration("ws-1", "ci-1");
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000, true),
+                                           MakeSession("ci-1", "u-1", 1000))
+                  .ok());
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"k", "blob"}, 5000, 1100).ok());
+  auto expiring = store_->ListUsersExpiringBefore(6000, 10);
+  ASSERT_TRUE(expiring.ok());
+  EXPECT_EQ(expiring->size(), 1u);
+  auto none = store_->ListUsersExpiringBefore(5000, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  Status missing = store_->UpdateCredentials("ci-1", "u-404", {"k", "blob"}, 5000, 1100);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+
+  ASSERT_TRUE(store_->DeactivateUser("ci-1", "u-1", 1200, {}).ok());
+  auto user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_FALSE((*user)->active);
+  EXPECT_EQ((*user)->credentials.blob, "blob");  // kept for audit
+  expiring = store_->ListUsersExpiringBefore(6000, 10);
+  ASSERT_TRUE(expiring.ok());
+  EXPECT_TRUE(expiring->empty());
+
+  ASSERT_TRUE(store_->DeleteUser("ci-1", "u-1", std::nullopt).ok());
+  EXPECT_EQ(Count("connect_sessions"), 0);
+  Status gone = store_->DeleteUser("ci-1", "u-1", std::nullopt);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, Errc::kNotFound);
+  Status not_deactivated = store_->DeactivateUser("ci-1", "u-1", 1300, {});
+  ASSERT_FALSE(not_deactivated.ok());
+  EXPECT_EQ(not_deactivated.error().code, Errc::kNotFound);
+}
+
+// Two stores on one database stand for two processes.
+TEST_P(StoreTest, LeaseIsHeldByOneHolderAcrossStores) {
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other != nullptr);
+  auto a = store_->TryAcquireLease("ci-1", "u-1", "node-a", 1000, 2000);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(*a);
+  auto b = other->TryAcquireLease("ci-1", "u-1", "node-b", 1500, 2500);
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(*b);
+  auto renewed = store_->TryAcquireLease("ci-1", "u-1", "node-a", 1500, 3000);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_TRUE(*renewed);
+  auto expired = other->TryAcquireLease("ci-1", "u-1", "node-b", 3000, 4000);  // expired
+  ASSERT_TRUE(expired.ok());
+  EXPECT_TRUE(*expired);
+  ASSERT_TRUE(store_->ReleaseLease("ci-1", "u-1", "node-a").ok());  // not a's: no effect
+  auto still = store_->TryAcquireLease("ci-1", "u-1", "node-a", 3100, 5000);
+  ASSERT_TRUE(still.ok());
+  EXPECT_FALSE(*still);
+  ASSERT_TRUE(other->ReleaseLease("ci-1", "u-1", "node-b").ok());
+  auto free = store_->TryAcquireLease("ci-1", "u-1", "node-a", 3100, 5000);
+  ASSERT_TRUE(free.ok());
+  EXPECT_TRUE(*free);
+}
+
+TEST_P(StoreTest, ConcurrentLeaseRaceHasOneWinner) {
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other != nullptr);
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? *store_ : *other;
+      auto won = store.TryAcquireLease("ci-1", "u-race", fmt::format("h{}", t), 1000, 9000);
+      if (won.ok() && *won) ++winners;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST_P(StoreTest, OutboxClaimsAreDisjointAcrossStores) {
+  ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+  ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-2")).ok());
+  ASSERT_TRUE(store_->SetWebhook({"ws-1", "https://hooks.example", {"k", "secret"}}, 1000).ok());
+  constexpr int kEvents = 40;
+  for (int i = 0; i < kEvents; ++i) {
+    OutboxEvent e;
+    e.event_id = fmt::format("msg_{}", i);
+    e.workspace_id = "ws-1";
+    e.type = "user.connected";
+    e.payload = "{}";
+    e.created_at = 1000 + i;
+    ASSERT_TRUE(store_->EnqueueEvent(e).ok());
+  }
+  OutboxEvent no_hook{"msg_x", "ws-2", "user.connected", "{}", 0, 1000, 0};
+  ASSERT_TRUE(store_->EnqueueEvent(no_hook).ok());  // ws-2 has no webhook: dropped
+  EXPECT_EQ(Count("webhook_outbox"), kEvents);
+
+  auto due = store_->HasDueEvents(999);
+  ASSERT_TRUE(due.ok());
+  EXPECT_FALSE(*due);
+  due = store_->HasDueEvents(5000);
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(*due);
+
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other != nullptr);
+  std::mutex mu;
+  std::set<std::string> claimed;
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? *store_ : *other;
+      for (;;) {
+        auto events = store.ClaimDueEvents(5000, 60'000, 3);
+        if (!events.ok() || events->empty()) return;
+        std::lock_guard lock(mu);
+        for (const auto& e : *events) {
+          if (!claimed.insert(e.event_id).second) ++duplicates;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(duplicates.load(), 0);
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kEvents));
+
+  // Claimed events are hidden until the claim ends; a failure schedules a retry.
+  ASSERT_TRUE(store_->MarkEventDelivered("msg_0", 6000).ok());
+  ASSERT_TRUE(store_->MarkEventFailed("msg_1", 1, 7000).ok());
+  auto hidden = store_->ClaimDueEvents(6500, 1000, 100);
+  ASSERT_TRUE(hidden.ok());
+  EXPECT_TRUE(hidden->empty());
+  auto retry = store_->ClaimDueEvents(7000, 1000, 100);
+  ASSERT_TRUE(retry.ok());
+  ASSERT_EQ(retry->size(), 1u);
+  EXPECT_EQ(retry->front().event_id, "msg_1");
+  EXPECT_EQ(retry->front().attempts, 1);
+}
+
+TEST_P(StoreTest, ReplaceSealedIsACompareAndSet) {
+  CreateIntegration("ws-1", "ci-1");
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000, true),
+                                           MakeSession("ci-1", "u-1", 1000))
+                  .ok());
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"old", "v1"}, std::nullopt, 1100).ok());
+  auto rows = store_->ListSealedNotUnder("new", 100);
+  ASSERT_TRUE(rows.ok());
+  const SealedRow* creds = nullptr;
+  for (const auto& row : *rows) {
+    if (row.kind == SealedKind::kCredentials) creds = &row;
+  }
+  ASSERT_NE(creds, nullptr);
+  EXPECT_EQ(creds->secret.blob, "v1");
+  // Rewritten meanwhile: the stale replacement is refused.
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"old", "v2"}, std::nullopt, 1200).ok());
+  auto stale = store_->ReplaceSealed(*creds, {"new", "v1-resealed"});
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(*stale);
+  SealedRow fresh = *creds;
+  fresh.secret.blob = "v2";
+  auto replaced = store_->ReplaceSealed(fresh, {"new", "v2-resealed"});
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_TRUE(*replaced);
+  auto user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->credentials.key_id, "new");
+  EXPECT_EQ((*user)->credentials.blob, "v2-resealed");
+  EXPECT_TRUE(store_->Ping().ok());
+}
+
+TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
   std::optional<uint64_t> stamp = store_->ChangeStamp();
-  ASSERT_TRUE(stamp.has_value());
+  if (!stamp) GTEST_SKIP() << "this store gives no stamp: nothing is cached on it";
   EXPECT_EQ(store_->ChangeStamp(), stamp) << "no change, no move";
   // Each change must move the stamp; returns the new one.
   auto moved = [&](const char* what) {
@@ -616,9 +925,9 @@ TEST_F(SqliteStoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnect
   moved("customer integration disabled");
 
   // Another process (the admin CLI) is another connection: a second store on the file.
-  auto other = SqliteStore::Open(path_);
-  ASSERT_TRUE(other.ok()) << other.error().message();
-  ASSERT_TRUE((*other)->SetCustomerIntegrationActive("cid-1", true, 4000).ok());
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other != nullptr);
+  ASSERT_TRUE(other->SetCustomerIntegrationActive("cid-1", true, 4000).ok());
   moved("customer integration enabled by another connection");
 
   // Users and sessions are not configuration: the caches survive them.
