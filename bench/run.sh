@@ -7,7 +7,9 @@
 #   BENCH_RUNS=3             measured runs per server and scenario (alternated)
 #   BENCH_DURATION=10s       length of one measured wrk run
 #   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
-#   BENCH_SCENARIOS="a64 a256 threads b c d"   which scenarios to run
+#   BENCH_SCENARIOS="a64 a256 threads b c d e"   which scenarios to run
+#   BENCH_BIN=PATH           benchmark this binary; skips `make build` (default: build/toolregistry
+#                            after `make build`)
 #   BENCH_PROFILE=1          also run bench/profile.sh (callgrind) at the end
 #   BENCH_KEEP=1             keep the temporary folder (databases, logs, raw wrk output)
 # Writes the report to bench/results/latest.md and prints it.
@@ -21,7 +23,7 @@ SMALL_USERS=1000
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
-SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d}
+SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e}
 WRK_THREADS=2
 # A fixed master key (base64 of the 32 bytes "bench-master-key-0123456789abcde"), so that no
 # master.key file is generated and runs are repeatable.
@@ -43,6 +45,8 @@ for pkg in wrk nginx sqlite3 curl; do
     missing+=("$pkg")
   fi
 done
+# (e) needs a PostgreSQL server (scripts/pg-cluster.sh runs a throwaway cluster of it).
+if wanted e && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   sudo_cmd=()
@@ -53,9 +57,15 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx not found"
 
-log "building (make build)"
-make -C "$ROOT" build >&2
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$(realpath "$BENCH_BIN")
+  log "benchmarking $BIN (BENCH_BIN: no make build)"
+else
+  log "building (make build)"
+  make -C "$ROOT" build >&2
+fi
 [ -x "$BIN" ] || die "no server binary at $BIN"
+BIN_SRC=$BIN
 
 # ---------------------------------------------------------------------------------------
 # Process bookkeeping: everything started here is stopped on exit, by pid.
@@ -73,20 +83,27 @@ TR_FLAGS=(--no-access-log)
 if "$BIN" serve --help 2>/dev/null | grep -q -- '--rate-limit'; then
   TR_FLAGS+=(--rate-limit 1000000000 --rate-burst 1000000000)
 fi
+PG_DIR=""
 cleanup() {
   local p
   for p in "${PID[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "$PG_DIR" ] && [ -d "$PG_DIR" ]; then
+    cp "$PG_DIR/log" "$TMP/postgresql.log" 2>/dev/null || true
+    scripts/pg-cluster.sh stop "$PG_DIR" || true
+  fi
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start_tr NAME DB [serve flags...]: starts a server on a free port; sets PID/PORT[NAME].
+# DB is a SQLite file or a postgresql:// URL.
 start_tr() {
   local name=$1 db=$2; shift 2
   local out=$TMP/$name.out
-  "$BIN" serve --database "sqlite:$db" --listen 127.0.0.1:0 "${TR_FLAGS[@]}" "$@" \
+  [[ $db == postgresql://* ]] || db=sqlite:$db
+  "$BIN" serve --database "$db" --listen 127.0.0.1:0 "${TR_FLAGS[@]}" "$@" \
     >"$out" 2>>"$TMP/$name.err" &
   PID[$name]=$!
   local i line
@@ -148,6 +165,15 @@ SEED_LINE=$(bench/seed-users.sh "$BIG_DB" "$CID" "$USERS")
 log "$SEED_LINE"
 SEED_SMALL_LINE=$(bench/seed-users.sh "$SMALL_DB" "$CID" "$SMALL_USERS")
 BIG_DB_MIB=$(du -m "$BIG_DB" | cut -f1)
+# (e) loads the same rows into PostgreSQL: an export of the seeded database, taken now, before
+# any scenario writes to it (imported when (e) runs).
+if wanted e; then
+  log "exporting the $USERS-user database for (e)"
+  t0=$(now_us)
+  "$BIN" export --database "sqlite:$BIG_DB" --out "$TMP/big.jsonl" >&2
+  EXPORT_LINE="export of the SQLite database in $(us_to_ms $(( ($(now_us) - t0) / 1000 ))) s ($(du -m "$TMP/big.jsonl" | cut -f1) MiB of JSON lines)"
+  log "$EXPORT_LINE"
+fi
 # What one durable write costs on this disk: 200 synchronous 4 KiB writes (O_DSYNC), the
 # file system of the databases.
 FSYNC_MS=$(dd if=/dev/zero of="$TMP/fsync-test" bs=4k count=200 oflag=dsync 2>&1 \
@@ -232,6 +258,7 @@ log "response bodies: list $LIST_BYTES B, user $READ_BYTES B, auth-url $WRITE_BY
 WWW=$TMP/www NGX=$TMP/nginx
 mkdir -p "$WWW" "$NGX"
 # nginx's workers run as an unprivileged user when started by root: let them reach the files.
+# (The PostgreSQL cluster of (e) runs as nobody when started by root: the same applies.)
 chmod 711 "$TMP"; chmod 755 "$WWW"
 head -c "$LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/list.json"
 head -c "$READ_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/read.json"
@@ -406,7 +433,69 @@ if wanted d; then
   scenario d "(d) 90% (b) reads, 10% (c) writes" 64 mixed nginx tr
   stop tr
 fi
-log "(e) PostgreSQL: skipped, the PostgreSQL backend is not built yet"
+# (e): (b) and (c) on PostgreSQL 15. A throwaway cluster (scripts/pg-cluster.sh) in the
+# temporary folder, with PostgreSQL's default settings: the script's test tuning (fsync and
+# full_page_writes off, max_connections 400, shared_buffers 64MB) is set back to the defaults
+# with ALTER SYSTEM and a restart, so a 201 means the commit is flushed to disk, as on SQLite.
+# The data: the export taken after seeding, imported with `toolregistry import` (one
+# transaction), then VACUUM ANALYZE, so that autovacuum does not start during the runs.
+if wanted e; then
+  PG_DIR=$TMP/pg
+  log "(e) starting a PostgreSQL cluster in $PG_DIR"
+  PG_ADMIN=$(scripts/pg-cluster.sh start "$PG_DIR")
+  psql -qAtX -v ON_ERROR_STOP=1 -d "$PG_ADMIN" \
+    -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+    -c "ALTER SYSTEM SET max_connections = 100" -c "ALTER SYSTEM SET shared_buffers = '128MB'" \
+    -c "ALTER SYSTEM SET synchronous_commit = on" >&2
+  scripts/pg-cluster.sh kill "$PG_DIR"
+  scripts/pg-cluster.sh resume "$PG_DIR"
+  psql -qAtX -v ON_ERROR_STOP=1 -d "$PG_ADMIN" -c "CREATE DATABASE bench" >&2
+  PG_URL=${PG_ADMIN%/postgres}/bench
+  PG_SETTINGS=$(psql -qAtX -d "$PG_URL" -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'max_connections', 'server_version')")
+  log "(e) $PG_SETTINGS"
+  log "(e) importing $TMP/big.jsonl"
+  t0=$(now_us)
+  "$BIN" import --database "$PG_URL" --in "$TMP/big.jsonl" >&2
+  t1=$(now_us)
+  psql -qAtX -v ON_ERROR_STOP=1 -d "$PG_URL" -c "VACUUM ANALYZE" >&2
+  t2=$(now_us)
+  PG_USERS=$(psql -qAtX -d "$PG_URL" -c "SELECT count(*) FROM integration_users")
+  PG_DB_MIB=$(psql -qAtX -d "$PG_URL" -c "SELECT pg_database_size(current_database()) / 1048576")
+  IMPORT_LINE="import into PostgreSQL (toolregistry import, one transaction) in $(us_to_ms $(( (t1 - t0) / 1000 ))) s, then VACUUM ANALYZE in $(us_to_ms $(( (t2 - t1) / 1000 ))) s; $PG_USERS users, a $PG_DB_MIB MiB database"
+  log "(e) $IMPORT_LINE"
+  rm -f "$TMP/big.jsonl"
+  start_tr tr-pg "$PG_URL"; USERS_OF[tr-pg]=$USERS
+  # The same bytes as on SQLite, or nginx's files would not match.
+  pg_read_bytes=$(curl -sf -H "x-api-key: $KEY" "http://127.0.0.1:${PORT[tr-pg]}/v1/integrations/$CID/users/user-$(((USERS + 1) / 2))" | wc -c)
+  [ "$pg_read_bytes" = "$READ_BYTES" ] || die "(e) user body is $pg_read_bytes B on PostgreSQL, $READ_BYTES B on SQLite"
+  # PostgreSQL's own CPU time (postmaster and every backend), which tr-pg's column leaves out.
+  pg_ticks() {
+    local pm p total=0 t
+    pm=$(head -1 "$PG_DIR/data/postmaster.pid")
+    for p in "$pm" $(pgrep -P "$pm" || true); do
+      t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+      total=$((total + t))
+    done
+    echo "$total"
+  }
+  pg_cpu_per_req() {  # scenario ticks: µs of PostgreSQL CPU per tr-pg request (warm-up included)
+    awk -F'\t' -v id="$1" -v t="$2" -v tck="$CLK_TCK" '$1 == id && $3 == "tr-pg" { n += $10 }
+      END { if (n > 0) printf "%.0f", t * 1e6 / tck / n; else print "-" }' "$RAW"
+  }
+  t0=$(pg_ticks)
+  scenario eb "(e) (b) GET .../users/{random user of $USERS}, PostgreSQL" 64 read nginx tr-pg
+  PG_CPU_EB=$(pg_cpu_per_req eb $(( $(pg_ticks) - t0 )))
+  stop tr-pg
+  start_tr tr-pg "$PG_URL"
+  t0=$(pg_ticks)
+  scenario ec "(e) (c) POST .../auth-url, a new user each (durable), PostgreSQL" 64 write nginx tr-pg
+  PG_CPU_EC=$(pg_cpu_per_req ec $(( $(pg_ticks) - t0 )))
+  curl -sf "http://127.0.0.1:${PORT[tr-pg]}/metrics" | grep '^toolregistry_db_' >"$TMP/pg-metrics.txt" || true
+  stop tr-pg
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then cp "$PG_DIR/log" "$TMP/postgresql.log"; fi
+  scripts/pg-cluster.sh stop "$PG_DIR"
+  PG_DIR=""
+fi
 stop nginx
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -472,7 +561,7 @@ full() { if [ "$USERS" -ge 1000000 ]; then verdict "$@"; else echo "not measured
 GROWTH=$(ratio "$(get S_P50 b/tr)" "$(get S_P50 b/tr-1k)")
 GROWTH_RPS=$(ratio "$(get S_RPS b/tr)" "$(get S_RPS b/tr-1k)")
 THREAD_SCALING=$(ratio "$(get S_RPS threads/tr-t2)" "$(get S_RPS threads/tr-t1)")
-max_rss_big=$(for k in a64/tr a256/tr threads/tr-t1 threads/tr-t2 b/tr c/tr d/tr; do get S_RSS "$k"; echo; done \
+max_rss_big=$(for k in a64/tr a256/tr threads/tr-t1 threads/tr-t2 b/tr c/tr d/tr eb/tr-pg ec/tr-pg; do get S_RSS "$k"; echo; done \
   | awk '$1 != "" && $1 != "-" { if ($1 + 0 > m) m = $1 + 0; f = 1 } END { if (f) print m; else print "-" }')
 
 # ---------------------------------------------------------------------------------------
@@ -484,12 +573,13 @@ mkdir -p "$RESULTS_DIR"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
   echo "- load average (1, 5, 15 min): $LOAD_START at the first scenario, $LOAD_END after the last"
-  echo "- server: build/toolregistry built $BIN_BUILT (sha256 $BIN_SHA…), copied aside for the sitting"
+  echo "- server: $BIN_SRC built $BIN_BUILT (sha256 $BIN_SHA…), copied aside for the sitting"
   echo "- tools: $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), sqlite3 $(sqlite3 --version | awk '{ print $1 }')"
-  echo "- command: \`make bench\` with BENCH_USERS=$USERS BENCH_RUNS=$RUNS BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_SCENARIOS=\"$SCENARIOS\""
+  echo "- command: \`make bench\` with ${BENCH_BIN:+BENCH_BIN=$BENCH_BIN }BENCH_USERS=$USERS BENCH_RUNS=$RUNS BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_SCENARIOS=\"$SCENARIOS\""
   echo "- load: \`wrk -t$WRK_THREADS -c<conns> -d$DURATION --latency\`; $RUNS measured runs per server, alternated (nginx, toolregistry, ...), after one $WARMUP warm-up run each"
   echo "- servers: nginx, 2 workers, a static file of the same body size; toolregistry with $(nproc) I/O threads (the default) unless noted; wrk and both servers share the same $(nproc) cores"
   echo "- database: SQLite, $USERS users seeded for one customer integration (${BIG_DB_MIB} MiB file); tr-1k: the same database with $SMALL_USERS users"
+  if wanted e; then echo "- (e) tr-pg: PostgreSQL (scripts/pg-cluster.sh, set back to the default settings), loopback TCP, the same rows; $PG_SETTINGS"; fi
   echo "- disk: one synchronous (O_DSYNC) 4 KiB write takes $FSYNC_MS ms on the databases' file system (dd, 200 writes): the floor of one durable commit"
   echo "- response bodies: list $LIST_BYTES B, user $READ_BYTES B, auth-url $WRITE_BYTES B"
   echo
@@ -499,7 +589,6 @@ mkdir -p "$RESULTS_DIR"
     label=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$LABELS")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$server" "$rps" "$p50" "$p90" "$rr" "$pr" "$mib" "$cpu" "$bad"
   done <"$SUMMARY"
-  echo "| (e) PostgreSQL | | | skipped: backend not built yet | | | | | | | |"
   echo
   echo "- errors: non-2xx responses + socket errors (connect, read, write, timeout), summed over the measured runs."
   echo "- CPU µs/req: the server's user + system CPU time during the scenario (warm-up included; for nginx, master and workers) divided by the requests it answered; unlike req/s it hardly depends on what else the machine runs."
@@ -512,6 +601,11 @@ mkdir -p "$RESULTS_DIR"
   echo "- ready to serve with $USERS users (median of $RUNS starts): \`listening on\` printed after $READY_LISTEN_BIG ms, first 200 on /v1/integrations after $READY_200_BIG ms (each start, listening/first 200 in ms: $READY_ALL_BIG)"
   echo "- ready to serve with $SMALL_USERS users: \`listening on\` after $READY_LISTEN_SMALL ms, first 200 after $READY_200_SMALL ms"
   echo "- growth, (b) with $USERS users vs $SMALL_USERS users: p50 $(get S_P50 b/tr) ms vs $(get S_P50 b/tr-1k) ms (× $GROWTH); req/s $(get S_RPS b/tr) vs $(get S_RPS b/tr-1k) (× $GROWTH_RPS); CPU µs/req $(get S_CPU b/tr) vs $(get S_CPU b/tr-1k)"
+  if wanted e; then
+    echo "- (e) loading PostgreSQL: $EXPORT_LINE; $IMPORT_LINE"
+    echo "- (e) (b) on PostgreSQL vs SQLite (same $USERS users): $(get S_RPS eb/tr-pg) vs $(get S_RPS b/tr) req/s, p50 $(get S_P50 eb/tr-pg) vs $(get S_P50 b/tr) ms, CPU µs/req $(get S_CPU eb/tr-pg) vs $(get S_CPU b/tr), plus PostgreSQL's own $PG_CPU_EB µs/req"
+    echo "- (e) (c) on PostgreSQL vs SQLite: $(get S_RPS ec/tr-pg) vs $(get S_RPS c/tr) req/s, p50 $(get S_P50 ec/tr-pg) vs $(get S_P50 c/tr) ms, CPU µs/req $(get S_CPU ec/tr-pg) vs $(get S_CPU c/tr), plus PostgreSQL's own $PG_CPU_EC µs/req; /metrics after (c): $(tr '\n' ' ' <"$TMP/pg-metrics.txt" 2>/dev/null)"
+  fi
   echo "- threads, (a) at 64 connections: --threads 1 $(get S_RPS threads/tr-t1) req/s, --threads 2 $(get S_RPS threads/tr-t2) req/s (× $THREAD_SCALING)"
   echo
   echo "## Targets (issue 6)"
@@ -524,7 +618,7 @@ mkdir -p "$RESULTS_DIR"
     echo "| $name p90 ≤ 1.25 × nginx | $(get S_PR "$k/tr") × | $(verdict "$(get S_PR "$k/tr")" '<=' 1.25 "$k/tr") |"
   done
   echo "| (c) SQLite ≥ 15,000 durable creations/s | $(get S_RPS c/tr) /s ($(get S_BAD c/tr) errors) | $(verdict "$(get S_RPS c/tr)" '>=' 15000 c/tr) |"
-  echo "| (c) PostgreSQL ≥ 5,000/s | - | not measured (no PostgreSQL backend yet) |"
+  echo "| (c) PostgreSQL ≥ 5,000/s | $(get S_RPS ec/tr-pg) /s ($(get S_BAD ec/tr-pg) errors) | $(verdict "$(get S_RPS ec/tr-pg)" '>=' 5000 ec/tr-pg) |"
   echo "| RSS ≤ 64 MiB during (a) at 256 connections | $(get S_RSS a256/tr) MiB | $(verdict "$(get S_RSS a256/tr)" '<=' 64) |"
   echo "| RSS ≤ 150 MiB with 1,000,000 users | $max_rss_big MiB (max over all scenarios, $USERS users) | $(full "$max_rss_big" '<=' 150) |"
   echo "| (b) p50 at 1,000,000 users ≤ 1.2 × at 1,000 | $GROWTH × | $(full "$GROWTH" '<=' 1.2 b/tr b/tr-1k) |"
