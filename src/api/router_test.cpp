@@ -369,6 +369,9 @@ TEST_F(RouterTest, UnknownRouteIs404) {
       {"GET", "/v1/integrations/abc/users", "Cannot GET /v1/integrations/abc/users"},
       {"GET", "/v1/integrations/abc/users/u/auth-url", "Cannot GET /v1/integrations/abc/users/u/auth-url"},
       {"POST", "/v1/integrations/abc/users/u", "Cannot POST /v1/integrations/abc/users/u"},
+      // Found by fuzz/router_fuzzer.cpp: a path that is not UTF-8 made the body invalid JSON.
+      {"PUT", "/v1/integr\xe1tions", "Cannot PUT /v1/integr\xef\xbf\xbdtions"},
+      {"GET", "/\xff\xc0\x80", "Cannot GET /\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.target);
