@@ -197,11 +197,14 @@ TEST_F(RouterTest, MissingOrBadKeyIs401) {
   const std::string auth_url = AuthUrlPath(stripe_, "u-1");
   const std::string bearer_bad = "Bearer sk_live_nope";
   const std::string revoked_bearer = "Bearer " + api_key_ + "x";
+  // Named: a Headers entry is a view, so a temporary here would dangle (AddressSanitizer
+  // reported the heap-use-after-free of "api_key_ + x" when it was written inline).
+  const std::string wrong_key = api_key_ + "x";
   const Headers kBadHeaders[] = {
       {},
       {{"x-api-key", ""}},
       {{"x-api-key", "sk_live_nope"}},
-      {{"x-api-key", api_key_ + "x"}},
+      {{"x-api-key", wrong_key}},
       {{"authorization", bearer_bad}},
       {{"Authorization", revoked_bearer}},
       {{"Authorization", "Basic c2tfbGl2ZV94Og=="}},

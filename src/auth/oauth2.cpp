@@ -75,7 +75,10 @@ std::optional<json::object> ReadBody(const net::HttpResult& response) {
   auto params = boost::urls::parse_query(response.body);
   if (!params) return std::nullopt;
   json::object out;
-  for (auto param : *params) out[param.key] = param.value;
+  // Decoded, '+' as a space (application/x-www-form-urlencoded). Before, the values were kept
+  // percent-encoded: a token with an escaped character was stored and used escaped.
+  const boost::urls::encoding_opts form(/*space_as_plus=*/true);
+  for (auto param : *params) out[param.key.decode(form)] = param.value.decode(form);
   return out;
 }
 
