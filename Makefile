@@ -54,3 +54,35 @@ clean:
 .PHONY: bench
 bench:
 	bench/run.sh
+
+# Sanitizers and fuzzing (docs/security.md). Each has its own build folder.
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:check_initialization_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath scripts/tsan.supp)
+
+.PHONY: asan-test tsan-test fuzz
+
+# AddressSanitizer + UndefinedBehaviorSanitizer (gcc): the unit tests and every black-box test.
+asan-test: deps test-deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLREGISTRY_SANITIZE=ON $(CMAKE_LAUNCHER)
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	$(SANITIZER_ENV) $(ASAN_DIR)/toolregistry_tests --gtest_brief=1
+	$(SANITIZER_ENV) TOOLREGISTRY_TEST_SANITIZER=1 TOOLREGISTRY_BIN=$(abspath $(ASAN_DIR))/toolregistry \
+	  $(NODE) --test --test-concurrency=2 'tests/blackbox/*.test.mjs'
+
+# ThreadSanitizer: the unit tests that run threads (cmake/tsan.cmake), nothing else built.
+tsan-test: deps
+	cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLREGISTRY_TSAN=ON -DTOOLREGISTRY_TESTS=OFF $(CMAKE_LAUNCHER)
+	cmake --build $(TSAN_DIR) -j $(JOBS) --target toolregistry_tsan_tests
+	$(SANITIZER_ENV) $(TSAN_DIR)/toolregistry_tsan_tests --gtest_brief=1
+
+# libFuzzer targets (clang-14), each run FUZZ_SECONDS on a copy of its seed corpus.
+fuzz:
+	@scripts/install-deps.sh test
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLREGISTRY_FUZZ=ON -DTOOLREGISTRY_TESTS=OFF $(CMAKE_LAUNCHER)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_DIR)

@@ -10,7 +10,8 @@ build_packages=(
   libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
 )
-test_packages=(nodejs npm sqlite3 ca-certificates chromium prometheus dpkg-dev postgresql nginx)
+test_packages=(nodejs npm sqlite3 ca-certificates chromium prometheus dpkg-dev postgresql nginx
+  clang-14 libclang-rt-14-dev)   # make fuzz: libFuzzer
 
 wanted=("${build_packages[@]}")
 if [ "${1:-build}" = "test" ]; then

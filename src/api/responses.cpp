@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.h"
+#include "core/validation.h"
 
 namespace tr::api {
 
@@ -38,11 +39,13 @@ http::Response SerializedJsonResponse(int status, std::string body) {
 http::Response ErrorResponse(int status, const std::vector<std::string>& messages) {
   json::object body;
   body["statusCode"] = status;
+  // A message may quote the request (the path of a 404) or a provider: its bytes need not be
+  // UTF-8, and JSON must be.
   if (messages.size() == 1) {
-    body["message"] = messages.front();
+    body["message"] = ReplaceInvalidUtf8(messages.front());
   } else {
     json::array list;
-    for (const auto& m : messages) list.emplace_back(m);
+    for (const auto& m : messages) list.emplace_back(ReplaceInvalidUtf8(m));
     body["message"] = std::move(list);
   }
   body["error"] = http::StatusText(status);

@@ -8,6 +8,7 @@
 #include "api/api_reference.h"
 #include "api/connect_pages.h"
 #include "api/form_data.h"
+#include "api/request_body.h"
 #include "api/responses.h"
 #include "core/metrics.h"
 #include "core/validation.h"
@@ -22,9 +23,6 @@ namespace tr::api {
 namespace json = boost::json;
 
 namespace {
-
-// JSON nesting deeper than any valid body needs; bounds the parser's work.
-constexpr unsigned kMaxJsonDepth = 32;
 
 // Splits "/a/b/c" into raw segments {"a","b","c"}. An empty segment (a "//" or trailing
 // "/") is kept, so such paths match no route.
@@ -248,20 +246,9 @@ http::Response Router::CreateAuthUrl(const http::Request& request, std::string_v
   std::optional<std::string> user_id = PercentDecode(raw_user_id);
   if (!user_id) return ErrorResponse(400, {"userId is not correctly percent-encoded"});
 
-  std::optional<std::string> redirect_uri;
-  if (request.body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-    json::parse_options options;
-    options.max_depth = kMaxJsonDepth;
-    boost::system::error_code ec;
-    json::value body = json::parse(request.body, ec, {}, options);
-    if (ec) return ErrorResponse(400, {"Request body is not valid JSON"});
-    if (!body.is_object()) return ErrorResponse(400, {"Request body must be a JSON object"});
-    if (const json::value* v = body.get_object().if_contains("redirectUri"); v && !v->is_null()) {
-      if (!v->is_string()) return ErrorResponse(400, {"redirectUri must be a string"});
-      redirect_uri = std::string(v->get_string());
-    }
-  }
-  auto url = api_.CreateAuthUrl(*workspace, cid, *user_id, redirect_uri);
+  auto redirect_uri = ParseAuthUrlBody(request.body);
+  if (!redirect_uri) return ErrorResponse(400, redirect_uri.error().messages);
+  auto url = api_.CreateAuthUrl(*workspace, cid, *user_id, *redirect_uri);
   if (!url) return ErrorResponse(url.error());
   return JsonResponse(201, json::object{{"authorizeUrl", *url}});
 }

@@ -197,11 +197,14 @@ TEST_F(RouterTest, MissingOrBadKeyIs401) {
   const std::string auth_url = AuthUrlPath(stripe_, "u-1");
   const std::string bearer_bad = "Bearer sk_live_nope";
   const std::string revoked_bearer = "Bearer " + api_key_ + "x";
+  // Named: a Headers entry is a view, so a temporary here would dangle (AddressSanitizer
+  // reported the heap-use-after-free of "api_key_ + x" when it was written inline).
+  const std::string wrong_key = api_key_ + "x";
   const Headers kBadHeaders[] = {
       {},
       {{"x-api-key", ""}},
       {{"x-api-key", "sk_live_nope"}},
-      {{"x-api-key", api_key_ + "x"}},
+      {{"x-api-key", wrong_key}},
       {{"authorization", bearer_bad}},
       {{"Authorization", revoked_bearer}},
       {{"Authorization", "Basic c2tfbGl2ZV94Og=="}},
@@ -369,6 +372,9 @@ TEST_F(RouterTest, UnknownRouteIs404) {
       {"GET", "/v1/integrations/abc/users", "Cannot GET /v1/integrations/abc/users"},
       {"GET", "/v1/integrations/abc/users/u/auth-url", "Cannot GET /v1/integrations/abc/users/u/auth-url"},
       {"POST", "/v1/integrations/abc/users/u", "Cannot POST /v1/integrations/abc/users/u"},
+      // Found by fuzz/router_fuzzer.cpp: a path that is not UTF-8 made the body invalid JSON.
+      {"PUT", "/v1/integr\xe1tions", "Cannot PUT /v1/integr\xef\xbf\xbdtions"},
+      {"GET", "/\xff\xc0\x80", "Cannot GET /\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.target);

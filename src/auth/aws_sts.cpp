@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/validation.h"
+
 namespace tr::auth {
 namespace {
 
@@ -107,38 +109,6 @@ std::optional<uint32_t> CharacterReference(std::string_view entity) {
   }
   if (!IsXmlChar(cp)) return std::nullopt;
   return cp;
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  size_t len;
-  uint32_t cp;
-  uint32_t min;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2;
-    cp = lead & 0x1F;
-    min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3;
-    cp = lead & 0x0F;
-    min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4;
-    cp = lead & 0x07;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (len > s.size() - i) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
 }
 
 // `text` made safe to show and log: invalid UTF-8 bytes become '?', control characters

@@ -1,5 +1,11 @@
 #include "auth/oauth2.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
@@ -16,6 +22,9 @@ namespace {
 
 // An error description from a provider is shown in logs and pages: keep it short.
 constexpr size_t kMaxDescription = 200;
+// The longest token lifetime kept: a larger expires_in is taken as this, so that the expiry
+// (now + expires_in * 1000 ms) cannot overflow. Ten years.
+constexpr int64_t kMaxExpiresInSeconds = 10LL * 365 * 24 * 3600;
 
 std::string JoinScopes(const std::vector<std::string>& scopes, const std::string& separator) {
   std::string joined;
@@ -66,13 +75,55 @@ std::optional<json::object> ReadBody(const net::HttpResult& response) {
   auto params = boost::urls::parse_query(response.body);
   if (!params) return std::nullopt;
   json::object out;
-  for (auto param : *params) out[param.key] = param.value;
+  // Decoded, '+' as a space (application/x-www-form-urlencoded). Before, the values were kept
+  // percent-encoded: a token with an escaped character was stored and used escaped.
+  const boost::urls::encoding_opts form(/*space_as_plus=*/true);
+  for (auto param : *params) out[param.key.decode(form)] = param.value.decode(form);
   return out;
 }
 
 std::string StringField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// True when `text` is made of VSCHAR (%x20-7E), as RFC 6749 (appendix A) requires of
+// tokens: a token goes into an Authorization header, where CR or LF would inject headers.
+bool IsVisibleAscii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// `text` with every character outside VSCHAR replaced by '?': the error and its description
+// (RFC 6749 5.2 allows VSCHAR only) go into messages and logs.
+std::string VisibleAscii(std::string text) {
+  for (char& c : text) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return text;
+}
+
+// expires_in as a number of seconds in [0, kMaxExpiresInSeconds] (a negative one is 0, a
+// larger one the maximum), from a JSON number or a string of digits; nullopt otherwise.
+std::optional<int64_t> ExpiresIn(const json::value& v) {
+  auto clamp = [](int64_t s) { return std::clamp<int64_t>(s, 0, kMaxExpiresInSeconds); };
+  if (v.is_int64()) return clamp(v.get_int64());
+  if (v.is_uint64()) return kMaxExpiresInSeconds;  // above INT64_MAX
+  if (v.is_double()) {
+    double d = v.get_double();  // finite: JSON has no NaN or infinity
+    if (d <= 0) return 0;
+    return d >= static_cast<double>(kMaxExpiresInSeconds) ? kMaxExpiresInSeconds
+                                                          : static_cast<int64_t>(d);
+  }
+  if (v.is_string()) {  // some providers send a string
+    std::string_view text = v.get_string();
+    int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec == std::errc::result_out_of_range)
+      return text.starts_with('-') ? 0 : kMaxExpiresInSeconds;
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return clamp(seconds);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -110,7 +161,8 @@ net::HttpCall BuildCodeExchangeCall(const OAuth2Config& config, const OAuthClien
 
 net::HttpCall BuildRefreshCall(const OAuth2Config& config, const OAuthClient& client,
                                const std::string& refresh_token) {
-  return TokenCall(config, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}},
+  return TokenCall(config, client,
+                   {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}},
                    config.token_url);
 }
 
@@ -123,8 +175,9 @@ net::HttpCall BuildRevocationCall(const OAuth2Config& config, const OAuthClient&
 Result<OAuthTokens> ParseTokenResponse(const net::HttpResult& response) {
   std::optional<json::object> body = ReadBody(response);
   if (body && (response.status != 200 || body->contains("error"))) {
-    std::string error = StringField(*body, "error");
-    std::string description = StringField(*body, "error_description").substr(0, kMaxDescription);
+    std::string error = VisibleAscii(StringField(*body, "error").substr(0, kMaxDescription));
+    std::string description =
+        VisibleAscii(StringField(*body, "error_description").substr(0, kMaxDescription));
     if (error.empty()) error = "token_error";
     return Error(Errc::kInvalidArgument, description.empty() ? error : error + ": " + description);
   }
@@ -139,19 +192,13 @@ Result<OAuthTokens> ParseTokenResponse(const net::HttpResult& response) {
   }
   tokens.refresh_token = StringField(*body, "refresh_token");
   if (std::string type = StringField(*body, "token_type"); !type.empty()) tokens.token_type = type;
-  tokens.scope = StringField(*body, "scope");
-  if (const json::value* v = body->if_contains("expires_in")) {
-    if (v->is_int64() || v->is_uint64()) {
-      tokens.expires_in_seconds = v->to_number<int64_t>();
-    } else if (v->is_string()) {  // some providers send a string
-      try {
-        tokens.expires_in_seconds = std::stoll(std::string(v->get_string()));
-      } catch (...) {
-      }
-    } else if (v->is_double()) {
-      tokens.expires_in_seconds = static_cast<int64_t>(v->get_double());
-    }
+  if (!IsVisibleAscii(tokens.access_token) || !IsVisibleAscii(tokens.refresh_token) ||
+      !IsVisibleAscii(tokens.token_type)) {
+    return Error(Errc::kInvalidArgument, "token_error: a token holds characters tokens may not");
   }
+  tokens.scope = StringField(*body, "scope");
+  if (const json::value* v = body->if_contains("expires_in"))
+    tokens.expires_in_seconds = ExpiresIn(*v);
   return tokens;
 }
 

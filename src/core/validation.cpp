@@ -9,36 +9,13 @@ namespace {
 
 // Validates UTF-8 (no overlongs, no surrogates, max U+10FFFF) and rejects C0/C1 controls.
 bool IsCleanUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    uint32_t cp;
-    int extra;
-    if (c < 0x80) {
-      cp = c;
-      extra = 0;
-    } else if ((c & 0xe0) == 0xc0) {
-      cp = c & 0x1f;
-      extra = 1;
-    } else if ((c & 0xf0) == 0xe0) {
-      cp = c & 0x0f;
-      extra = 2;
-    } else if ((c & 0xf8) == 0xf0) {
-      cp = c & 0x07;
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      unsigned char cc = s[i + k];
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) return false;
-    i += extra + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) return false;
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (len == 1 && (lead < 0x20 || lead == 0x7f)) return false;
+    if (len == 2 && lead == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) return false;
+    i += len;
   }
   return true;
 }
@@ -81,8 +58,7 @@ Status ValidateUserId(std::string_view user_id) {
     return Error(Errc::kInvalidArgument, "userId must be 1 to 255 bytes");
   }
   if (!IsCleanUtf8(user_id)) {
-    return Error(Errc::kInvalidArgument,
-                 "userId must be valid UTF-8 without control characters");
+    return Error(Errc::kInvalidArgument, "userId must be valid UTF-8 without control characters");
   }
   return Ok{};
 }
@@ -123,6 +99,53 @@ std::optional<std::string> PercentDecode(std::string_view text) {
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
+  }
+  return out;
+}
+
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  if (lead < 0x80) return 1;
+  size_t len;
+  uint32_t cp;
+  uint32_t min;
+  if ((lead & 0xE0) == 0xC0) {
+    len = 2;
+    cp = lead & 0x1F;
+    min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    len = 3;
+    cp = lead & 0x0F;
+    min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    len = 4;
+    cp = lead & 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (len > s.size() - i) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+std::string ReplaceInvalidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
   }
   return out;
 }

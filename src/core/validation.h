@@ -26,4 +26,12 @@ Result<std::string> NormalizeOrigin(std::string_view origin);
 // Percent-decodes a path segment. nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);
 
+// Length of the well-formed UTF-8 sequence starting at text[i] (no overlongs, no surrogates,
+// at most U+10FFFF), or 0. REQUIRES: i < text.size().
+size_t Utf8SequenceLength(std::string_view text, size_t i);
+
+// `text` with each byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD,
+// so that it can go into JSON (which must be UTF-8) as it is otherwise.
+std::string ReplaceInvalidUtf8(std::string_view text);
+
 }  // namespace tr

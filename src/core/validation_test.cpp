@@ -272,5 +272,22 @@ TEST(IdsTest, DeriveFromTokenDependsOnTokenAndPurpose) {
   EXPECT_TRUE(IsBase64Url(a));
 }
 
+TEST(ReplaceInvalidUtf8Test, KeepsUtf8AndReplacesEachBadByte) {
+  const struct {
+    std::string_view in;
+    std::string_view out;
+  } kCases[] = {
+      {"", ""},
+      {"plain ascii", "plain ascii"},
+      {"\xc3\xbc \xe2\x82\xac \xf0\x9f\x98\x80", "\xc3\xbc \xe2\x82\xac \xf0\x9f\x98\x80"},
+      {"a\xff" "b", "a\xef\xbf\xbd" "b"},
+      {"\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd"},           // overlong NUL
+      {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // a surrogate
+      {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // > U+10FFFF
+      {"end\xe2\x82", "end\xef\xbf\xbd\xef\xbf\xbd"},     // truncated
+  };
+  for (const auto& c : kCases) EXPECT_EQ(ReplaceInvalidUtf8(c.in), c.out) << c.in;
+}
+
 }  // namespace
 }  // namespace tr

@@ -120,6 +120,37 @@ function cleanEnv(extra) {
   return { ...env, ...extra };
 }
 
+// Sanitizer builds (make asan-test, tsan-test): a report on a server's or a CLI run's stderr
+// fails the test. With TOOLREGISTRY_TEST_SANITIZER set, contexts stop their servers with
+// SIGTERM rather than SIGKILL, so that LeakSanitizer runs at exit.
+const SANITIZER_REPORT = /(ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|:\d+:\d+: runtime error: |SUMMARY: \w+Sanitizer)/;
+const SANITIZED_RUN = Boolean(process.env.TOOLREGISTRY_TEST_SANITIZER);
+const sanitizerReports = [];  // from CLI runs
+const startedServers = [];    // every server of this test file
+
+/** The sanitizer report in `text` (from its first line, at most 6000 characters), or undefined. */
+export function findSanitizerReport(text) {
+  const m = SANITIZER_REPORT.exec(text);
+  if (!m) return undefined;
+  const start = text.lastIndexOf('\n', m.index) + 1;
+  return text.slice(start, start + 6000);
+}
+
+function recordSanitizerReport(what, report) {
+  sanitizerReports.push(`${what}:\n${report}`);
+}
+
+// A report seen anywhere in this test file fails it, even when no assertion looked.
+process.on('exit', () => {
+  for (const server of startedServers) {
+    if (server.sanitizerReport) recordSanitizerReport(`toolregistry ${server.args.join(' ')}`, server.sanitizerReport);
+  }
+  if (sanitizerReports.length > 0) {
+    process.stderr.write(`sanitizer reports:\n${sanitizerReports.join('\n---\n')}\n`);
+    process.exitCode = 1;
+  }
+});
+
 // Safety net: whatever a failing suite left behind is killed and removed when
 // the test process exits.
 const liveContexts = new Set();
@@ -147,6 +178,7 @@ export class Context {
     this.masterKey = masterKey ? crypto.randomBytes(32).toString('base64') : undefined;
     this.env = cleanEnv(this.masterKey ? { TOOLREGISTRY_MASTER_KEY: this.masterKey } : {});
     this.servers = new Set();
+    this.startedServers = [];  // also those that exited, for their sanitizer reports
     this._catalog = undefined;
   }
 
@@ -188,6 +220,7 @@ export class Context {
   async startServer(opts = {}) {
     const server = await startServer({ env: this.env, database: this.database, ...opts });
     this.servers.add(server);
+    this.startedServers.push(server);
     server.proc.once('exit', () => this.servers.delete(server));
     return server;
   }
@@ -275,10 +308,13 @@ export class Context {
 
   /** Kills every process started by this context and removes the temp dir. */
   async cleanup() {
-    await Promise.all([...this.servers].map((s) => s.stop('SIGKILL').catch(() => {})));
+    const signal = SANITIZED_RUN ? 'SIGTERM' : 'SIGKILL';
+    await Promise.all([...this.servers].map((s) => s.stop(signal).catch(() => s.stop('SIGKILL').catch(() => {}))));
     fs.rmSync(this.dir, { recursive: true, force: true });
     for (const url of this.pgDatabases) pg.dropDatabase(url);
     liveContexts.delete(this);
+    const reports = this.startedServers.map((s) => s.sanitizerReport).filter(Boolean);
+    assert.equal(reports.length, 0, `sanitizer report from a server:\n${reports.join('\n---\n')}`);
   }
 }
 
@@ -326,6 +362,7 @@ export function startServer({
     args,
     stdoutLines: [],
     stderrTail: '',
+    sanitizerReport: undefined,
     bootstrapWorkspace: undefined,
     bootstrapKey: undefined,
     port: undefined,
@@ -344,9 +381,14 @@ export function startServer({
   };
 
   proc.stderr.setEncoding('utf8');
+  let stderrAll = '';  // the last 64 KB, so that a report is seen whole
   proc.stderr.on('data', (chunk) => {
     server.stderrTail = (server.stderrTail + chunk).slice(-8000);
+    stderrAll = (stderrAll + chunk).slice(-64000);
+    const report = findSanitizerReport(stderrAll);
+    if (report) server.sanitizerReport = report;
   });
+  startedServers.push(server);
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -412,6 +454,12 @@ export function runCli(args, { env, database, timeout = TIMEOUT_MS, withDatabase
     });
     proc.once('close', (code, signal) => {
       clearTimeout(timer);
+      const report = findSanitizerReport(stderr);
+      if (report) {
+        recordSanitizerReport(`toolregistry ${full.join(' ')}`, report);
+        reject(new Error(`sanitizer report from toolregistry ${full.join(' ')}:\n${report}`));
+        return;
+      }
       let json;
       try { json = JSON.parse(stdout); } catch { json = undefined; }
       resolve({ args: full, code, signal, stdout, stderr, json });

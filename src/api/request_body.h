@@ -1,0 +1,22 @@
+// Decoding of the JSON request bodies of the public API. Pure functions; the router turns
+// an error into a 400 with its message.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace tr::api {
+
+// JSON nesting deeper than any valid body needs; bounds the parser's work.
+inline constexpr unsigned kMaxJsonDepth = 32;
+
+// The body of POST .../auth-url: empty (only whitespace) or a JSON object whose optional
+// "redirectUri" is a string or null. On success, the redirect URI (nullopt when absent or
+// null), not yet validated (ValidateRedirectUri does that). Error(kInvalidArgument, message)
+// when the body is not JSON, not an object, or redirectUri is neither a string nor null.
+Result<std::optional<std::string>> ParseAuthUrlBody(std::string_view body);
+
+}  // namespace tr::api
