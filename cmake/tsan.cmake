@@ -14,7 +14,7 @@ find_package(GTest REQUIRED)
 add_executable(toolregistry_tsan_tests EXCLUDE_FROM_ALL
   src/core/concurrency_test.cpp
   src/core/rate_limiter_test.cpp
-  src/store/sqlite_store_test.cpp
+  src/store/store_test.cpp
 )
 target_link_libraries(toolregistry_tsan_tests PRIVATE toolregistry_tsan_lib GTest::gtest GTest::gtest_main)
 toolregistry_warnings(toolregistry_tsan_tests)
