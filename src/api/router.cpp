@@ -325,7 +325,7 @@ http::Response Router::MetricsText() {
   response.body = Metrics::Global().RenderPrometheus(
       {{"toolregistry_db_idle_connections", "Open database connections not in use.",
         stats.idle_connections},
-       {"toolregistry_db_queued_writes", "Writes waiting for the next group commit.",
+       {"toolregistry_db_queued_writes", "Database work waiting: writes for the next group commit (SQLite), or calls for a free connection (PostgreSQL).",
         stats.queued_writes},
        {"toolregistry_db_commits", "Group commits since start.", stats.commits}});
   return response;

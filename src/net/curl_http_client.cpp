@@ -78,13 +78,14 @@ bool HasHeader(const Headers& headers, std::string_view name) {
 // The options every call shares: method, URL, headers, TLS, timeouts, the SSRF check.
 // Curl's own defaults are switched off where they would change the request: no
 // form-urlencoded content type we were not asked for, no Expect: 100-continue wait.
-HeaderList SetCommonOptions(CURL* h, const HttpCall& call, bool has_body, SocketGuard& guard,
-                            const CurlOptions& options) {
+HeaderList SetCommonOptions(CURL* h, const HttpCall& call, bool has_body, bool chunked,
+                            SocketGuard& guard, const CurlOptions& options) {
   curl_slist* list = nullptr;
   for (const auto& [name, value] : call.headers) {
     list = curl_slist_append(list, (name + ": " + value).c_str());
   }
   if (has_body && !HasHeader(call.headers, "content-type")) list = curl_slist_append(list, "Content-Type:");
+  if (chunked) list = curl_slist_append(list, "Transfer-Encoding: chunked");
   list = curl_slist_append(list, "Expect:");
   HeaderList headers(list, curl_slist_free_all);
   curl_easy_setopt(h, CURLOPT_URL, call.url.c_str());
@@ -257,7 +258,7 @@ Result<HttpResult> CurlHttpClient::Send(const HttpCall& call) {
   CURL* h = curl.get();
   const bool has_body = !call.body.empty() || call.method == "POST" || call.method == "PUT";
   SocketGuard guard;
-  HeaderList headers = SetCommonOptions(h, call, has_body, guard, options_);
+  HeaderList headers = SetCommonOptions(h, call, has_body, /*chunked=*/false, guard, options_);
   if (has_body) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, call.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call.body.size()));
@@ -292,9 +293,8 @@ Result<StreamedResult> CurlHttpClient::Stream(const HttpCall& call) {
     state->upload_length = call.body.size();
   }
   const bool has_body = state->upload && state->upload_length != uint64_t{0};
-  HttpCall effective = call;
-  if (has_body && !state->upload_length) effective.headers.emplace_back("Transfer-Encoding", "chunked");
-  HeaderList headers = SetCommonOptions(h, effective, has_body, state->guard, options_);
+  HeaderList headers = SetCommonOptions(h, call, has_body, has_body && !state->upload_length,
+                                        state->guard, options_);
   if (state->upload) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, OnStreamUpload);
