@@ -60,6 +60,9 @@ ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# Empty: a new random seed each run (exploration). CI sets one, so that a run it fails, it
+# fails again, and a finding comes from the change under test rather than from luck.
+FUZZ_SEED ?=
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:check_initialization_order=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath scripts/tsan.supp)
@@ -80,9 +83,10 @@ tsan-test: deps
 	cmake --build $(TSAN_DIR) -j $(JOBS) --target toolregistry_tsan_tests
 	$(SANITIZER_ENV) $(TSAN_DIR)/toolregistry_tsan_tests --gtest_brief=1
 
-# libFuzzer targets (clang-14), each run FUZZ_SECONDS on a copy of its seed corpus.
+# libFuzzer targets (clang-14), each run FUZZ_SECONDS on a copy of its seed corpus, from
+# FUZZ_SEED when set.
 fuzz:
 	@scripts/install-deps.sh test
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLREGISTRY_FUZZ=ON -DTOOLREGISTRY_TESTS=OFF $(CMAKE_LAUNCHER)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
-	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_DIR)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh $(FUZZ_DIR)

@@ -2,12 +2,16 @@
 # Runs every libFuzzer target (fuzz/*_fuzzer.cpp) for FUZZ_SECONDS each, on a copy of its seed
 # corpus (fuzz/corpus/<name>/) in a temporary folder, so the repository's corpus stays as
 # committed. Fails when a target finds a crash, a leak, a timeout or an out-of-memory; the
-# input is kept in <build dir>/artifacts/. Usage: scripts/fuzz.sh <build dir> [target...]
+# input is kept in <build dir>/artifacts/. FUZZ_SEED, when set, fixes libFuzzer's seed, so the
+# same inputs are tried in the same order on every run (up to how many fit in the time).
+# Usage: scripts/fuzz.sh <build dir> [target...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:?usage: scripts/fuzz.sh <build dir> [target...]}
 shift
 seconds=${FUZZ_SECONDS:-60}
+seed=()
+if [ -n "${FUZZ_SEED:-}" ]; then seed=(-seed="$FUZZ_SEED"); fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(router request_body url integration oauth_token sts_xml)
@@ -29,11 +33,11 @@ for name in "${targets[@]}"; do
     request_body | integration | oauth_token) dict=(-dict=fuzz/json.dict) ;;
     sts_xml) dict=(-dict=fuzz/sts_xml.dict) ;;
   esac
-  echo "fuzz: $name for ${seconds}s"
+  echo "fuzz: $name for ${seconds}s${FUZZ_SEED:+ from seed $FUZZ_SEED}"
   # -timeout: one input taking this long is a bug (a hang); -rss_limit_mb: so is this much memory.
   mkdir -p "$work/$name.tmp"
   if TMPDIR="$work/$name.tmp" ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      "$build_dir/${name}_fuzzer" "$work/$name" "${dict[@]}" -max_total_time="$seconds" \
+      "$build_dir/${name}_fuzzer" "$work/$name" "${dict[@]}" "${seed[@]}" -max_total_time="$seconds" \
       -rss_limit_mb=2048 -timeout=10 -max_len=16384 -print_final_stats=1 \
       -artifact_prefix="$artifacts/${name}-" >"$work/$name.log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE" "$work/$name.log" || true

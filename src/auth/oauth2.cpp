@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -109,8 +110,10 @@ std::optional<int64_t> ExpiresIn(const json::value& v) {
   if (v.is_int64()) return clamp(v.get_int64());
   if (v.is_uint64()) return kMaxExpiresInSeconds;  // above INT64_MAX
   if (v.is_double()) {
-    double d = v.get_double();  // finite: JSON has no NaN or infinity
-    if (d <= 0) return 0;
+    // Not always finite: Boost.JSON reads 1e999 as infinity and 0e999 as NaN (0 times an
+    // infinite power of ten). NaN is 0 here, the value the text stands for.
+    double d = v.get_double();
+    if (std::isnan(d) || d <= 0) return 0;
     return d >= static_cast<double>(kMaxExpiresInSeconds) ? kMaxExpiresInSeconds
                                                           : static_cast<int64_t>(d);
   }

@@ -1,5 +1,6 @@
 #include "core/integration.h"
 
+#include <cstdint>
 #include <regex>
 #include <set>
 
@@ -88,7 +89,8 @@ class Reader {
     const json::value* v = Find(obj, key);
     if (!v) return true;
     if (!v->is_int64() && !v->is_uint64()) return Fail(path, "must be an integer");
-    auto n = v->to_number<int64_t>();
+    // A uint64 here is above INT64_MAX, so above any max (to_number<int64_t> would throw).
+    int64_t n = v->is_int64() ? v->get_int64() : INT64_MAX;
     if (n < min || n > max) return Fail(path, fmt::format("must be between {} and {}", min, max));
     out = static_cast<int>(n);
     return true;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -341,6 +342,11 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
       {"awsAssumeRole duration above 43200",
        [](json::object& d) {
          d["awsAssumeRole"] = json::object{{"sessionDurationSeconds", 43201}};
+       },
+       "custom.json: awsAssumeRole.sessionDurationSeconds:"},
+      {"awsAssumeRole duration above INT64_MAX (a uint64 to Boost.JSON)",
+       [](json::object& d) {
+         d["awsAssumeRole"] = json::object{{"sessionDurationSeconds", UINT64_MAX}};
        },
        "custom.json: awsAssumeRole.sessionDurationSeconds:"},
       {"awsAssumeRole duration not an integer",
