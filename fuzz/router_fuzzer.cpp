@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -209,6 +210,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ParsedRequest parsed;
   Split(text, parsed);
   tr::http::Response response = env.router->Handle(parsed.request);
+  if (response.hold) {  // as the server does: the answer waits for its commit to be on disk
+    std::promise<bool> durable;
+    response.hold([&durable](bool ok) { durable.set_value(ok); });
+    if (!durable.get_future().get()) __builtin_trap();
+  }
   CheckResponse(parsed.request, response, env);
   env.clock.Advance(1000);  // rate-limit buckets refill; sessions age
   return 0;

@@ -119,12 +119,28 @@ http::Response NotFoundRoute(const http::Request& request, std::string_view path
 http::Dispatch Router::Classify(const http::Request& head) {
   std::string_view path = head.target.substr(0, head.target.find('?'));
   if (path.starts_with("/v1/proxy/")) return http::Dispatch::kStreaming;
-  const bool may_block = head.method != "GET" || path.starts_with("/connect/") ||
-                         path.starts_with("/oauth/") || path.ends_with("/credentials");
+  // Database work does not block: a write is committed on the calling thread in tens of
+  // microseconds, and its fsync is waited for by the response's hold (Handle), not a thread.
+  // What blocks is an outbound call: the connect flow's and a credential refresh.
+  const bool may_block = path.starts_with("/connect/") || path.starts_with("/oauth/") ||
+                         path.ends_with("/credentials");
   return may_block ? http::Dispatch::kBlocking : http::Dispatch::kInline;
 }
 
 http::Response Router::Handle(const http::Request& request) {
+  // The handler's store calls do not wait for their commits to reach the disk; the answer
+  // does (store/store.h), so no thread is held for an fsync.
+  DurabilityScope durability;
+  http::Response response = Route(request);
+  if (const uint64_t ticket = durability.ticket()) {
+    response.hold = [&store = store_, ticket](std::function<void(bool)> done) {
+      store.WhenDurable(ticket, std::move(done));
+    };
+  }
+  return response;
+}
+
+http::Response Router::Route(const http::Request& request) {
   std::string_view target = request.target;
   size_t qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);

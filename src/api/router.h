@@ -18,7 +18,8 @@ class Router {
          ProxyService& proxy, Store& store)
       : api_(api), connect_(connect), credentials_(credentials), proxy_(proxy), store_(store) {}
 
-  // Never throws for bad input; an exception means a bug (the server answers 500).
+  // Never throws for bad input; an exception means a bug (the server answers 500). The
+  // response's `hold` is set when it may go out only once a commit is on disk.
   http::Response Handle(const http::Request& request);
 
   // How the server runs a request, from its head: off the I/O threads when handling may
@@ -26,6 +27,7 @@ class Router {
   static http::Dispatch Classify(const http::Request& head);
 
  private:
+  http::Response Route(const http::Request& request);
   http::Response ListIntegrations(const http::Request& request, std::string_view query);
   http::Response GetUser(const http::Request& request, std::string_view cid,
                          std::string_view user_id);

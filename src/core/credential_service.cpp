@@ -222,6 +222,9 @@ Status CredentialService::Refresh(const std::string& customer_integration_id,
   }
   Status result = Error(Errc::kInternal, "Internal server error");
   try {
+    // The requests waiting on `promise` read the refreshed token from the store: it must be
+    // committed (and on disk) before they are woken.
+    DurabilityScope::Suspend durable_now;
     result = RefreshUnderLease(customer_integration_id, user_id, rejected_token);
   } catch (const std::exception& e) {
     spdlog::error("refresh failed with an exception: {}", e.what());

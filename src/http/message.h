@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,12 @@ struct Response {
   // connection, so the client sees a truncated message, never a wrong one.
   std::shared_ptr<BodyReader> stream;
   std::optional<uint64_t> stream_length;
+  // Set when the answer may go out only once something else is done: a commit it depends on
+  // reaching the disk (store/store.h, DurabilityScope). The server calls it with a
+  // continuation, waits without holding a thread, and answers when the continuation runs:
+  // as is with true, with a 503 instead with false. The continuation may run on any thread.
+  using Hold = std::function<void(std::function<void(bool)>)>;
+  Hold hold;
   // The route template for logs and metrics ("GET /v1/integrations/{cid}"): never the raw
   // path, which may carry a secret (a connect token) or personal data.
   std::string route;

@@ -352,6 +352,12 @@ class Server::Impl {
         }
       }
 
+      if (response.hold && !co_await AwaitHold(conn, response.hold)) {
+        std::string route = std::move(response.route);
+        response = ServerError(503, "Database unavailable");
+        response.route = std::move(route);
+      }
+
       // A request body left unread ends the connection: what follows it is not a request.
       const bool keep_alive = client_keep_alive && body_finished && !stopping_;
       const int status = response.status;
@@ -423,6 +429,21 @@ class Server::Impl {
   // Moves it back to the connection's I/O thread.
   static asio::awaitable<void> OnExecutor(Connection& conn) {
     co_await asio::post(asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable));
+  }
+
+  // Waits until `hold` runs its continuation, holding no thread meanwhile, and comes back
+  // to the connection's I/O thread with what it said.
+  static asio::awaitable<bool> AwaitHold(Connection& conn, const Response::Hold& hold) {
+    auto executor = conn.stream.get_executor();
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+        [&hold, executor](auto handler) {
+          // std::function needs a copyable callable; the coroutine's handler is move-only.
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          hold([shared, executor](bool ok) {
+            asio::post(executor, [shared, ok] { std::move(*shared)(ok); });
+          });
+        },
+        asio::use_awaitable);
   }
 
   Response Invoke(const Request& request) {

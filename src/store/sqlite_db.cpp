@@ -127,4 +127,20 @@ StatementRef SqliteDb::Prepare(const char* sql) {
 
 int SqliteDb::Changes() const { return sqlite3_changes(db_); }
 
+void SqliteDb::CountWalPages(std::atomic<int>* wal_pages) {
+  // Replaces the hook sqlite3_wal_autocheckpoint installs, so no commit checkpoints.
+  sqlite3_wal_hook(
+      db_,
+      [](void* arg, sqlite3*, const char*, int pages) {
+        static_cast<std::atomic<int>*>(arg)->store(pages, std::memory_order_relaxed);
+        return SQLITE_OK;
+      },
+      wal_pages);
+}
+
+void SqliteDb::CheckpointPassive() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK) Throw(db_, rc);
+}
+
 }  // namespace tr

@@ -3,6 +3,7 @@
 // connections out so that this holds.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -83,6 +84,13 @@ class SqliteDb {
   // static storage (a named constant): the cache is keyed by its address.
   StatementRef Prepare(const char* sql);
   int Changes() const;
+
+  // Turns SQLite's automatic checkpoint off for this connection: after each of its commits,
+  // `*wal_pages` is set to the number of pages in the WAL instead, for whoever checkpoints.
+  void CountWalPages(std::atomic<int>* wal_pages);
+  // A passive checkpoint: copies what it can from the WAL into the database without waiting
+  // for readers or writers. Throws SqliteError.
+  void CheckpointPassive();
 
  private:
   sqlite3* db_ = nullptr;

@@ -1,6 +1,11 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -13,12 +18,14 @@ namespace tr {
 
 namespace {
 
-// Upper bound on writes per group commit; keeps one transaction's latency bounded.
-constexpr size_t kMaxBatch = 512;
 // Reader connections kept open; more are opened on demand and closed when over this. Above
 // the server's concurrent readers (I/O threads + the blocking pool), so that none is
 // reopened under load: opening one costs a schema parse and fresh prepared statements.
 constexpr size_t kMaxIdleReaders = 128;
+// Reads map the database file instead of copying pages with pread. A connection's page
+// cache is dropped whenever another connection commits, so under writes every read would
+// otherwise fetch its pages again through a system call. Pages of the WAL are still read.
+constexpr char kMmapSize[] = "PRAGMA mmap_size=1073741824";
 
 constexpr char kInsertWorkspace[] =
     "INSERT INTO workspaces (workspace_id, name, created_at) VALUES (?1, ?2, ?3)";
@@ -117,9 +124,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     store->writer_db_ = std::make_unique<SqliteDb>(path);
     SqliteDb& db = *store->writer_db_;
     db.Exec("PRAGMA journal_mode=WAL");
+    // FULL for the migrations: they are durable when Open returns.
     db.Exec("PRAGMA synchronous=FULL");
     db.Exec("PRAGMA foreign_keys=ON");
     ApplySqliteMigrations(db, SystemClock().NowMillis());
+    // From here on a commit only appends to the WAL; the syncer makes it durable.
+    db.Exec("PRAGMA synchronous=NORMAL");
+    db.Exec(kMmapSize);
+    db.CountWalPages(&store->wal_pages_);
+    store->checkpoint_db_ = std::make_unique<SqliteDb>(path);
   } catch (const SqliteError& e) {
     spdlog::error("cannot open database {}: {}", path, e.detail);
     return Error(Errc::kUnavailable, "cannot open the database " + path + ": " + e.detail);
@@ -127,20 +140,30 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     spdlog::error("cannot open database {}: {}", path, e.what());
     return Error(Errc::kUnavailable, "cannot open the database " + path);
   }
-  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  // The WAL exists once a connection in WAL mode has read the database (the migrations did).
+  // This descriptor is only ever fdatasync'ed: the data written through SQLite's own one.
+  store->wal_fd_ = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  if (store->wal_fd_ < 0) {
+    std::string reason = std::strerror(errno);
+    spdlog::error("cannot open the WAL of {}: {}", path, reason);
+    return Error(Errc::kUnavailable, "cannot open the WAL of the database " + path + ": " + reason);
+  }
+  store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
 }
 
 SqliteStore::~SqliteStore() {
   {
-    std::lock_guard lock(queue_mu_);
+    std::lock_guard lock(sync_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  sync_cv_.notify_one();
+  if (syncer_.joinable()) syncer_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   // Closing the last connection checkpoints the WAL into the main file.
   idle_readers_.clear();
   stamp_db_.reset();
+  checkpoint_db_.reset();
   writer_db_.reset();
 }
 
@@ -155,6 +178,7 @@ std::unique_ptr<SqliteDb> SqliteStore::AcquireReader() {
   }
   auto db = std::make_unique<SqliteDb>(path_);
   db->Exec("PRAGMA query_only=1");
+  db->Exec(kMmapSize);
   return db;
 }
 
@@ -163,76 +187,214 @@ void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(db));
 }
 
-Status SqliteStore::Write(WriteFn fn) {
-  auto pending = std::make_unique<PendingWrite>();
-  pending->fn = std::move(fn);
-  std::future<Status> done = pending->done.get_future();
+namespace {
+// Transaction control as cached prepared statements: parsed once, not per write.
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kSavepoint[] = "SAVEPOINT w";
+constexpr char kRollbackToSavepoint[] = "ROLLBACK TO w";
+constexpr char kReleaseSavepoint[] = "RELEASE w";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kRollback[] = "ROLLBACK";
+}  // namespace
+
+Status SqliteStore::Write(const WriteFn& fn) {
+  uint64_t ticket = 0;
   {
-    std::lock_guard lock(queue_mu_);
-    if (stopping_) return Error(Errc::kUnavailable, "Database unavailable");
-    queue_.push_back(std::move(pending));
-  }
-  queue_cv_.notify_one();
-  return done.get();
-}
-
-void SqliteStore::WriterLoop() {
-  std::vector<std::unique_ptr<PendingWrite>> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and every queued write is done
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+    std::lock_guard lock(writer_mu_);
+    if (failed_.load()) return Error(Errc::kUnavailable, "Database unavailable");
+    SqliteDb& db = *writer_db_;
+    try {
+      if (!batch_open_) {
+        db.Prepare(kBegin)->Run();
+        batch_open_ = true;
       }
-    }
-    CommitBatch(batch);
-    batch.clear();
-  }
-}
-
-void SqliteStore::CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch) {
-  // Transaction control as cached prepared statements: parsed once, not per batch.
-  static constexpr char kBegin[] = "BEGIN IMMEDIATE";
-  static constexpr char kSavepoint[] = "SAVEPOINT w";
-  static constexpr char kRollbackToSavepoint[] = "ROLLBACK TO w";
-  static constexpr char kReleaseSavepoint[] = "RELEASE w";
-  static constexpr char kCommit[] = "COMMIT";
-  SqliteDb& db = *writer_db_;
-  std::vector<Status> results;
-  results.reserve(batch.size());
-  try {
-    db.Prepare(kBegin)->Run();
-    for (auto& write : batch) {
       db.Prepare(kSavepoint)->Run();
-      Status status = Ok{};
-      try {
-        status = write->fn(db);
-      } catch (const SqliteError& e) {
-        status = ToError(e);
-      } catch (const std::exception& e) {
-        spdlog::error("a write failed: {}", e.what());
-        status = Error(Errc::kInternal, "Internal server error");
-      }
+    } catch (const SqliteError& e) {
+      return ToError(e);  // BEGIN waited out another process's write lock, say
+    }
+    Status status = Ok{};
+    try {
+      status = fn(db);
+    } catch (const SqliteError& e) {
+      status = ToError(e);
+    } catch (const std::exception& e) {
+      spdlog::error("a write failed: {}", e.what());
+      status = Error(Errc::kInternal, "Internal server error");
+    }
+    try {
       if (!status.ok()) db.Prepare(kRollbackToSavepoint)->Run();
       db.Prepare(kReleaseSavepoint)->Run();
-      results.push_back(std::move(status));
+    } catch (const SqliteError& e) {
+      // The batch's transaction is in a state nobody can vouch for: it is rolled back whole,
+      // and the batch fails (every write in it gets its error from WhenDurable/AwaitDurable).
+      FailOpenBatch(db, e);
+      return ToError(e);
     }
-    db.Prepare(kCommit)->Run();
-    ++commits_;
-  } catch (const SqliteError& e) {
-    Error error = ToError(e);
-    try {
-      db.Exec("ROLLBACK");
-    } catch (const SqliteError&) {
-      // No transaction was open (BEGIN failed): nothing to undo.
+    if (!status.ok()) {
+      if (open_batch_writes_ == 0) {
+        // Nothing else in the batch: end it, so no other process waits on its write lock.
+        try {
+          db.Prepare(kRollback)->Run();
+          batch_open_ = false;
+        } catch (const SqliteError& e) {
+          FailOpenBatch(db, e);
+        }
+      }
+      return status;
     }
-    for (auto& write : batch) write->done.set_value(error);
-    return;
+    ticket = open_batch_;
+    ++open_batch_writes_;
   }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+  {
+    std::lock_guard lock(sync_mu_);  // so the syncer cannot miss the notification
+    to_commit_ = true;
+  }
+  sync_cv_.notify_one();
+  return AwaitDurable(ticket);
+}
+
+void SqliteStore::FailOpenBatch(SqliteDb& db, const SqliteError& e) {
+  spdlog::error("the open batch of writes failed ({}): rolled back", e.detail);
+  try {
+    db.Prepare(kRollback)->Run();
+  } catch (const SqliteError&) {
+    // No transaction was open any more: SQLite may end one itself on an error.
+  }
+  batch_open_ = false;
+  {
+    std::lock_guard lock(sync_mu_);
+    failed_batches_.insert(open_batch_);
+  }
+  // The batch's number passes, so that a later ticket cannot be mistaken for it.
+  visible_.store(open_batch_);
+  committed_.store(open_batch_);
+  ++open_batch_;
+  open_batch_writes_ = 0;
+  {
+    std::lock_guard lock(sync_mu_);
+    to_commit_ = true;  // its waiters are answered by the syncer's next round
+  }
+  sync_cv_.notify_one();
+}
+
+bool SqliteStore::ReadsOwnWrites() const {
+  const DurabilityScope* scope = DurabilityScope::Current();
+  return scope != nullptr && scope->ticket() > committed_.load();
+}
+
+Status SqliteStore::AfterRead() {
+  // Read after the read: a batch takes its number (visible_) before its COMMIT.
+  uint64_t seen = visible_.load();
+  if (seen <= synced_.load()) return Ok{};
+  return AwaitDurable(seen);
+}
+
+Status SqliteStore::AfterOwnRead() {
+  // On the writer connection: the open batch too, when there is one.
+  uint64_t seen = batch_open_ ? open_batch_ : visible_.load();
+  return AwaitDurable(seen);
+}
+
+bool SqliteStore::IsDurable(uint64_t ticket) const {
+  return synced_.load() >= ticket && !failed_batches_.contains(ticket);
+}
+
+Status SqliteStore::AwaitDurable(uint64_t ticket) {
+  if (DurabilityScope* scope = DurabilityScope::Current()) {
+    scope->Require(ticket);
+    return Ok{};
+  }
+  std::unique_lock lock(sync_mu_);
+  durable_cv_.wait(lock, [&] { return synced_.load() >= ticket || failed_.load(); });
+  if (IsDurable(ticket)) return Ok{};
+  return Error(Errc::kUnavailable, "Database unavailable");
+}
+
+void SqliteStore::WhenDurable(uint64_t ticket, std::function<void(bool)> done) {
+  bool durable;
+  {
+    std::lock_guard lock(sync_mu_);
+    if (synced_.load() < ticket && !failed_.load()) {
+      waiters_.push_back({ticket, std::move(done)});
+      return;
+    }
+    durable = IsDurable(ticket);
+  }
+  done(durable);
+}
+
+void SqliteStore::SyncLoop() {
+  std::unique_lock lock(sync_mu_);
+  for (;;) {
+    sync_cv_.wait(lock, [&] { return stopping_ || (to_commit_ && !failed_.load()); });
+    if (!to_commit_ || failed_.load()) return;  // stopping, and nothing left to commit
+    to_commit_ = false;
+    lock.unlock();
+    const uint64_t batch = CommitOpenBatch();
+    // Every batch up to `batch` has written its WAL frames: one fsync covers them all.
+    int rc;
+    do {
+      rc = ::fdatasync(wal_fd_);
+    } while (rc != 0 && errno == EINTR);
+    const int error = rc == 0 ? 0 : errno;
+    lock.lock();
+    if (rc == 0) {
+      synced_.store(batch);
+      ++fsyncs_;
+    } else {
+      // After a failed fsync the kernel may have dropped the dirty pages: what was committed
+      // since the last good one may be gone, and another fsync could not tell. Stop writing.
+      failed_.store(true);
+      spdlog::critical("fsync of the database's WAL failed ({}): writes refused from now on; "
+                       "restart the server once the disk is fixed",
+                       std::strerror(error));
+    }
+    std::vector<Waiter> ready;
+    std::erase_if(waiters_, [&](Waiter& w) {
+      if (failed_.load() || w.ticket <= synced_.load()) {
+        ready.push_back(std::move(w));
+        return true;
+      }
+      return false;
+    });
+    std::vector<bool> durable;
+    for (const Waiter& w : ready) durable.push_back(IsDurable(w.ticket));
+    durable_cv_.notify_all();
+    lock.unlock();
+    for (size_t i = 0; i < ready.size(); ++i) ready[i].done(durable[i]);
+    Checkpoint();
+    lock.lock();
+  }
+}
+
+uint64_t SqliteStore::CommitOpenBatch() {
+  std::lock_guard lock(writer_mu_);
+  const uint64_t batch = open_batch_ - 1;  // the last batch that closed, if none is open
+  if (!batch_open_) return batch;
+  SqliteDb& db = *writer_db_;
+  visible_.store(open_batch_);  // readers may see it from here on
+  try {
+    db.Prepare(kCommit)->Run();
+    committed_.store(open_batch_);
+    batch_open_ = false;
+    ++open_batch_;
+    open_batch_writes_ = 0;
+  } catch (const SqliteError& e) {
+    FailOpenBatch(db, e);
+  }
+  return open_batch_ - 1;
+}
+
+void SqliteStore::Checkpoint() {
+  // SQLite's own threshold for its automatic checkpoint, which commits no longer run.
+  constexpr int kCheckpointPages = 1000;
+  if (wal_pages_.load(std::memory_order_relaxed) < kCheckpointPages) return;
+  wal_pages_.store(0, std::memory_order_relaxed);
+  try {
+    checkpoint_db_->CheckpointPassive();
+  } catch (const SqliteError& e) {
+    spdlog::warn("checkpoint of the WAL failed: {}", e.detail);
+  }
 }
 
 Status SqliteStore::CreateWorkspace(const Workspace& ws) {
@@ -409,20 +571,25 @@ constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_
 
 std::optional<uint64_t> SqliteStore::ChangeStamp() {
   static constexpr char kConfigVersion[] = "SELECT version FROM config_version";
-  std::lock_guard lock(stamp_mu_);
-  try {
-    if (!stamp_db_) {
-      stamp_db_ = std::make_unique<SqliteDb>(path_);
-      stamp_db_->Exec("PRAGMA query_only=1");
+  std::optional<uint64_t> stamp;
+  {
+    std::lock_guard lock(stamp_mu_);
+    try {
+      if (!stamp_db_) {
+        stamp_db_ = std::make_unique<SqliteDb>(path_);
+        stamp_db_->Exec("PRAGMA query_only=1");
+      }
+      auto s = stamp_db_->Prepare(kConfigVersion);
+      if (s->Step()) stamp = static_cast<uint64_t>(s->Int(0));
+    } catch (const SqliteError& e) {
+      spdlog::warn("cannot read the database's configuration version: {}", e.detail);
+      stamp_db_.reset();
+      return std::nullopt;  // nothing may be cached meanwhile
     }
-    auto s = stamp_db_->Prepare(kConfigVersion);
-    if (!s->Step()) return std::nullopt;
-    return static_cast<uint64_t>(s->Int(0));
-  } catch (const SqliteError& e) {
-    spdlog::warn("cannot read the database's configuration version: {}", e.detail);
-    stamp_db_.reset();
-    return std::nullopt;  // nothing may be cached meanwhile
   }
+  // What a cache keyed by this stamp serves must be on disk, as if read now.
+  if (!AfterRead().ok()) return std::nullopt;
+  return stamp;
 }
 
 Status SqliteStore::Ping() {
@@ -445,10 +612,10 @@ Store::Stats SqliteStore::GetStats() {
     stats.idle_connections = static_cast<double>(idle_readers_.size());
   }
   {
-    std::lock_guard lock(queue_mu_);
-    stats.queued_writes = static_cast<double>(queue_.size());
+    std::lock_guard lock(writer_mu_);
+    stats.queued_writes = static_cast<double>(open_batch_writes_);
   }
-  stats.commits = static_cast<double>(commits_.load());
+  stats.commits = static_cast<double>(fsyncs_.load());
   return stats;
 }
 

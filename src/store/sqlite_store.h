@@ -1,19 +1,23 @@
 // SqliteStore: the Store on an embedded SQLite file in WAL mode.
 //
 // Reads run on a pool of reader connections (WAL lets them proceed beside the writer).
-// Writes go to one writer thread that takes every write waiting at that moment, runs each
-// inside its own savepoint of one transaction, and commits them with one fsync
-// (synchronous=FULL): group commit. A write method returns only after its batch is on disk.
-// Migrations are applied when the store opens. Thread-safe; see store/store.h.
+// A write runs on the calling thread, on the one writer connection (a mutex), in a savepoint
+// of the open batch: a transaction that collects writes until the syncer thread commits it
+// (synchronous=NORMAL: appended to the WAL, not synced) and fsyncs the WAL, while the next
+// batch fills (group commit). The syncer also runs the checkpoints. Outside a
+// DurabilityScope, a write returns, and a read that may have seen a batch not yet on disk
+// returns, only once that batch is on disk; inside one, the scope's owner waits
+// (store/store.h), and the scope's reads after its writes use the writer connection, so they
+// see them. Migrations are applied when the store opens.
+// Thread-safe; see store/store.h. docs/decisions.md, "Group commit", says why.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // Opens or creates the database at `path` and applies pending migrations.
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
-  ~SqliteStore() override;  // finishes queued writes, then closes every connection
+  ~SqliteStore() override;  // syncs what is committed, then closes every connection
 
   Status CreateWorkspace(const Workspace& ws) override;
   Result<std::optional<Workspace>> FindWorkspace(const std::string& workspace_id) override;
@@ -87,25 +91,30 @@ class SqliteStore final : public Store {
   // on a connection of its own, so that it never waits for a reader.
   std::optional<uint64_t> ChangeStamp() override;
   Status Ping() override;
+  void WhenDurable(uint64_t ticket, std::function<void(bool)> done) override;
   Stats GetStats() override;
   Status ExportRows(const std::function<void(const DumpRow&)>& sink) override;
   Status ImportRows(const std::vector<DumpRow>& rows) override;
 
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
-  struct PendingWrite {
-    WriteFn fn;
-    std::promise<Status> done;
-  };
 
   explicit SqliteStore(std::string path);
   // Runs `fn` on a reader connection. SqliteError becomes kUnavailable/kInternal.
   template <typename T, typename Fn>
   Result<T> Read(Fn&& fn) {
     try {
+      if (ReadsOwnWrites()) {
+        // This thread's scope wrote to the open batch, which no reader sees yet.
+        std::lock_guard lock(writer_mu_);
+        T value = fn(*writer_db_);
+        if (Status seen = AfterOwnRead(); !seen.ok()) return seen.error();
+        return value;
+      }
       std::unique_ptr<SqliteDb> db = AcquireReader();
       T value = fn(*db);
       ReleaseReader(std::move(db));
+      if (Status seen = AfterRead(); !seen.ok()) return seen.error();
       return value;
     } catch (const SqliteError& e) {
       return ToError(e);  // the connection is dropped: it may be in a bad state
@@ -115,24 +124,63 @@ class SqliteStore final : public Store {
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
   // Logs the detail; the Error carries only a public message.
   static Error ToError(const SqliteError& e);
-  // Queues `fn` for the writer and waits until its batch committed.
-  Status Write(WriteFn fn);
-  void WriterLoop();
+  // Runs `fn` in a savepoint of the open batch (a transaction on the writer connection,
+  // begun if none is open); then waits until the syncer has committed the batch and it is on
+  // disk, or notes the batch in the thread's DurabilityScope.
+  Status Write(const WriteFn& fn);
+  // The syncer: commits the open batch, if any; returns the number of the last batch closed.
+  uint64_t CommitOpenBatch();
+  // Rolls the open batch back and marks it failed. Needs writer_mu_.
+  void FailOpenBatch(SqliteDb& db, const SqliteError& e);
+  // True when this thread's DurabilityScope wrote to a batch not committed yet: its reads then
+  // go to the writer connection, so that a request reads what it wrote.
+  bool ReadsOwnWrites() const;
+  // A read has returned: a batch it may have seen that is not on disk yet, it waits for, or
+  // notes. AfterOwnRead: the same for a read on the writer connection (needs writer_mu_).
+  Status AfterRead();
+  Status AfterOwnRead();
+  // Waits until batch `ticket` is on disk, or notes it in the thread's DurabilityScope.
+  Status AwaitDurable(uint64_t ticket);
+  bool IsDurable(uint64_t ticket) const;  // needs sync_mu_
+  void SyncLoop();
+  void Checkpoint();
   static void InsertEvent(SqliteDb& db, const OutboxEvent& event);
-  void CommitBatch(std::vector<std::unique_ptr<PendingWrite>>& batch);
 
   std::string path_;
-  std::unique_ptr<SqliteDb> writer_db_;  // used only by writer_ (and by Open before it starts)
+
+  std::mutex writer_mu_;
+  std::unique_ptr<SqliteDb> writer_db_;  // Guarded by writer_mu_
+  // Writes go into batches numbered 1, 2, ...: the open one (a transaction on the writer
+  // connection) collects them until the syncer commits it, then fsyncs the WAL for it.
+  bool batch_open_ = false;      // Guarded by writer_mu_
+  uint64_t open_batch_ = 1;      // Guarded by writer_mu_: the number of the batch to fill
+  int open_batch_writes_ = 0;    // Guarded by writer_mu_
+  // The last batch readers may see (set before its COMMIT), the last one committed (after),
+  // the last one on disk.
+  std::atomic<uint64_t> visible_{0};
+  std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> synced_{0};
+  std::atomic<bool> failed_{false};  // an fsync failed: nothing more is written
+  std::atomic<int> wal_pages_{0};    // pages in the WAL after the last commit
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // Guarded by readers_mu_
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<PendingWrite>> queue_;  // Guarded by queue_mu_
-  bool stopping_ = false;                            // Guarded by queue_mu_
-  std::atomic<uint64_t> commits_{0};
-  std::thread writer_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;     // the syncer: a commit to sync, or stopping_
+  std::condition_variable durable_cv_;  // callers waiting in AwaitDurable
+  struct Waiter {
+    uint64_t ticket;
+    std::function<void(bool)> done;
+  };
+  std::vector<Waiter> waiters_;        // Guarded by sync_mu_ (WhenDurable)
+  std::set<uint64_t> failed_batches_;  // Guarded by sync_mu_: rolled back, not on disk
+  bool to_commit_ = false;             // Guarded by sync_mu_: a write is in the open batch
+  bool stopping_ = false;              // Guarded by sync_mu_
+  int wal_fd_ = -1;              // the WAL file, for fdatasync; used by the syncer only
+  std::unique_ptr<SqliteDb> checkpoint_db_;  // used by the syncer only
+  std::atomic<uint64_t> fsyncs_{0};
+  std::thread syncer_;
 
   std::mutex stamp_mu_;
   std::unique_ptr<SqliteDb> stamp_db_;  // Guarded by stamp_mu_; opened on first use

@@ -4,10 +4,13 @@
 //
 // Thread contract: every method may be called from any thread concurrently. Methods block
 // until their work is done; a successful write has been durably committed (fsync) when the
-// method returns. Failures to reach the database are Errc::kUnavailable; anything else
-// unexpected is Errc::kInternal (details logged by the implementation, never returned).
+// method returns, and a read returns only what is on disk, except inside a DurabilityScope
+// (below). Failures to reach the database are Errc::kUnavailable; anything else unexpected
+// is Errc::kInternal (details logged by the implementation, never returned).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -18,6 +21,51 @@
 #include "store/dump.h"
 
 namespace tr {
+
+// Deferred durability. A store may make a commit visible before it is on disk: SqliteStore
+// commits without fsync and a syncer thread then makes every commit made meanwhile durable
+// with one fsync (group commit). Outside a scope, a store method still waits for that. Inside
+// one, on the thread that opened it, methods return as soon as their work is committed and
+// note here the commit that must reach the disk first; the owner of the scope lets nothing it
+// learned leave the process (an answer, an outbound call, an event) before
+// Store::WhenDurable(ticket()) says so. Scopes nest; the innermost one collects.
+//
+// Inside a scope, what a thread wrote may not be committed yet when the call returns: other
+// threads' reads do not see it until the store commits it (the scope's own reads do). Work
+// whose result another thread picks up through memory (a promise, a shared map) rather than
+// through the store runs under a DurabilityScope::Suspend, where store calls wait as outside
+// any scope, so that what it wrote is committed and on disk when the other thread looks.
+class DurabilityScope {
+ public:
+  DurabilityScope() : outer_(current_) { current_ = this; }
+  ~DurabilityScope() { current_ = outer_; }
+  DurabilityScope(const DurabilityScope&) = delete;
+  DurabilityScope& operator=(const DurabilityScope&) = delete;
+
+  // No scope on this thread while it lives.
+  class Suspend {
+   public:
+    Suspend() : saved_(current_) { current_ = nullptr; }
+    ~Suspend() { current_ = saved_; }
+    Suspend(const Suspend&) = delete;
+    Suspend& operator=(const Suspend&) = delete;
+
+   private:
+    DurabilityScope* saved_;
+  };
+
+  // The scope open on this thread, or nullptr.
+  static DurabilityScope* Current() { return current_; }
+  // Commit `ticket` must be on disk before what this scope learned goes out.
+  void Require(uint64_t ticket) { ticket_ = std::max(ticket_, ticket); }
+  // 0: nothing to wait for.
+  uint64_t ticket() const { return ticket_; }
+
+ private:
+  static inline thread_local DurabilityScope* current_ = nullptr;
+  DurabilityScope* outer_;
+  uint64_t ticket_ = 0;
+};
 
 class Store {
  public:
@@ -132,12 +180,22 @@ class Store {
   // only while the stamp is unchanged, so they never serve anything older than the database.
   virtual std::optional<uint64_t> ChangeStamp() { return std::nullopt; }
 
+  // Calls `done(true)` once every commit up to `ticket` (from DurabilityScope) is on disk,
+  // or `done(false)` if it may never be (a failed fsync: the store then refuses writes). It
+  // may run `done` at once on this thread, or later on a thread of the store's; `done` must
+  // not block. A store whose commits are durable when they return calls it at once.
+  virtual void WhenDurable(uint64_t ticket, std::function<void(bool)> done) {
+    (void)ticket;
+    done(true);
+  }
+
   // Health: the database answers and its schema is at the version this binary expects.
   virtual Status Ping() = 0;
   struct Stats {
     double idle_connections = 0;   // open reader connections not in use
-    double queued_writes = 0;      // writes waiting for the writer
-    double commits = 0;            // group commits so far
+    // SQLite: commits not on disk yet; PostgreSQL: callers waiting for a connection.
+    double queued_writes = 0;
+    double commits = 0;  // SQLite: fsyncs of the WAL (group commits) so far; PostgreSQL: commits
   };
   virtual Stats GetStats() = 0;
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -599,6 +600,16 @@ TEST_P(StoreTest, CustomIntegrationKeepsTheGivenCreatedAt) {
   EXPECT_EQ((*found)->updated_at, 1500);
 }
 
+// Waits for `ticket` as the server does, through WhenDurable; true when on disk.
+bool WaitDurable(Store& store, uint64_t ticket) {
+  std::promise<bool> durable;
+  store.WhenDurable(ticket, [&durable](bool ok) { durable.set_value(ok); });
+  return durable.get_future().get();
+}
+
+// Half the writers run as the server's requests do: in a DurabilityScope, reading what they
+// wrote, then waiting through WhenDurable; the other half as the CLI and background threads
+// do, waiting in the call. Their writes share batches.
 TEST_P(StoreTest, ConcurrentWritesAllCommit) {
   CreateIntegration("ws-1", "ci-1");
   constexpr int kThreads = 16;
@@ -609,9 +620,23 @@ TEST_P(StoreTest, ConcurrentWritesAllCommit) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         std::string user_id = fmt::format("user-{}-{}", t, i);
-        Status s = store_->CreateUserAndSession(MakeUser("ci-1", user_id, 1000 + i),
-                                                MakeSession("ci-1", user_id, 1000 + i));
-        if (!s.ok()) ++failures;
+        auto write = [&] {
+          Status s = store_->CreateUserAndSession(MakeUser("ci-1", user_id, 1000 + i),
+                                                  MakeSession("ci-1", user_id, 1000 + i));
+          auto own = store_->FindUser("ci-1", user_id);
+          if (!s.ok() || !own.ok() || !own->has_value()) ++failures;
+        };
+        if (t % 2 == 0) {
+          write();
+          continue;
+        }
+        uint64_t ticket = 0;
+        {
+          DurabilityScope scope;
+          write();
+          ticket = scope.ticket();
+        }
+        if (!WaitDurable(*store_, ticket)) ++failures;
       }
     });
   }
@@ -628,6 +653,45 @@ TEST_P(StoreTest, ConcurrentWritesAllCommit) {
   }
   EXPECT_EQ(Count("integration_users"), kThreads * kPerThread);
   EXPECT_EQ(Count("connect_sessions"), kThreads * kPerThread);
+}
+
+TEST_P(StoreTest, InADurabilityScopeTheAnswerWaitsInsteadOfTheWrite) {
+  uint64_t ticket = 0;
+  {
+    DurabilityScope scope;
+    ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-scoped")).ok());
+    // The scope reads what it wrote, committed or not.
+    auto own = store_->FindWorkspace("ws-scoped");
+    ASSERT_TRUE(own.ok());
+    EXPECT_TRUE(own->has_value());
+    ticket = scope.ticket();
+    // SQLite defers the fsync to the scope's owner; PostgreSQL commits durably at once.
+    if (GetParam() == Backend::kSqlite) EXPECT_GT(ticket, 0u);
+  }
+  ASSERT_TRUE(WaitDurable(*store_, ticket));
+  // Once WhenDurable says so, another connection (another process) sees it.
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM workspaces WHERE workspace_id = 'ws-scoped'"), 1);
+}
+
+TEST_P(StoreTest, AFailedWriteInAScopeLeavesNothingToWaitFor) {
+  ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+  DurabilityScope scope;
+  Status s = store_->CreateWorkspace(MakeWorkspace("ws-1"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kConflict);
+  EXPECT_EQ(scope.ticket(), 0u);
+}
+
+TEST_P(StoreTest, SuspendedScopeWritesAreOnDiskWhenTheyReturn) {
+  DurabilityScope scope;
+  {
+    DurabilityScope::Suspend now;
+    EXPECT_EQ(DurabilityScope::Current(), nullptr);
+    ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-now")).ok());
+    EXPECT_EQ(Query("SELECT COUNT(*) FROM workspaces WHERE workspace_id = 'ws-now'"), 1);
+  }
+  EXPECT_EQ(DurabilityScope::Current(), &scope);
+  EXPECT_EQ(scope.ticket(), 0u);
 }
 
 // Writers race so that failing and succeeding writes share group-commit batches; each
