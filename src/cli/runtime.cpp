@@ -147,7 +147,7 @@ Result<std::unique_ptr<Runtime>> OpenPostgresRuntime(const std::string& url,
 
 }  // namespace
 
-Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options) {
+Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options, RuntimeUse use) {
   auto runtime = std::make_unique<Runtime>();
   auto catalog =
       options.catalog_dir.empty() ? Catalog::LoadEmbedded() : Catalog::LoadDirectory(options.catalog_dir);
@@ -181,7 +181,9 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options) {
     });
   }
 
-  auto store = SqliteStore::Open(*sqlite_path);
+  auto store = SqliteStore::Open(*sqlite_path, use == RuntimeUse::kServer
+                                                  ? SqliteStore::Commits::kGroup
+                                                  : SqliteStore::Commits::kSynchronous);
   if (!store) return store.error();
   runtime->store = std::move(store.value());
   runtime->directory = std::make_unique<IntegrationDirectory>(runtime->catalog, *runtime->store);

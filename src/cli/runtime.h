@@ -29,9 +29,15 @@ struct Runtime {
   std::string key_file;  // the master key file in use; empty when the key is from the environment
 };
 
+// Who opens the database. An admin command runs beside a server, so on SQLite each of its
+// commits is on disk before the server can see it (SqliteStore::Commits::kSynchronous); the
+// server groups its own (kGroup).
+enum class RuntimeUse { kAdminCommand, kServer };
+
 // Opens the database (creating its folder and applying migrations), loads the catalog and
 // the master key. Errors are one line, ready to print.
-Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options);
+Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options,
+                                             RuntimeUse use = RuntimeUse::kAdminCommand);
 
 // Puts a new random key first in the key file (older keys stay, readable); the new key.
 Result<std::string> AddKeyToFile(const std::string& key_file);

@@ -76,7 +76,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
     PrintError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
     return 2;
   }
-  auto runtime = OpenRuntime(common);
+  auto runtime = OpenRuntime(common, RuntimeUse::kServer);
   if (!runtime) {
     PrintError(runtime.error().message());
     return 1;

@@ -118,7 +118,7 @@ Error SqliteStore::ToError(const SqliteError& e) {
 
 SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Commits commits) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(path));
   try {
     store->writer_db_ = std::make_unique<SqliteDb>(path);
@@ -129,7 +129,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     db.Exec("PRAGMA foreign_keys=ON");
     ApplySqliteMigrations(db, SystemClock().NowMillis());
     // From here on a commit only appends to the WAL; the syncer makes it durable.
-    db.Exec("PRAGMA synchronous=NORMAL");
+    if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
     db.Exec(kMmapSize);
     db.CountWalPages(&store->wal_pages_);
     store->checkpoint_db_ = std::make_unique<SqliteDb>(path);

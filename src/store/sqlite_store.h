@@ -29,8 +29,15 @@ namespace tr {
 
 class SqliteStore final : public Store {
  public:
+  // How a commit reaches the disk. kGroup (the server): the syncer commits the open batch
+  // without fsync and then fsyncs the WAL, so a commit is visible to other connections a
+  // moment before it is on disk; this store's own answers wait for that (store/store.h), but
+  // another process reading the file could not know. kSynchronous (admin commands, which run
+  // beside a server): each COMMIT is on disk before any connection sees it.
+  enum class Commits { kGroup, kSynchronous };
   // Opens or creates the database at `path` and applies pending migrations.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                   Commits commits = Commits::kGroup);
   ~SqliteStore() override;  // syncs what is committed, then closes every connection
 
   Status CreateWorkspace(const Workspace& ws) override;
