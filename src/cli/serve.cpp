@@ -101,9 +101,21 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
       [&](const http::Request& request) {
         const auto started = std::chrono::steady_clock::now();
         http::Response response = router->Handle(request);
-        Metrics::Global().CountRequest(
-            response.route, response.status,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        auto seconds = [started] {
+          return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        };
+        if (!response.hold) {
+          Metrics::Global().CountRequest(response.route, response.status, seconds());
+          return response;
+        }
+        // Counted when the answer may go out: its wait for the disk is part of its latency.
+        response.hold = [hold = std::move(response.hold), route = response.route,
+                         status = response.status, seconds](std::function<void(bool)> done) {
+          hold([route, status, seconds, done = std::move(done)](bool durable) {
+            Metrics::Global().CountRequest(route, durable ? status : 503, seconds());
+            done(durable);
+          });
+        };
         return response;
       },
       // SQLite reads take microseconds, so reads run on the I/O threads; a PostgreSQL read

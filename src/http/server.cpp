@@ -432,15 +432,25 @@ class Server::Impl {
   }
 
   // Waits until `hold` runs its continuation, holding no thread meanwhile, and comes back
-  // to the connection's I/O thread with what it said.
+  // to the connection's I/O thread with what it said. The I/O thread's context counts the
+  // wait as work, so a stopping server does not finish before it.
   static asio::awaitable<bool> AwaitHold(Connection& conn, const Response::Hold& hold) {
     auto executor = conn.stream.get_executor();
     co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
         [&hold, executor](auto handler) {
+          struct Waiting {
+            decltype(handler) resume;
+            asio::executor_work_guard<decltype(executor)> work;
+          };
           // std::function needs a copyable callable; the coroutine's handler is move-only.
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          hold([shared, executor](bool ok) {
-            asio::post(executor, [shared, ok] { std::move(*shared)(ok); });
+          auto waiting = std::make_shared<Waiting>(
+              Waiting{std::move(handler), asio::make_work_guard(executor)});
+          hold([waiting, executor](bool ok) {
+            asio::post(executor, [waiting, ok] {
+              auto resume = std::move(waiting->resume);
+              waiting->work.reset();
+              std::move(resume)(ok);
+            });
           });
         },
         asio::use_awaitable);
