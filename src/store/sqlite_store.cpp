@@ -22,10 +22,6 @@ namespace {
 // the server's concurrent readers (I/O threads + the blocking pool), so that none is
 // reopened under load: opening one costs a schema parse and fresh prepared statements.
 constexpr size_t kMaxIdleReaders = 128;
-// Reads map the database file instead of copying pages with pread. A connection's page
-// cache is dropped whenever another connection commits, so under writes every read would
-// otherwise fetch its pages again through a system call. Pages of the WAL are still read.
-constexpr char kMmapSize[] = "PRAGMA mmap_size=1073741824";
 
 constexpr char kInsertWorkspace[] =
     "INSERT INTO workspaces (workspace_id, name, created_at) VALUES (?1, ?2, ?3)";
@@ -130,7 +126,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     ApplySqliteMigrations(db, SystemClock().NowMillis());
     // From here on a commit only appends to the WAL; the syncer makes it durable.
     if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
-    db.Exec(kMmapSize);
     db.CountWalPages(&store->wal_pages_);
     store->checkpoint_db_ = std::make_unique<SqliteDb>(path);
   } catch (const SqliteError& e) {
@@ -178,7 +173,6 @@ std::unique_ptr<SqliteDb> SqliteStore::AcquireReader() {
   }
   auto db = std::make_unique<SqliteDb>(path_);
   db->Exec("PRAGMA query_only=1");
-  db->Exec(kMmapSize);
   return db;
 }
 
