@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -239,12 +240,20 @@ Status SqliteStore::Write(const WriteFn& fn) {
     ticket = open_batch_;
     ++open_batch_writes_;
   }
+  WakeSyncer();
+  return AwaitDurable(ticket);
+}
+
+void SqliteStore::WakeSyncer() {
+  bool idle;
   {
     std::lock_guard lock(sync_mu_);  // so the syncer cannot miss the notification
+    idle = !to_commit_;
     to_commit_ = true;
   }
-  sync_cv_.notify_one();
-  return AwaitDurable(ticket);
+  // Set already: the syncer has been woken and has not taken the batch yet, so it will take
+  // this write with it. Under load most writes find it set and skip the futex call.
+  if (idle) sync_cv_.notify_one();
 }
 
 void SqliteStore::FailOpenBatch(SqliteDb& db, const SqliteError& e) {
@@ -264,11 +273,7 @@ void SqliteStore::FailOpenBatch(SqliteDb& db, const SqliteError& e) {
   committed_.store(open_batch_);
   ++open_batch_;
   open_batch_writes_ = 0;
-  {
-    std::lock_guard lock(sync_mu_);
-    to_commit_ = true;  // its waiters are answered by the syncer's next round
-  }
-  sync_cv_.notify_one();
+  WakeSyncer();  // its waiters are answered by the syncer's next round
 }
 
 bool SqliteStore::ReadsOwnWrites() const {
@@ -343,19 +348,16 @@ void SqliteStore::SyncLoop() {
                        "restart the server once the disk is fixed",
                        std::strerror(error));
     }
-    std::vector<Waiter> ready;
+    // Answered outside the lock, each with what IsDurable said under it.
+    std::vector<std::pair<std::function<void(bool)>, bool>> ready;
     std::erase_if(waiters_, [&](Waiter& w) {
-      if (failed_.load() || w.ticket <= synced_.load()) {
-        ready.push_back(std::move(w));
-        return true;
-      }
-      return false;
+      if (!failed_.load() && w.ticket > synced_.load()) return false;
+      ready.emplace_back(std::move(w.done), IsDurable(w.ticket));
+      return true;
     });
-    std::vector<bool> durable;
-    for (const Waiter& w : ready) durable.push_back(IsDurable(w.ticket));
     durable_cv_.notify_all();
     lock.unlock();
-    for (size_t i = 0; i < ready.size(); ++i) ready[i].done(durable[i]);
+    for (auto& [done, durable] : ready) done(durable);
     Checkpoint();
     lock.lock();
   }

@@ -124,7 +124,9 @@ class SqliteStore final : public Store {
       if (Status seen = AfterRead(); !seen.ok()) return seen.error();
       return value;
     } catch (const SqliteError& e) {
-      return ToError(e);  // the connection is dropped: it may be in a bad state
+      // A reader connection is dropped (it may be in a bad state); the writer's open batch
+      // is unaffected by a failed read.
+      return ToError(e);
     }
   }
   std::unique_ptr<SqliteDb> AcquireReader();
@@ -135,6 +137,8 @@ class SqliteStore final : public Store {
   // begun if none is open); then waits until the syncer has committed the batch and it is on
   // disk, or notes the batch in the thread's DurabilityScope.
   Status Write(const WriteFn& fn);
+  // Tells the syncer the open batch has a write to commit.
+  void WakeSyncer();
   // The syncer: commits the open batch, if any; returns the number of the last batch closed.
   uint64_t CommitOpenBatch();
   // Rolls the open batch back and marks it failed. Needs writer_mu_.
