@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include <boost/json/parse.hpp>
@@ -23,6 +25,11 @@ namespace {
 // the server's concurrent readers (I/O threads + the blocking pool), so that none is
 // reopened under load: opening one costs a schema parse and fresh prepared statements.
 constexpr size_t kMaxIdleReaders = 128;
+
+// Opening retries an immediate SQLITE_BUSY for this long (the busy timeout of a write), with
+// pauses doubling up to kOpenRetryPause.
+constexpr auto kOpenRetryFor = std::chrono::seconds(5);
+constexpr auto kOpenRetryPause = std::chrono::milliseconds(50);
 
 constexpr char kInsertWorkspace[] =
     "INSERT INTO workspaces (workspace_id, name, created_at) VALUES (?1, ?2, ?3)";
@@ -115,26 +122,43 @@ Error SqliteStore::ToError(const SqliteError& e) {
 
 SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
 
+void SqliteStore::OpenConnections(Commits commits) {
+  writer_db_ = std::make_unique<SqliteDb>(path_);
+  SqliteDb& db = *writer_db_;
+  db.Exec("PRAGMA journal_mode=WAL");
+  // FULL for the migrations: they are durable when Open returns.
+  db.Exec("PRAGMA synchronous=FULL");
+  db.Exec("PRAGMA foreign_keys=ON");
+  ApplySqliteMigrations(db, SystemClock().NowMillis());
+  // From here on a commit only appends to the WAL; the syncer makes it durable.
+  if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
+  db.CountWalPages(&wal_pages_);
+  checkpoint_db_ = std::make_unique<SqliteDb>(path_);
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Commits commits) {
-  std::unique_ptr<SqliteStore> store(new SqliteStore(path));
-  try {
-    store->writer_db_ = std::make_unique<SqliteDb>(path);
-    SqliteDb& db = *store->writer_db_;
-    db.Exec("PRAGMA journal_mode=WAL");
-    // FULL for the migrations: they are durable when Open returns.
-    db.Exec("PRAGMA synchronous=FULL");
-    db.Exec("PRAGMA foreign_keys=ON");
-    ApplySqliteMigrations(db, SystemClock().NowMillis());
-    // From here on a commit only appends to the WAL; the syncer makes it durable.
-    if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
-    db.CountWalPages(&store->wal_pages_);
-    store->checkpoint_db_ = std::make_unique<SqliteDb>(path);
-  } catch (const SqliteError& e) {
-    spdlog::error("cannot open database {}: {}", path, e.detail);
-    return Error(Errc::kUnavailable, "cannot open the database " + path + ": " + e.detail);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot open database {}: {}", path, e.what());
-    return Error(Errc::kUnavailable, "cannot open the database " + path);
+  // SQLite answers SQLITE_BUSY at once, without waiting in its busy handler, to a connection
+  // that opens while the last connection of another process closes (it holds an exclusive lock
+  // while it checkpoints and removes the WAL) or recovers a WAL left by a crash. Both take
+  // milliseconds, so opening tries again, for as long as a write would wait for a lock.
+  const auto give_up = std::chrono::steady_clock::now() + kOpenRetryFor;
+  std::unique_ptr<SqliteStore> store;
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, kOpenRetryPause)) {
+    store.reset(new SqliteStore(path));
+    try {
+      store->OpenConnections(commits);
+      break;
+    } catch (const SqliteError& e) {
+      if ((e.code & 0xff) == SQLITE_BUSY && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(pause);
+        continue;
+      }
+      spdlog::error("cannot open database {}: {}", path, e.detail);
+      return Error(Errc::kUnavailable, "cannot open the database " + path + ": " + e.detail);
+    } catch (const std::exception& e) {
+      spdlog::error("cannot open database {}: {}", path, e.what());
+      return Error(Errc::kUnavailable, "cannot open the database " + path);
+    }
   }
   // The WAL exists once a connection in WAL mode has read the database (the migrations did).
   // This descriptor is only ever fdatasync'ed: the data written through SQLite's own one.

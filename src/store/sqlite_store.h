@@ -129,6 +129,8 @@ class SqliteStore final : public Store {
       return ToError(e);
     }
   }
+  // Opens the writer and checkpoint connections and migrates; throws SqliteError.
+  void OpenConnections(Commits commits);
   std::unique_ptr<SqliteDb> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
   // Logs the detail; the Error carries only a public message.
