@@ -111,14 +111,14 @@ Result<std::string> ApiService::CreateAuthUrl(const std::string& workspace_id,
   user.active = ci->auth_type == AuthType::kNone;
   user.created_at = user.updated_at = now;
 
-  const std::string token = NewToken();
+  const std::string token = NewSessionToken(now);
   ConnectSession session;
-  session.token_hash = HashSecret(token);
+  session.token_hash = SessionKey(token);
   session.customer_integration_id = ci->customer_integration_id;
   session.user_id = user.user_id;
   session.redirect_uri = redirect_uri.value_or("");
   // The OAuth state is derived from the token when the flow starts; only its hash is kept.
-  session.state_hash = HashSecret(DeriveFromToken(token, kOAuthStatePurpose));
+  session.state_hash = SessionKey(SessionState(token));
   // The verifier is bound to its session row: the AEAD's associated data is the token hash.
   crypto::Sealed verifier = keyring_.Seal(NewToken(), session.token_hash);
   session.pkce_verifier = SealedSecret{verifier.key_id, std::move(verifier.blob)};

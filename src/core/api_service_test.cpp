@@ -290,8 +290,12 @@ TEST_F(ApiServiceTest, CreateAuthUrlReturnsAConnectLink) {
             std::string::npos)
       << token;
 
+  // The token leads with its creation time (12 hex digits), for index locality.
+  EXPECT_EQ(token.substr(0, 12), "0199216b7d24") << "kStart in hex";
+  EXPECT_GE(token.size() - 12, 43u) << "at least 256 random bits follow";
+
   // The session is stored under the token's hash, never the token, with the TTL applied.
-  const std::string where = "FROM connect_sessions WHERE token_hash = '" + HashSecret(token) + "'";
+  const std::string where = "FROM connect_sessions WHERE token_hash = '" + SessionKey(token) + "'";
   EXPECT_EQ(QueryInt("SELECT COUNT(*) " + where), 1);
   EXPECT_EQ(QueryInt("SELECT created_at " + where), kStart);
   EXPECT_EQ(QueryInt("SELECT expires_at " + where), kStart + 900'000);
@@ -399,7 +403,7 @@ TEST_F(ApiServiceTest, RedirectUriIsStoredWithTheSession) {
   ASSERT_TRUE(url.ok());
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM connect_sessions WHERE redirect_uri = "
                      "'https://app.example.com/cb?x=1' AND token_hash = '" +
-                     HashSecret(TokenOf(*url)) + "'"),
+                     SessionKey(TokenOf(*url)) + "'"),
             1);
 }
 

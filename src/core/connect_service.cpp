@@ -181,7 +181,7 @@ ConnectStep ConnectService::Start(std::string_view token) {
 }
 
 std::variant<ConnectService::Loaded, ConnectStep> ConnectService::Open(std::string_view token) {
-  auto found = store_.FindSessionByToken(HashSecret(token));
+  auto found = store_.FindSessionByToken(SessionKey(token));
   if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
   auto loaded = Load(std::move(found.value()));
   if (!loaded) return Failure("invalid_session", "This link is not valid. Ask for a new one.");
@@ -219,7 +219,7 @@ ConnectStep ConnectService::Begin(std::string_view token) {
       const auto& [verifier, client] = *secrets;
       const auto& scopes = loaded->ci.scopes ? *loaded->ci.scopes : config.scopes;
       return ProviderRedirect{auth::BuildAuthorizationUrl(
-          config, client, scopes, DeriveFromToken(token, kOAuthStatePurpose), verifier)};
+          config, client, scopes, SessionState(token), verifier)};
     }
     case AuthType::kApiToken:
     case AuthType::kAwsAssumeRole:
@@ -236,7 +236,7 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
   };
   std::string state = param("state");
   if (state.empty()) return Failure("invalid_session", "This sign-in link is not valid.");
-  auto found = store_.FindSessionByState(HashSecret(state));
+  auto found = store_.FindSessionByState(SessionKey(state));
   if (!found) return Failure("server_error", "Something went wrong on our side. Please try again.");
   auto loaded = Load(std::move(found.value()));
   if (!loaded) return Failure("invalid_session", "This sign-in link is not valid.");

@@ -1,5 +1,7 @@
 #include "core/ids.h"
 
+#include <cstdio>
+
 #include "crypto/crypto.h"
 
 namespace tr {
@@ -31,6 +33,38 @@ std::string NewApiKey() {
 }
 
 std::string NewToken() { return crypto::Base64UrlEncode(crypto::RandomBytes(32)); }
+
+namespace {
+
+constexpr size_t kTimePrefixLength = 12;
+
+// The time prefix of a session token or state: present when `text` is a prefix followed by
+// 43 characters (a token, or a value derived from one). Empty otherwise.
+std::string_view TimePrefix(std::string_view text) {
+  if (text.size() != kTimePrefixLength + 43) return {};
+  std::string_view prefix = text.substr(0, kTimePrefixLength);
+  for (char c : prefix) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  }
+  return prefix;
+}
+
+}  // namespace
+
+std::string NewSessionToken(int64_t now_millis) {
+  char prefix[kTimePrefixLength + 1];
+  std::snprintf(prefix, sizeof prefix, "%012llx",
+                static_cast<unsigned long long>(now_millis) & 0xffffffffffffULL);
+  return prefix + NewToken();
+}
+
+std::string SessionKey(std::string_view token) {
+  return std::string(TimePrefix(token)) + HashSecret(token);
+}
+
+std::string SessionState(std::string_view token) {
+  return std::string(TimePrefix(token)) + DeriveFromToken(token, kOAuthStatePurpose);
+}
 
 std::string DeriveFromToken(std::string_view token, std::string_view purpose) {
   return crypto::Base64UrlEncode(crypto::HmacSha256(token, purpose));

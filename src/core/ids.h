@@ -2,6 +2,7 @@
 // sessions. All random material comes from the OpenSSL CSPRNG. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,8 +17,21 @@ bool IsUuidV4(std::string_view text);
 std::string NewApiKey();
 inline constexpr std::string_view kApiKeyPrefix = "sk_live_";
 
-// 32 random bytes in base64url: connect-session tokens, OAuth state, PKCE verifiers.
+// 32 random bytes in base64url (43 characters): PKCE verifiers, and random ids.
 std::string NewToken();
+
+// A connect-session token: the creation time in milliseconds as 12 lowercase hex digits, then
+// NewToken(). The prefix is public (the session's creation time) and orders tokens by time:
+// stored under SessionKey(token), new sessions go to the end of their indexes, one page per
+// batch of them, instead of each to a random page of an index as large as the table.
+std::string NewSessionToken(int64_t now_millis);
+// The key a session is stored and found under: the token's time prefix, then
+// HashSecret(token). Without the prefix (a token made before it existed, or any other string):
+// HashSecret(token) alone.
+std::string SessionKey(std::string_view token);
+// A session's OAuth state: the token's time prefix (if any), then
+// DeriveFromToken(token, kOAuthStatePurpose). Stored under SessionKey(state), like the token.
+std::string SessionState(std::string_view token);
 
 // A value derived from a session token for one purpose (e.g. "oauth-state"): base64url of
 // HMAC-SHA256 keyed with the token. Unpredictable without the token, so only its hash

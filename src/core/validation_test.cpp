@@ -272,6 +272,38 @@ TEST(IdsTest, DeriveFromTokenDependsOnTokenAndPurpose) {
   EXPECT_TRUE(IsBase64Url(a));
 }
 
+TEST(IdsTest, SessionTokensLeadWithTheirTimeAndKeyByHash) {
+  const std::string token = NewSessionToken(0x123456789a);
+  EXPECT_EQ(token.substr(0, 12), "00123456789a");
+  EXPECT_EQ(token.size(), 12u + 43u);
+  EXPECT_TRUE(IsBase64Url(token.substr(12))) << token;
+  EXPECT_NE(token, NewSessionToken(0x123456789a)) << "the rest is random";
+  // Later tokens sort after earlier ones, and so do their keys and states' keys.
+  const std::string later = NewSessionToken(0x123456789b);
+  EXPECT_LT(token, later);
+  EXPECT_LT(SessionKey(token), SessionKey(later));
+  EXPECT_LT(SessionKey(SessionState(token)), SessionKey(SessionState(later)));
+
+  // Key: the public time prefix, then the hash of the whole token; the secret part never.
+  EXPECT_EQ(SessionKey(token), token.substr(0, 12) + HashSecret(token));
+  EXPECT_EQ(SessionKey(token).find(token.substr(12)), std::string::npos);
+  // State: prefixed the same way, derived from the token, distinct from it and from its CSRF.
+  const std::string state = SessionState(token);
+  EXPECT_EQ(state, token.substr(0, 12) + DeriveFromToken(token, kOAuthStatePurpose));
+  EXPECT_NE(state, token);
+  EXPECT_EQ(SessionKey(state), state.substr(0, 12) + HashSecret(state));
+
+  // A token from before the prefix existed (43 characters) keys and derives as it did then,
+  // so that sessions stored before an upgrade still open.
+  const std::string old_token = NewToken();
+  EXPECT_EQ(SessionKey(old_token), HashSecret(old_token));
+  EXPECT_EQ(SessionState(old_token), DeriveFromToken(old_token, kOAuthStatePurpose));
+  // Anything else that is not a prefixed token: the plain hash.
+  const std::string not_hex = "zzzzzzzzzzzz" + NewToken();
+  EXPECT_EQ(SessionKey(not_hex), HashSecret(not_hex));
+  EXPECT_EQ(SessionKey(""), HashSecret(""));
+}
+
 TEST(ReplaceInvalidUtf8Test, KeepsUtf8AndReplacesEachBadByte) {
   const struct {
     std::string_view in;

@@ -666,7 +666,9 @@ TEST_P(StoreTest, InADurabilityScopeTheAnswerWaitsInsteadOfTheWrite) {
     EXPECT_TRUE(own->has_value());
     ticket = scope.ticket();
     // SQLite defers the fsync to the scope's owner; PostgreSQL commits durably at once.
-    if (GetParam() == Backend::kSqlite) EXPECT_GT(ticket, 0u);
+    if (GetParam() == Backend::kSqlite) {
+      EXPECT_GT(ticket, 0u);
+    }
   }
   ASSERT_TRUE(WaitDurable(*store_, ticket));
   // Once WhenDurable says so, another connection (another process) sees it.
