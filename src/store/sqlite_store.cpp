@@ -168,6 +168,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     spdlog::error("cannot open the WAL of {}: {}", path, reason);
     return Error(Errc::kUnavailable, "cannot open the WAL of the database " + path + ": " + reason);
   }
+  // Exists now too: the connections above map it.
+  store->wal_index_ = WalIndexHeader::Open(path);
+  if (!store->wal_index_) spdlog::warn("no WAL index to watch for {}: every cached lookup reads", path);
   store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
 }
@@ -591,8 +594,15 @@ constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_
 
 std::optional<uint64_t> SqliteStore::ChangeStamp() {
   static constexpr char kConfigVersion[] = "SELECT version FROM config_version";
+  // Read before the stamp: the stamp then holds at least what this header says was committed.
+  const std::optional<WalIndexHeader::Bytes> header =
+      wal_index_ ? wal_index_->Read() : std::nullopt;
   std::optional<uint64_t> stamp;
-  {
+  if (header) {
+    std::lock_guard lock(last_stamp_mu_);
+    if (last_stamp_header_ == header) stamp = last_stamp_;
+  }
+  if (!stamp) {
     std::lock_guard lock(stamp_mu_);
     try {
       if (!stamp_db_) {
@@ -605,6 +615,11 @@ std::optional<uint64_t> SqliteStore::ChangeStamp() {
       spdlog::warn("cannot read the database's configuration version: {}", e.detail);
       stamp_db_.reset();
       return std::nullopt;  // nothing may be cached meanwhile
+    }
+    if (stamp && header) {
+      std::lock_guard last(last_stamp_mu_);
+      last_stamp_header_ = header;
+      last_stamp_ = *stamp;
     }
   }
   // What a cache keyed by this stamp serves must be on disk, as if read now.

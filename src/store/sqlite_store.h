@@ -24,6 +24,7 @@
 
 #include "store/sqlite_db.h"
 #include "store/store.h"
+#include "store/wal_index.h"
 
 namespace tr {
 
@@ -197,6 +198,12 @@ class SqliteStore final : public Store {
 
   std::mutex stamp_mu_;
   std::unique_ptr<SqliteDb> stamp_db_;  // Guarded by stamp_mu_; opened on first use
+  // The last stamp read, with the WAL-index header read just before it: while the header is
+  // the same, nothing has been committed since, and the stamp still holds.
+  std::unique_ptr<WalIndexHeader> wal_index_;  // nullptr: every ChangeStamp reads
+  std::mutex last_stamp_mu_;
+  std::optional<WalIndexHeader::Bytes> last_stamp_header_;  // Guarded by last_stamp_mu_
+  uint64_t last_stamp_ = 0;                                 // Guarded by last_stamp_mu_
 };
 
 // Applies every migration newer than the database's version, each in its own transaction.

@@ -5,6 +5,7 @@
 
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
+#include "store/wal_index.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -52,6 +53,18 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+// Runs `sql` on a connection of its own, read-write: another process editing the file.
+void ExecOnOwnConnection(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+            SQLITE_OK);
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
+  EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
 
 // Runs a one-value query on its own read-only connection: a view of the file that does not
 // go through the store.
@@ -1000,6 +1013,57 @@ TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("cid-1", "u-1", 5000), MakeSession("cid-1", "u-1", 5000)).ok());
   ASSERT_TRUE(store_->FindWorkspace("ws-1").ok());
   EXPECT_EQ(store_->ChangeStamp(), stamp);
+  if (GetParam() != Backend::kSqlite) return;
+
+  // SQL from a connection that is not ours at all (the sqlite3 shell), after the stamp was
+  // read with nothing committed since; then after the WAL was checkpointed and restarted.
+  EXPECT_EQ(store_->ChangeStamp(), stamp);
+  ExecOnOwnConnection(path_, "UPDATE api_keys SET revoked_at = NULL");
+  moved("API key restored by the sqlite3 shell");
+  ExecOnOwnConnection(path_, "PRAGMA wal_checkpoint(TRUNCATE)");
+  EXPECT_EQ(store_->ChangeStamp(), stamp) << "a checkpoint changes nothing";
+  ExecOnOwnConnection(path_, "UPDATE api_keys SET revoked_at = 3000");
+  moved("API key revoked by the sqlite3 shell in a restarted WAL");
+  EXPECT_EQ(store_->ChangeStamp(), stamp);
+}
+
+// The WAL-index header ChangeStamp watches: the same while nothing commits, new after each
+// commit by any connection and after a WAL restart; no view without a WAL index.
+TEST(WalIndexHeaderTest, ChangesWithEveryCommitOfAnyConnection) {
+  TempDir dir;
+  const std::string path = dir.File("db.sqlite");
+  EXPECT_EQ(WalIndexHeader::Open(path), nullptr) << "no database yet";
+  auto opened = SqliteStore::Open(path);
+  ASSERT_TRUE(opened.ok());
+  std::unique_ptr<WalIndexHeader> view = WalIndexHeader::Open(path);
+  ASSERT_NE(view, nullptr);
+
+  std::optional<WalIndexHeader::Bytes> before = view->Read();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(view->Read(), before) << "no commit, same header";
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM workspaces"), 0);
+  EXPECT_EQ(view->Read(), before) << "a read commits nothing";
+
+  ExecOnOwnConnection(path, "CREATE TABLE t (x)");
+  std::optional<WalIndexHeader::Bytes> after_create = view->Read();
+  ASSERT_TRUE(after_create.has_value());
+  EXPECT_NE(after_create, before);
+  ExecOnOwnConnection(path, "INSERT INTO t VALUES (1)");
+  std::optional<WalIndexHeader::Bytes> after_insert = view->Read();
+  EXPECT_NE(after_insert, after_create);
+  ExecOnOwnConnection(path, "BEGIN; INSERT INTO t VALUES (2); ROLLBACK");
+  EXPECT_EQ(view->Read(), after_insert) << "a rollback commits nothing";
+
+  ExecOnOwnConnection(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+  std::optional<WalIndexHeader::Bytes> after_checkpoint = view->Read();
+  ExecOnOwnConnection(path, "INSERT INTO t VALUES (3)");
+  EXPECT_NE(view->Read(), after_checkpoint);
+  EXPECT_NE(view->Read(), after_insert);
+
+  // A database in rollback-journal mode has no WAL index.
+  const std::string plain = dir.File("plain.sqlite");
+  ExecOnOwnConnection(plain, "CREATE TABLE t (x)");
+  EXPECT_EQ(WalIndexHeader::Open(plain), nullptr);
 }
 
 }  // namespace

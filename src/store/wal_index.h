@@ -1,0 +1,40 @@
+// WalIndexHeader: a read-only view of the header of a SQLite database's WAL index (the
+// "-shm" file next to the database), which every connection of every process rewrites when
+// it commits a transaction and when the WAL restarts. Two equal headers read at two moments
+// mean that nothing was committed in between, which SqliteStore::ChangeStamp uses to skip a
+// read transaction (two fcntl locks and a mutex) per cached lookup.
+//
+// The layout is SQLite's documented file format (https://www.sqlite.org/walformat.html,
+// "The WAL-Index Header"): two copies of a 48-byte header at offsets 0 and 48, written by a
+// committer second copy first, and read by SQLite itself first copy first, without a lock;
+// copies that differ mean a write in progress. This view reads them the same way.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace tr {
+
+class WalIndexHeader {
+ public:
+  using Bytes = std::array<unsigned char, 48>;
+
+  // The view of `db_path`'s WAL index; nullptr when it has none that can be mapped (the
+  // database is not in WAL mode, or no connection has it open).
+  static std::unique_ptr<WalIndexHeader> Open(const std::string& db_path);
+  ~WalIndexHeader();
+  WalIndexHeader(const WalIndexHeader&) = delete;
+  WalIndexHeader& operator=(const WalIndexHeader&) = delete;
+
+  // The header as of now: nullopt while a committer is rewriting it, or while it is not
+  // initialized, or when its format is not the one described above.
+  std::optional<Bytes> Read() const;
+
+ private:
+  explicit WalIndexHeader(const unsigned char* map) : map_(map) {}
+  const unsigned char* map_;  // the first page of the -shm file, mapped shared, read-only
+};
+
+}  // namespace tr
