@@ -150,6 +150,23 @@ void SqliteDb::CountWalPages(std::atomic<int>* wal_pages) {
       wal_pages);
 }
 
+const volatile void* SqliteDb::WalIndex() {
+  // SQLite's region size for the WAL index; a mapping request must use the same.
+  constexpr int kWalIndexRegionBytes = 32768;
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||
+      file->pMethods->xShmMap == nullptr) {
+    return nullptr;
+  }
+  void volatile* region = nullptr;
+  // Not extending: a database that has no WAL index yet gets none.
+  if (file->pMethods->xShmMap(file, 0, kWalIndexRegionBytes, 0, &region) != SQLITE_OK) {
+    return nullptr;
+  }
+  return region;
+}
+
 void SqliteDb::CheckpointPassive() {
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   if (rc != SQLITE_OK) Throw(db_, rc);

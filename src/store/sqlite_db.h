@@ -55,7 +55,8 @@ class SqliteStatement {
 };
 
 // A prepared statement on loan from SqliteDb's cache. Resets it when it goes out of scope,
-// so that no statement keeps a read snapshot open between uses.
+// so that no statement keeps a read snapshot open between uses (snapshots are kept only on
+// purpose, by SqliteStore's readers, in an explicit transaction).
 class StatementRef {
  public:
   explicit StatementRef(SqliteStatement* stmt) : stmt_(stmt) {}
@@ -88,6 +89,10 @@ class SqliteDb {
   // Turns SQLite's automatic checkpoint off for this connection: after each of its commits,
   // `*wal_pages` is set to the number of pages in the WAL instead, for whoever checkpoints.
   void CountWalPages(std::atomic<int>* wal_pages);
+  // The first region of the database's WAL index (the -shm file) as this connection has it
+  // mapped, through SQLite's own VFS; valid while the connection is open. nullptr when it
+  // has none (not in WAL mode, or a VFS without shared memory).
+  const volatile void* WalIndex();
   // A passive checkpoint: copies what it can from the WAL into the database without waiting
   // for readers or writers. Throws SqliteError.
   void CheckpointPassive();

@@ -168,8 +168,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     spdlog::error("cannot open the WAL of {}: {}", path, reason);
     return Error(Errc::kUnavailable, "cannot open the WAL of the database " + path + ": " + reason);
   }
-  // Exists now too: the connections above map it.
-  store->wal_index_ = WalIndexHeader::Open(path);
+  // The writer's mapping of the WAL index, valid for as long as the store (the writer lives
+  // as long as it).
+  store->wal_index_ = WalIndexHeader::Of(*store->writer_db_);
   if (!store->wal_index_) spdlog::warn("no WAL index to watch for {}: every cached lookup reads", path);
   store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
@@ -190,34 +191,64 @@ SqliteStore::~SqliteStore() {
   writer_db_.reset();
 }
 
-std::unique_ptr<SqliteDb> SqliteStore::AcquireReader() {
+SqliteStore::Reader SqliteStore::AcquireReader() {
   {
     std::lock_guard lock(readers_mu_);
     if (!idle_readers_.empty()) {
-      std::unique_ptr<SqliteDb> db = std::move(idle_readers_.back());
+      Reader reader = std::move(idle_readers_.back());
       idle_readers_.pop_back();
-      return db;
+      return reader;
     }
   }
   auto db = std::make_unique<SqliteDb>(path_);
   db->Exec("PRAGMA query_only=1");
-  return db;
+  return Reader{std::move(db), false, std::nullopt};
 }
 
-void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
+void SqliteStore::ReleaseReader(Reader reader) {
   std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(db));
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
 }
 
 namespace {
 // Transaction control as cached prepared statements: parsed once, not per write.
 constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kBeginDeferred[] = "BEGIN";
 constexpr char kSavepoint[] = "SAVEPOINT w";
 constexpr char kRollbackToSavepoint[] = "ROLLBACK TO w";
 constexpr char kReleaseSavepoint[] = "RELEASE w";
 constexpr char kCommit[] = "COMMIT";
 constexpr char kRollback[] = "ROLLBACK";
 }  // namespace
+
+void SqliteStore::BeginRead(Reader& reader) {
+  // Read before the snapshot is taken (by the first read after BEGIN): the snapshot then
+  // holds at least what this header says was committed.
+  std::optional<WalIndexHeader::Bytes> header = wal_index_ ? wal_index_->Read() : std::nullopt;
+  if (reader.in_transaction && reader.snapshot && reader.snapshot == header) return;
+  if (reader.in_transaction) {
+    reader.in_transaction = false;
+    reader.db->Prepare(kCommit)->Run();
+  }
+  reader.db->Prepare(kBeginDeferred)->Run();
+  reader.in_transaction = true;
+  reader.snapshot = header;
+}
+
+void SqliteStore::EndIdleSnapshots() {
+  std::lock_guard lock(readers_mu_);
+  std::erase_if(idle_readers_, [](Reader& reader) {
+    if (!reader.in_transaction) return false;
+    reader.in_transaction = false;
+    try {
+      reader.db->Prepare(kCommit)->Run();
+      return false;
+    } catch (const SqliteError& e) {
+      spdlog::warn("cannot end a reader's transaction: {}", e.detail);
+      return true;  // closed: closing ends it
+    }
+  });
+}
 
 Status SqliteStore::Write(const WriteFn& fn) {
   uint64_t ticket = 0;
@@ -413,6 +444,8 @@ void SqliteStore::Checkpoint() {
   constexpr int kCheckpointPages = 1000;
   if (wal_pages_.load(std::memory_order_relaxed) < kCheckpointPages) return;
   wal_pages_.store(0, std::memory_order_relaxed);
+  // An idle reader's snapshot would keep the checkpoint from copying the frames after it.
+  EndIdleSnapshots();
   try {
     checkpoint_db_->CheckpointPassive();
   } catch (const SqliteError& e) {

@@ -108,7 +108,8 @@ class SqliteStore final : public Store {
   using WriteFn = std::function<Status(SqliteDb&)>;
 
   explicit SqliteStore(std::string path);
-  // Runs `fn` on a reader connection. SqliteError becomes kUnavailable/kInternal.
+  // Runs `fn` on a reader connection, in one read transaction (one snapshot for all its
+  // statements). SqliteError becomes kUnavailable/kInternal.
   template <typename T, typename Fn>
   Result<T> Read(Fn&& fn) {
     try {
@@ -119,9 +120,10 @@ class SqliteStore final : public Store {
         if (Status seen = AfterOwnRead(); !seen.ok()) return seen.error();
         return value;
       }
-      std::unique_ptr<SqliteDb> db = AcquireReader();
-      T value = fn(*db);
-      ReleaseReader(std::move(db));
+      Reader reader = AcquireReader();
+      BeginRead(reader);
+      T value = fn(*reader.db);
+      ReleaseReader(std::move(reader));
       if (Status seen = AfterRead(); !seen.ok()) return seen.error();
       return value;
     } catch (const SqliteError& e) {
@@ -132,8 +134,23 @@ class SqliteStore final : public Store {
   }
   // Opens the writer and checkpoint connections and migrates; throws SqliteError.
   void OpenConnections(Commits commits);
-  std::unique_ptr<SqliteDb> AcquireReader();
-  void ReleaseReader(std::unique_ptr<SqliteDb> db);
+  // A reader connection; Read runs each function in a read transaction on one, which stays
+  // open after it. `snapshot` is the WAL-index header read before that transaction began.
+  // While the header stays the same nothing has been committed, so the transaction's
+  // snapshot is still the latest one and the next Read may run in it: no transaction to
+  // begin and end (locks on the WAL index, a stat of the file) per read.
+  struct Reader {
+    std::unique_ptr<SqliteDb> db;
+    bool in_transaction = false;
+    std::optional<WalIndexHeader::Bytes> snapshot;  // nullopt: not to be reused
+  };
+  Reader AcquireReader();
+  void ReleaseReader(Reader reader);
+  // Keeps the reader's read transaction if its snapshot is still the latest; else ends it
+  // and begins a new one, with the header read before it.
+  void BeginRead(Reader& reader);
+  // Ends the read transactions of idle readers, so that none holds back a checkpoint.
+  void EndIdleSnapshots();
   // Logs the detail; the Error carries only a public message.
   static Error ToError(const SqliteError& e);
   // Runs `fn` in a savepoint of the open batch (a transaction on the writer connection,
@@ -178,7 +195,7 @@ class SqliteStore final : public Store {
   std::atomic<int> wal_pages_{0};    // pages in the WAL after the last commit
 
   std::mutex readers_mu_;
-  std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // Guarded by readers_mu_
+  std::vector<Reader> idle_readers_;  // Guarded by readers_mu_
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;     // the syncer: a commit to sync, or stopping_

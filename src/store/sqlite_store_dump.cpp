@@ -11,10 +11,8 @@ const std::vector<DumpStatements>& Statements() { return DumpStatementsFor('?');
 }  // namespace
 
 Status SqliteStore::ExportRows(const std::function<void(const DumpRow&)>& sink) {
-  static constexpr char kBegin[] = "BEGIN";
-  static constexpr char kCommit[] = "COMMIT";
+  // One Read: one snapshot for every table.
   auto done = Read<bool>([&](SqliteDb& db) {
-    db.Prepare(kBegin)->Run();  // one snapshot for every table
     const auto tables = DumpTables();
     for (size_t t = 0; t < tables.size(); ++t) {
       auto s = db.Prepare(Statements()[t].select.c_str());
@@ -41,7 +39,6 @@ Status SqliteStore::ExportRows(const std::function<void(const DumpRow&)>& sink) 
         sink(row);
       }
     }
-    db.Prepare(kCommit)->Run();
     return true;
   });
   if (!done) return done.error();

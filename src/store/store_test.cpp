@@ -54,6 +54,12 @@ class TempDir {
   fs::path path_;
 };
 
+// A one-number query on `db`.
+int64_t QueryOn(SqliteDb& db, const char* sql) {
+  auto s = db.Prepare(sql);
+  return s->Step() ? s->Int(0) : -1;
+}
+
 // Runs `sql` on a connection of its own, read-write: another process editing the file.
 void ExecOnOwnConnection(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
@@ -1032,10 +1038,12 @@ TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
 TEST(WalIndexHeaderTest, ChangesWithEveryCommitOfAnyConnection) {
   TempDir dir;
   const std::string path = dir.File("db.sqlite");
-  EXPECT_EQ(WalIndexHeader::Open(path), nullptr) << "no database yet";
   auto opened = SqliteStore::Open(path);
   ASSERT_TRUE(opened.ok());
-  std::unique_ptr<WalIndexHeader> view = WalIndexHeader::Open(path);
+  SqliteDb db(path);
+  EXPECT_EQ(WalIndexHeader::Of(db), nullptr) << "the connection has not read the database yet";
+  EXPECT_EQ(QueryOn(db, "SELECT COUNT(*) FROM workspaces"), 0);
+  std::unique_ptr<WalIndexHeader> view = WalIndexHeader::Of(db);
   ASSERT_NE(view, nullptr);
 
   std::optional<WalIndexHeader::Bytes> before = view->Read();
@@ -1063,8 +1071,11 @@ TEST(WalIndexHeaderTest, ChangesWithEveryCommitOfAnyConnection) {
   // A database in rollback-journal mode has no WAL index.
   const std::string plain = dir.File("plain.sqlite");
   ExecOnOwnConnection(plain, "CREATE TABLE t (x)");
-  EXPECT_EQ(WalIndexHeader::Open(plain), nullptr);
+  SqliteDb plain_db(plain);
+  EXPECT_EQ(QueryOn(plain_db, "SELECT COUNT(*) FROM t"), 0);
+  EXPECT_EQ(WalIndexHeader::Of(plain_db), nullptr);
 }
+
 
 }  // namespace
 }  // namespace tr

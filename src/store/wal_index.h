@@ -15,26 +15,28 @@
 #include <optional>
 #include <string>
 
+#include "store/sqlite_db.h"
+
 namespace tr {
 
 class WalIndexHeader {
  public:
   using Bytes = std::array<unsigned char, 48>;
 
-  // The view of `db_path`'s WAL index; nullptr when it has none that can be mapped (the
-  // database is not in WAL mode, or no connection has it open).
-  static std::unique_ptr<WalIndexHeader> Open(const std::string& db_path);
-  ~WalIndexHeader();
-  WalIndexHeader(const WalIndexHeader&) = delete;
-  WalIndexHeader& operator=(const WalIndexHeader&) = delete;
+  // The view of the WAL index `db` has mapped (SqliteDb::WalIndex), which stays valid while
+  // `db` is open; nullptr when it has none (not in WAL mode, or a format this view does not
+  // know). Never a mapping of its own: opening and closing a descriptor of the -shm file
+  // would drop every POSIX lock the process holds on it, SQLite's included, and another
+  // process could then take the file for new and truncate it under the mapped readers.
+  static std::unique_ptr<WalIndexHeader> Of(SqliteDb& db);
 
   // The header as of now: nullopt while a committer is rewriting it, or while it is not
   // initialized, or when its format is not the one described above.
   std::optional<Bytes> Read() const;
 
  private:
-  explicit WalIndexHeader(const unsigned char* map) : map_(map) {}
-  const unsigned char* map_;  // the first page of the -shm file, mapped shared, read-only
+  explicit WalIndexHeader(const volatile unsigned char* map) : map_(map) {}
+  const volatile unsigned char* map_;  // the first region of the WAL index, SQLite's mapping
 };
 
 }  // namespace tr
