@@ -153,6 +153,13 @@ void SqliteDb::CountWalPages(std::atomic<int>* wal_pages) {
 const volatile void* SqliteDb::WalIndex() {
   // SQLite's region size for the WAL index; a mapping request must use the same.
   constexpr int kWalIndexRegionBytes = 32768;
+  // Only a connection in WAL mode: asked on any other, the VFS would attach a WAL index to
+  // it that nothing ever detaches. Reading the mode also attaches this one to the index.
+  static constexpr char kJournalMode[] = "PRAGMA journal_mode";
+  {
+    auto mode = Prepare(kJournalMode);
+    if (!mode->Step() || mode->Text(0) != "wal") return nullptr;
+  }
   sqlite3_file* file = nullptr;
   if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
       file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||

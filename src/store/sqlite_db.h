@@ -91,7 +91,7 @@ class SqliteDb {
   void CountWalPages(std::atomic<int>* wal_pages);
   // The first region of the database's WAL index (the -shm file) as this connection has it
   // mapped, through SQLite's own VFS; valid while the connection is open. nullptr when it
-  // has none (not in WAL mode, or a VFS without shared memory).
+  // has none (not in WAL mode, or a VFS without shared memory). Throws SqliteError.
   const volatile void* WalIndex();
   // A passive checkpoint: copies what it can from the WAL into the database without waiting
   // for readers or writers. Throws SqliteError.

@@ -134,6 +134,9 @@ void SqliteStore::OpenConnections(Commits commits) {
   if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
   db.CountWalPages(&wal_pages_);
   checkpoint_db_ = std::make_unique<SqliteDb>(path_);
+  // The writer's mapping of the WAL index, valid for as long as the store (the writer lives
+  // as long as it).
+  wal_index_ = WalIndexHeader::Of(db);
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Commits commits) {
@@ -168,9 +171,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     spdlog::error("cannot open the WAL of {}: {}", path, reason);
     return Error(Errc::kUnavailable, "cannot open the WAL of the database " + path + ": " + reason);
   }
-  // The writer's mapping of the WAL index, valid for as long as the store (the writer lives
-  // as long as it).
-  store->wal_index_ = WalIndexHeader::Of(*store->writer_db_);
   if (!store->wal_index_) spdlog::warn("no WAL index to watch for {}: every cached lookup reads", path);
   store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
