@@ -37,11 +37,12 @@ std::string NewToken() { return crypto::Base64UrlEncode(crypto::RandomBytes(32))
 namespace {
 
 constexpr size_t kTimePrefixLength = 12;
+constexpr size_t kRandomPartLength = 43;  // NewToken() and DeriveFromToken(): 32 bytes, base64url
 
 // The time prefix of a session token or state: present when `text` is a prefix followed by
-// 43 characters (a token, or a value derived from one). Empty otherwise.
+// a token's length (a token, or a value derived from one). Empty otherwise.
 std::string_view TimePrefix(std::string_view text) {
-  if (text.size() != kTimePrefixLength + 43) return {};
+  if (text.size() != kTimePrefixLength + kRandomPartLength) return {};
   std::string_view prefix = text.substr(0, kTimePrefixLength);
   for (char c : prefix) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};

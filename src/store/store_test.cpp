@@ -247,6 +247,23 @@ TEST_P(StoreTest, OpenAppliesMigrationsAndReopens) {
   EXPECT_EQ(Count("schema_migrations"), versions);
 }
 
+// Readers keep their snapshot between reads while nothing commits: a commit by another
+// connection (another process) must be seen by the very next read, never an older snapshot.
+TEST_P(StoreTest, ReadsSeeAnotherConnectionsCommitAtOnce) {
+  std::unique_ptr<Store> other = Open();
+  ASSERT_TRUE(other != nullptr);
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "ws-" + std::to_string(i);
+    auto before = store_->FindWorkspace(id);
+    ASSERT_TRUE(before.ok());
+    EXPECT_FALSE(before->has_value()) << id;
+    ASSERT_TRUE(other->CreateWorkspace(MakeWorkspace(id)).ok());
+    auto after = store_->FindWorkspace(id);
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->has_value()) << id << " committed by another connection, not seen";
+  }
+}
+
 TEST(SqliteStoreTest, OpenInAMissingFolderIsUnavailable) {
   TempDir dir;
   auto opened = SqliteStore::Open(dir.File("no/such/folder/db.sqlite"));

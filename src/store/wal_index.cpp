@@ -45,10 +45,8 @@ std::optional<WalIndexHeader::Bytes> WalIndexHeader::Read() const {
   std::atomic_thread_fence(std::memory_order_acquire);
   Bytes second = CopyHeader(map_ + kHeaderBytes);
   std::atomic_thread_fence(std::memory_order_acquire);
+  // The format was checked once, in Of: SQLite never rewrites a live index in another one.
   if (first != second || first[kIsInitOffset] == 0) return std::nullopt;
-  uint32_t version;
-  std::memcpy(&version, first.data(), sizeof version);
-  if (version != kWalIndexVersion) return std::nullopt;
   return first;
 }
 

@@ -31,7 +31,7 @@ class WalIndexHeader {
   static std::unique_ptr<WalIndexHeader> Of(SqliteDb& db);
 
   // The header as of now: nullopt while a committer is rewriting it, or while it is not
-  // initialized, or when its format is not the one described above.
+  // initialized.
   std::optional<Bytes> Read() const;
 
  private:
