@@ -61,6 +61,21 @@ PgParams& PgParams::AddNull() {
   return *this;
 }
 
+PgParams& PgParams::AddArray(const std::vector<std::string>& items) {
+  std::string literal = "{";
+  for (const std::string& item : items) {
+    if (literal.size() > 1) literal += ',';
+    literal += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return Add(literal);
+}
+
 std::vector<const char*> PgParams::Values() const {
   std::vector<const char*> out;
   for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);

@@ -32,6 +32,9 @@ class PgParams {
   PgParams& Add(const std::optional<int64_t>& value);
   PgParams& AddBytes(std::string_view bytes);
   PgParams& AddNull();
+  // A one-dimensional array in PostgreSQL's text form ({"a","b"}), for a $n::text[] (or
+  // ::bigint[], …) parameter: every element quoted, so any text is carried as it is.
+  PgParams& AddArray(const std::vector<std::string>& items);
 
   int size() const { return static_cast<int>(values_.size()); }
   std::vector<const char*> Values() const;

@@ -115,6 +115,35 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)
   WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL;
 )sql",
+    // 2: a counter of configuration changes (workspaces, redirect origins, API keys,
+    // integrations), as SQLite's migration 4, bumped by a trigger on every statement that
+    // writes one of those tables, so that every writer (another node, an admin command)
+    // moves it in the same transaction: the change stamp the read caches are checked
+    // against (PgStore::ChangeStamp). A statement-level trigger also fires when no row
+    // changed: a needless bump only costs the caches a reload.
+    R"sql(
+CREATE TABLE config_version (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL
+);
+INSERT INTO config_version (id, version) VALUES (1, 1);
+CREATE FUNCTION bump_config_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE config_version SET version = version + 1 WHERE id = 1;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER workspaces_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON workspaces FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
+CREATE TRIGGER redirect_origins_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON redirect_origins FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
+CREATE TRIGGER api_keys_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
+CREATE TRIGGER custom_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON custom_integrations FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
+CREATE TRIGGER customer_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON customer_integrations FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

@@ -128,7 +128,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url) {
   return store;
 }
 
-PgStore::~PgStore() = default;
+PgStore::~PgStore() { StopWatching(); }
 
 PgStore::Pooled PgStore::Acquire() {
   std::unique_lock lock(mu_);
@@ -205,8 +205,16 @@ Status PgStore::Transact(const TxFn& fn) {
   }
 }
 
+Status PgStore::TransactConfig(const TxFn& fn) {
+  Status status = Transact(fn);
+  // Whatever the outcome (a COMMIT whose answer was lost may have committed), caches filled
+  // before this write are not used after it returns.
+  generation_.fetch_add(1);
+  return status;
+}
+
 Status PgStore::CreateWorkspace(const Workspace& ws) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     db.Run(kInsertWorkspace, PgParams().Add(ws.workspace_id).Add(ws.name).Add(ws.created_at));
     return Ok{};
   });
@@ -221,7 +229,7 @@ Result<std::optional<Workspace>> PgStore::FindWorkspace(const std::string& works
 }
 
 Status PgStore::AddRedirectOrigin(const std::string& workspace_id, const std::string& origin) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     db.Run(kInsertOrigin, PgParams().Add(workspace_id).Add(origin));
     return Ok{};
   });
@@ -237,7 +245,7 @@ Result<std::vector<std::string>> PgStore::ListRedirectOrigins(const std::string&
 }
 
 Status PgStore::CreateApiKey(const ApiKeyRecord& key) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     db.Run(kInsertApiKey,
            PgParams().Add(key.key_id).Add(key.workspace_id).Add(key.key_hash).Add(key.created_at));
     return Ok{};
@@ -245,7 +253,7 @@ Status PgStore::CreateApiKey(const ApiKeyRecord& key) {
 }
 
 Status PgStore::RevokeApiKey(const std::string& key_id, int64_t now) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     if (db.Run(kRevokeApiKey, PgParams().Add(key_id).Add(now)).Affected() == 0) {
       return Error(Errc::kNotFound, "API key not found");
     }
@@ -262,7 +270,7 @@ Result<std::optional<ApiKeyRecord>> PgStore::FindApiKeyByHash(const std::string&
 }
 
 Status PgStore::PutCustomIntegration(const CustomIntegration& ci) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     db.Run(kUpsertCustomIntegration, PgParams()
                                          .Add(ci.workspace_id)
                                          .Add(ci.integration_id)
@@ -303,7 +311,7 @@ Status PgStore::CreateCustomerIntegration(const CustomerIntegration& ci) {
     params.AddNull();
   }
   params.Add(ci.external_id).Add(ci.created_at).Add(ci.updated_at);
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     db.Run(kInsertCustomerIntegration, params);
     return Ok{};
   });
@@ -321,7 +329,7 @@ Result<std::optional<CustomerIntegration>> PgStore::FindCustomerIntegration(
 
 Status PgStore::SetCustomerIntegrationActive(const std::string& customer_integration_id,
                                              bool active, int64_t now) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     PgParams params;
     params.Add(customer_integration_id).Add(int64_t{active}).Add(now);
     if (db.Run(kSetCustomerIntegrationActive, params).Affected() == 0) {
@@ -350,7 +358,7 @@ Result<std::vector<CustomerIntegration>> PgStore::ListCustomerIntegrations(
 
 Result<bool> PgStore::BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) {
   bool claimed = false;
-  Status status = Transact([&](PgConn& db) -> Status {
+  Status status = TransactConfig([&](PgConn& db) -> Status {
     claimed = false;
     if (db.Run(kClaimBootstrap, PgParams().Add(ws.workspace_id)).Affected() == 0) return Ok{};
     db.Run(kInsertWorkspace, PgParams().Add(ws.workspace_id).Add(ws.name).Add(ws.created_at));

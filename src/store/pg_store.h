@@ -12,9 +12,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/pg_conn.h"
@@ -83,6 +86,13 @@ class PgStore final : public Store {
                          std::optional<int64_t> next_attempt_at) override;
   Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id, int limit) override;
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
+  // Changes when the config_version row (bumped by triggers, migration 2) changes, as a
+  // thread of this store sees by reading it every 100 ms, and at once on this process's own
+  // commits. nullopt while that thread has not read the row within the last 500 ms: no
+  // cached value is used for longer than that after another node or an admin command
+  // changed it (pg_store_stamp.cpp). The thread starts on the first call, so admin commands,
+  // which use no caches, never start it.
+  std::optional<uint64_t> ChangeStamp() override;
   Status Ping() override;
   Stats GetStats() override;
   Status ExportRows(const std::function<void(const DumpRow&)>& sink) override;
@@ -96,6 +106,9 @@ class PgStore final : public Store {
   };
 
   explicit PgStore(std::string url) : url_(std::move(url)) {}
+  // The change stamp's thread (pg_store_stamp.cpp): reads config_version until stopped.
+  void WatchConfig();
+  void StopWatching();
   // A connection from the pool, or a new one while under the bound; waits a bounded time
   // when every connection is busy. Throws PgError.
   Pooled Acquire();
@@ -122,9 +135,28 @@ class PgStore final : public Store {
   }
   // Runs `fn` in one transaction: committed when it returns Ok, rolled back otherwise.
   Status Transact(const TxFn& fn);
+  // Transact for a write that may change what ChangeStamp covers: moves the stamp.
+  Status TransactConfig(const TxFn& fn);
   // Logs the detail; the Error carries only a public message.
   static Error ToError(const PgError& e);
   static void InsertEvent(PgConn& db, const OutboxEvent& event);
+
+  // Group commit for CreateUserAndSession (pg_store_users.cpp), the write of the connect
+  // flow's hot path. Each caller queues its row; while fewer than kCreateWriters are
+  // writing, a waiting caller becomes one and writes every queued row (up to
+  // kMaxCreateBatch) in one statement, then hands each caller its outcome. So under load
+  // one transaction and one WAL flush carry many creations.
+  struct PendingCreate {
+    const IntegrationUser* user;
+    const ConnectSession* session;
+    std::optional<Status> outcome;  // set by the writer that took the row
+  };
+  static constexpr size_t kCreateColumns = 13;
+  static constexpr int kCreateWriters = 2;
+  static constexpr size_t kMaxCreateBatch = 128;
+  // One outcome per row. Never throws.
+  std::vector<Status> WriteCreates(const std::vector<PendingCreate*>& batch);
+  Status WriteCreatesTogether(const std::vector<PendingCreate*>& batch);
 
   const std::string url_;
   std::mutex mu_;
@@ -133,6 +165,21 @@ class PgStore final : public Store {
   size_t open_ = 0;                            // Guarded by mu_: idle + in use
   size_t waiting_ = 0;                         // Guarded by mu_
   std::atomic<uint64_t> commits_{0};
+
+  std::mutex create_mu_;
+  std::condition_variable create_done_;
+  std::vector<PendingCreate*> create_queue_;  // Guarded by create_mu_: rows not taken yet
+  int create_writers_ = 0;                    // Guarded by create_mu_
+
+  // The change stamp. generation_ moves on every change seen; confirmed_at_ is when (steady
+  // clock, nanoseconds) the last read of config_version that succeeded began.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> confirmed_at_{std::numeric_limits<int64_t>::min() / 2};  // never
+  std::once_flag watch_started_;
+  std::thread watcher_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_wake_;
+  bool watch_stopping_ = false;  // Guarded by watch_mu_
 };
 
 // Applies every migration newer than the database's version, all in one transaction that

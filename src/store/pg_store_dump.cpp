@@ -50,7 +50,7 @@ Status PgStore::ExportRows(const std::function<void(const DumpRow&)>& sink) {
 }
 
 Status PgStore::ImportRows(const std::vector<DumpRow>& rows) {
-  return Transact([&](PgConn& db) -> Status {
+  return TransactConfig([&](PgConn& db) -> Status {
     const auto tables = DumpTables();
     for (size_t t = 0; t < tables.size(); ++t) {
       if (db.Run(Statements()[t].any_row.c_str()).Rows() > 0) {

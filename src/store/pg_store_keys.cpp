@@ -68,7 +68,7 @@ Result<std::vector<SealedRow>> PgStore::ListSealedNotUnder(const std::string& ke
 
 Result<bool> PgStore::ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) {
   bool replaced = false;
-  Status status = Transact([&](PgConn& db) -> Status {
+  Status status = TransactConfig([&](PgConn& db) -> Status {
     for (const SealedColumn& column : kColumns) {
       if (column.kind != row.kind) continue;
       PgParams params;

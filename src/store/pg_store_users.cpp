@@ -1,6 +1,12 @@
 // PgStore: integration users, connect sessions, credentials and refresh leases.
 #include "store/pg_store.h"
 
+#include <array>
+
+#include <spdlog/spdlog.h>
+
+#include "crypto/crypto.h"
+
 namespace tr {
 
 namespace {
@@ -9,13 +15,26 @@ constexpr char kSelectUser[] =
     "SELECT customer_integration_id, user_id, active, credentials_key_id, credentials, "
     "created_at, updated_at, access_expires_at FROM integration_users "
     "WHERE customer_integration_id = $1 AND user_id = $2";
-constexpr char kInsertUserIfMissing[] =
-    "INSERT INTO integration_users (customer_integration_id, user_id, active, "
-    "created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING";
-constexpr char kInsertSession[] =
+// CreateUserAndSession's rows, many at a time: thirteen arrays of the same length, one
+// element per row (the columns of WriteCreatesTogether). The users come first, in a
+// data-modifying WITH, so that the sessions' foreign key finds them: the check runs at the
+// end of the statement.
+constexpr char kInsertUsersAndSessions[] =
+    "WITH new_users AS ("
+    " INSERT INTO integration_users (customer_integration_id, user_id, active, created_at, "
+    "updated_at)"
+    " SELECT cid, uid, active, created_at, created_at"
+    " FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[])"
+    " AS u(cid, uid, active, created_at)"
+    " ON CONFLICT DO NOTHING) "
     "INSERT INTO connect_sessions (token_hash, customer_integration_id, user_id, redirect_uri, "
     "state_hash, pkce_key_id, pkce_verifier, created_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    "SELECT token_hash, cid, uid, redirect_uri, state_hash, key_id, decode(verifier, 'hex'), "
+    "created_at, expires_at "
+    "FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+    "$11::text[], $12::bigint[], $13::bigint[]) "
+    "AS s(token_hash, cid, uid, redirect_uri, state_hash, key_id, verifier, created_at, "
+    "expires_at)";
 
 #define TR_SESSION_COLUMNS                                                                \
   "token_hash, customer_integration_id, user_id, redirect_uri, state_hash, pkce_key_id, " \
@@ -94,22 +113,69 @@ Result<std::optional<IntegrationUser>> PgStore::FindUser(const std::string& cust
 }
 
 Status PgStore::CreateUserAndSession(const IntegrationUser& user, const ConnectSession& session) {
+  PendingCreate mine{&user, &session, std::nullopt};
+  std::unique_lock lock(create_mu_);
+  create_queue_.push_back(&mine);
+  while (!mine.outcome) {
+    if (create_queue_.empty() || create_writers_ == kCreateWriters) {
+      create_done_.wait(lock);
+      continue;
+    }
+    // This caller writes what is queued: its own row, unless another writer took it.
+    const size_t n = std::min(create_queue_.size(), kMaxCreateBatch);
+    std::vector<PendingCreate*> batch(create_queue_.begin(), create_queue_.begin() + n);
+    create_queue_.erase(create_queue_.begin(), create_queue_.begin() + n);
+    ++create_writers_;
+    lock.unlock();
+    std::vector<Status> outcomes = WriteCreates(batch);
+    lock.lock();
+    --create_writers_;
+    for (size_t i = 0; i < n; ++i) batch[i]->outcome = std::move(outcomes[i]);
+    create_done_.notify_all();
+  }
+  return std::move(*mine.outcome);
+}
+
+std::vector<Status> PgStore::WriteCreates(const std::vector<PendingCreate*>& batch) try {
+  Status together = WriteCreatesTogether(batch);
+  if (together.ok() || batch.size() == 1 || together.error().code == Errc::kUnavailable) {
+    return std::vector<Status>(batch.size(), together);
+  }
+  // A row failed (say, its customer integration is gone): each row alone, so that the
+  // failure reaches only its own caller.
+  std::vector<Status> outcomes;
+  outcomes.reserve(batch.size());
+  for (PendingCreate* pending : batch) outcomes.push_back(WriteCreatesTogether({pending}));
+  return outcomes;
+} catch (const std::exception& e) {  // out of memory: the waiting callers must still hear
+  spdlog::error("a write failed: {}", e.what());
+  return std::vector<Status>(batch.size(), Error(Errc::kInternal, "Internal server error"));
+}
+
+Status PgStore::WriteCreatesTogether(const std::vector<PendingCreate*>& batch) {
+  std::array<std::vector<std::string>, kCreateColumns> columns;
+  for (const PendingCreate* pending : batch) {
+    const IntegrationUser& u = *pending->user;
+    const ConnectSession& s = *pending->session;
+    std::string row[kCreateColumns] = {u.customer_integration_id,
+                                       u.user_id,
+                                       std::to_string(int{u.active}),
+                                       std::to_string(u.created_at),
+                                       s.token_hash,
+                                       s.customer_integration_id,
+                                       s.user_id,
+                                       s.redirect_uri,
+                                       s.state_hash,
+                                       s.pkce_verifier.key_id,
+                                       crypto::HexEncode(s.pkce_verifier.blob),
+                                       std::to_string(s.created_at),
+                                       std::to_string(s.expires_at)};
+    for (size_t i = 0; i < kCreateColumns; ++i) columns[i].push_back(std::move(row[i]));
+  }
+  PgParams params;
+  for (const std::vector<std::string>& column : columns) params.AddArray(column);
   return Transact([&](PgConn& db) -> Status {
-    db.Run(kInsertUserIfMissing, PgParams()
-                                     .Add(user.customer_integration_id)
-                                     .Add(user.user_id)
-                                     .Add(int64_t{user.active})
-                                     .Add(user.created_at));
-    db.Run(kInsertSession, PgParams()
-                               .Add(session.token_hash)
-                               .Add(session.customer_integration_id)
-                               .Add(session.user_id)
-                               .Add(session.redirect_uri)
-                               .Add(session.state_hash)
-                               .Add(session.pkce_verifier.key_id)
-                               .AddBytes(session.pkce_verifier.blob)
-                               .Add(session.created_at)
-                               .Add(session.expires_at));
+    db.Run(kInsertUsersAndSessions, params);
     return Ok{};
   });
 }
