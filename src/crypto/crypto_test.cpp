@@ -4,9 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "crypto/keyring.h"
 
@@ -108,6 +113,39 @@ TEST(RandomBytesTest, LengthAndDistinct) {
   EXPECT_EQ(RandomBytes(0).size(), 0u);
   EXPECT_EQ(RandomBytes(32).size(), 32u);
   EXPECT_NE(RandomBytes(32), RandomBytes(32));
+}
+
+// Bytes come from a per-thread block: across many draws, past a block's end, and above the
+// size a block serves, every draw is new; two threads never get the same bytes.
+TEST(RandomBytesTest, NoDrawRepeatsAcrossBlocksAndThreads) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) EXPECT_TRUE(seen.insert(RandomBytes(16)).second) << i;
+  EXPECT_TRUE(seen.insert(RandomBytes(5000)).second);
+  std::string other;
+  std::thread([&] { other = RandomBytes(32); }).join();
+  EXPECT_TRUE(seen.insert(other).second);
+  EXPECT_TRUE(seen.insert(RandomBytes(32)).second);
+}
+
+// A forked child must not hand out the bytes its parent hands out next (both would hold the
+// same block without the fork check).
+TEST(RandomBytesTest, AForkedChildDrawsOtherBytes) {
+  RandomBytes(16);  // this thread's block is filled
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string bytes = RandomBytes(32);
+    _exit(write(fds[1], bytes.data(), bytes.size()) == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string from_child(32, '\0');
+  ASSERT_EQ(read(fds[0], from_child.data(), 32), 32);
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_NE(from_child, RandomBytes(32));
 }
 
 std::string Key(char fill) { return std::string(Keyring::kKeySize, fill); }
