@@ -74,8 +74,9 @@ class StatementRef {
 
 class SqliteDb {
  public:
-  // Opens (creating if needed) the file at `path`. Throws SqliteError.
-  explicit SqliteDb(const std::string& path);
+  // Opens (creating if needed) the file at `path`, through the VFS named `vfs` (nullptr:
+  // SQLite's default). Throws SqliteError.
+  explicit SqliteDb(const std::string& path, const char* vfs = nullptr);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
+#include "store/sqlite_shared_map.h"
 
 namespace tr {
 
@@ -200,8 +201,12 @@ SqliteStore::Reader SqliteStore::AcquireReader() {
       return reader;
     }
   }
-  auto db = std::make_unique<SqliteDb>(path_);
+  // Reads from the process's one mapping of the file (store/sqlite_shared_map.h): any
+  // positive mmap_size makes SQLite ask the VFS for pages, and the VFS decides what it maps.
+  const char* vfs = SharedMapVfs();
+  auto db = std::make_unique<SqliteDb>(path_, vfs);
   db->Exec("PRAGMA query_only=1");
+  if (vfs != nullptr) db->Exec("PRAGMA mmap_size=1073741824");
   return Reader{std::move(db), false, std::nullopt};
 }
 

@@ -4,6 +4,7 @@
 // PostgreSQL cases are skipped when it is not set; `make unit-test-pg` sets it).
 
 #include "store/pg_store.h"
+#include "store/sqlite_shared_map.h"
 #include "store/sqlite_store.h"
 #include "store/wal_index.h"
 
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -1120,6 +1122,95 @@ TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
   ExecOnOwnConnection(path_, "UPDATE api_keys SET revoked_at = 3000");
   moved("API key revoked by the sqlite3 shell in a restarted WAL");
   EXPECT_EQ(store_->ChangeStamp(), stamp);
+}
+
+// How many of this process's mappings are of the file at `path` (/proc/self/maps).
+int MappingsOf(const std::string& path) {
+  const std::string name = fs::canonical(path).string();
+  std::ifstream maps("/proc/self/maps");
+  int count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() > name.size() && line.ends_with(" " + name)) ++count;
+  }
+  return count;
+}
+
+// Reader connections through the shared-mapping VFS (store/sqlite_shared_map.h): their
+// pages come from one mapping for the process, and what they read is the file's content
+// after another connection grew it and after a VACUUM shrank it under them.
+TEST(SqliteSharedMapTest, ReadsFollowTheFileAsItGrowsAndShrinks) {
+  ASSERT_NE(SharedMapVfs(), nullptr);
+  TempDir dir;
+  const std::string path = dir.File("db");
+  ExecOnOwnConnection(path,
+                      "PRAGMA journal_mode=WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); "
+                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 20000) INSERT INTO t SELECT i, 'value-' || i || "
+                      "hex(zeroblob(50)) FROM n");
+  constexpr char kIntact[] = "SELECT COUNT(*) FROM t WHERE v = 'value-' || k || hex(zeroblob(50))";
+  SqliteDb reader(path, SharedMapVfs());
+  reader.Exec("PRAGMA mmap_size=1073741824");
+  SqliteDb second(path, SharedMapVfs());
+  second.Exec("PRAGMA mmap_size=1073741824");
+
+  const uint64_t served = SharedMapPagesServed();
+  EXPECT_EQ(QueryOn(reader, kIntact), 20000);
+  EXPECT_EQ(QueryOn(second, kIntact), 20000);
+  EXPECT_GT(SharedMapPagesServed(), served + 100) << "pages came from the mapping";
+  EXPECT_EQ(MappingsOf(path), 1) << "one mapping for both connections";
+
+  // Another connection appends and checkpoints: the file grows past what was mapped.
+  const auto small = fs::file_size(path);
+  ExecOnOwnConnection(path,
+                      "WITH RECURSIVE n(i) AS (SELECT 20001 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 60000) INSERT INTO t SELECT i, 'value-' || i || "
+                      "hex(zeroblob(50)) FROM n; PRAGMA wal_checkpoint(TRUNCATE)");
+  const auto large = fs::file_size(path);
+  ASSERT_GT(large, small * 2);
+  EXPECT_EQ(QueryOn(reader, kIntact), 60000);
+  EXPECT_EQ(QueryOn(second, "SELECT SUM(k) FROM t WHERE k > 59990"), 599955);
+
+  // And shrinks under both: most rows deleted, VACUUM, the WAL checkpointed into the file.
+  ExecOnOwnConnection(path, "DELETE FROM t WHERE k > 100; VACUUM; PRAGMA wal_checkpoint(TRUNCATE)");
+  ASSERT_LT(fs::file_size(path), large / 10);
+  EXPECT_EQ(QueryOn(reader, kIntact), 100);
+  EXPECT_EQ(QueryOn(second, "SELECT SUM(k) FROM t"), 5050);
+  EXPECT_EQ(QueryOn(reader, "SELECT COUNT(*) FROM t WHERE k > 100"), 0);
+}
+
+// The store's readers use it: many threads reading at once open several readers, and the
+// file is still mapped once.
+TEST(SqliteSharedMapTest, TheStoresReadersShareOneMapping) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  constexpr int kUsers = 3000;
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+    ASSERT_TRUE((*store)->CreateCustomerIntegration(MakeCustomerIntegration("ws-1", "ci-1", 1)).ok());
+    for (int i = 0; i < kUsers; ++i) {
+      const std::string id = fmt::format("user-{}", i);
+      ASSERT_TRUE((*store)->CreateUserAndSession(MakeUser("ci-1", id, i), MakeSession("ci-1", id, i)).ok());
+    }
+  }  // closed: the WAL is checkpointed into the file
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  const uint64_t served = SharedMapPagesServed();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kUsers; i += 2) {
+        auto user = (*store)->FindUser("ci-1", fmt::format("user-{}", i));
+        if (!user.ok() || !user->has_value() || (*user)->created_at != i) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(SharedMapPagesServed(), served);
+  EXPECT_EQ(MappingsOf(path), 1);
 }
 
 // The WAL-index header ChangeStamp watches: the same while nothing commits, new after each

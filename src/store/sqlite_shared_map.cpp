@@ -1,0 +1,236 @@
+#include "store/sqlite_shared_map.h"
+
+#include <sqlite3.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace tr {
+
+namespace {
+
+// Address space reserved for one file's mapping. A page past the file's end is never handed
+// out (touching it would raise SIGBUS); reserving ahead lets the file grow into the mapping
+// without a new one, which would have to keep the old one for the pointers still out. Pages
+// of a larger database past this are read as usual.
+constexpr sqlite3_int64 kReserve = sqlite3_int64{16} << 30;
+
+struct Mapping {
+  dev_t dev;
+  ino_t ino;
+  const unsigned char* base;
+  std::mutex size_mu;                   // orders the size checks with their stores
+  std::atomic<sqlite3_int64> valid{0};  // bytes of the file it holds, as last seen
+  int users = 0;                        // Guarded by mappings_mu
+};
+
+std::mutex mappings_mu;
+std::vector<Mapping*> mappings;  // Guarded by mappings_mu
+std::atomic<uint64_t> pages_served{0};
+
+// The head of SQLite's unixFile (os_unix.c), the same since SQLite 3.7: the descriptor
+// follows the methods, VFS and inode pointers. Attach checks it against the file's name
+// before it maps anything.
+struct UnixFileHead {
+  const sqlite3_io_methods* methods;
+  sqlite3_vfs* vfs;
+  void* inode;
+  int fd;
+};
+
+// A file of this VFS: ours, then the default VFS's own, in the same allocation.
+struct File {
+  sqlite3_file base;
+  sqlite3_file* real;
+  Mapping* mapping;  // nullptr: every read goes to the default VFS
+};
+
+sqlite3_vfs* default_vfs = nullptr;
+
+File* Of(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
+sqlite3_file* Real(sqlite3_file* file) { return Of(file)->real; }
+
+sqlite3_int64 FileSize(sqlite3_file* real) {
+  sqlite3_int64 size = 0;
+  if (real->pMethods->xFileSize(real, &size) != SQLITE_OK) return 0;
+  return std::clamp<sqlite3_int64>(size, 0, kReserve);
+}
+
+void Refresh(Mapping* mapping, sqlite3_file* real) {
+  std::lock_guard lock(mapping->size_mu);
+  mapping->valid.store(FileSize(real), std::memory_order_release);
+}
+
+Mapping* Attach(sqlite3_file* real, const char* name) {
+  if (name == nullptr || real->pMethods == nullptr || real->pMethods->iVersion < 3) {
+    return nullptr;
+  }
+  const int fd = reinterpret_cast<const UnixFileHead*>(real)->fd;
+  struct stat by_fd {};
+  struct stat by_name {};
+  if (fstat(fd, &by_fd) != 0 || stat(name, &by_name) != 0 || !S_ISREG(by_fd.st_mode) ||
+      by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino) {
+    return nullptr;
+  }
+  Mapping* mapping = nullptr;
+  {
+    std::lock_guard lock(mappings_mu);
+    for (Mapping* m : mappings) {
+      if (m->dev == by_fd.st_dev && m->ino == by_fd.st_ino) mapping = m;
+    }
+    if (mapping == nullptr) {
+      void* base = mmap(nullptr, kReserve, PROT_READ, MAP_SHARED, fd, 0);
+      if (base == MAP_FAILED) return nullptr;
+      mapping = new Mapping{by_fd.st_dev, by_fd.st_ino, static_cast<const unsigned char*>(base)};
+      mappings.push_back(mapping);
+    }
+    ++mapping->users;
+  }
+  Refresh(mapping, real);
+  return mapping;
+}
+
+// The last connection is closing: SQLite has given back every page it fetched.
+void Detach(Mapping* mapping) {
+  std::lock_guard lock(mappings_mu);
+  if (--mapping->users > 0) return;
+  munmap(const_cast<unsigned char*>(mapping->base), kReserve);
+  std::erase(mappings, mapping);
+  delete mapping;
+}
+
+int Close(sqlite3_file* file) {
+  if (Of(file)->mapping != nullptr) Detach(Of(file)->mapping);
+  return Real(file)->pMethods->xClose(Real(file));
+}
+int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+  return Real(file)->pMethods->xRead(Real(file), out, amount, offset);
+}
+int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
+}
+int Truncate(sqlite3_file* file, sqlite3_int64 size) {
+  return Real(file)->pMethods->xTruncate(Real(file), size);
+}
+int Sync(sqlite3_file* file, int flags) { return Real(file)->pMethods->xSync(Real(file), flags); }
+int Size(sqlite3_file* file, sqlite3_int64* size) {
+  return Real(file)->pMethods->xFileSize(Real(file), size);
+}
+int Lock(sqlite3_file* file, int level) { return Real(file)->pMethods->xLock(Real(file), level); }
+int Unlock(sqlite3_file* file, int level) {
+  return Real(file)->pMethods->xUnlock(Real(file), level);
+}
+int CheckReservedLock(sqlite3_file* file, int* out) {
+  return Real(file)->pMethods->xCheckReservedLock(Real(file), out);
+}
+int FileControl(sqlite3_file* file, int op, void* arg) {
+  // The default VFS must never map the file itself: its mapping would be a second one.
+  if (op == SQLITE_FCNTL_MMAP_SIZE) {
+    *static_cast<sqlite3_int64*>(arg) = Of(file)->mapping != nullptr ? kReserve : 0;
+    return SQLITE_OK;
+  }
+  return Real(file)->pMethods->xFileControl(Real(file), op, arg);
+}
+int SectorSize(sqlite3_file* file) { return Real(file)->pMethods->xSectorSize(Real(file)); }
+int DeviceCharacteristics(sqlite3_file* file) {
+  return Real(file)->pMethods->xDeviceCharacteristics(Real(file));
+}
+int ShmMap(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
+  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
+  return Real(file)->pMethods->xShmMap(Real(file), region, size, extend, out);
+}
+int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
+  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
+  return Real(file)->pMethods->xShmLock(Real(file), offset, n, flags);
+}
+void ShmBarrier(sqlite3_file* file) {
+  if (Real(file)->pMethods->iVersion >= 2) Real(file)->pMethods->xShmBarrier(Real(file));
+}
+int ShmUnmap(sqlite3_file* file, int remove) {
+  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
+  return Real(file)->pMethods->xShmUnmap(Real(file), remove);
+}
+
+int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
+  *out = nullptr;
+  const Mapping* mapping = Of(file)->mapping;
+  if (mapping != nullptr && offset >= 0 &&
+      offset + amount <= mapping->valid.load(std::memory_order_acquire)) {
+    *out = const_cast<unsigned char*>(mapping->base + offset);
+    pages_served.fetch_add(1, std::memory_order_relaxed);
+  }
+  return SQLITE_OK;
+}
+
+int Unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
+  (void)offset;
+  // nullptr: the database changed since this connection last read; the file may have grown
+  // (a checkpoint) or shrunk (after a VACUUM).
+  if (page == nullptr && Of(file)->mapping != nullptr) Refresh(Of(file)->mapping, Real(file));
+  return SQLITE_OK;
+}
+
+const sqlite3_io_methods kMethods = {
+    .iVersion = 3,
+    .xClose = Close,
+    .xRead = Read,
+    .xWrite = Write,
+    .xTruncate = Truncate,
+    .xSync = Sync,
+    .xFileSize = Size,
+    .xLock = Lock,
+    .xUnlock = Unlock,
+    .xCheckReservedLock = CheckReservedLock,
+    .xFileControl = FileControl,
+    .xSectorSize = SectorSize,
+    .xDeviceCharacteristics = DeviceCharacteristics,
+    .xShmMap = ShmMap,
+    .xShmLock = ShmLock,
+    .xShmBarrier = ShmBarrier,
+    .xShmUnmap = ShmUnmap,
+    .xFetch = Fetch,
+    .xUnfetch = Unfetch,
+};
+
+int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  (void)vfs;
+  File* ours = Of(file);
+  ours->real = reinterpret_cast<sqlite3_file*>(ours + 1);
+  ours->mapping = nullptr;
+  int rc = default_vfs->xOpen(default_vfs, name, ours->real, flags, out_flags);
+  // SQLite calls xClose, even after a failed open, when pMethods is set.
+  ours->base.pMethods = ours->real->pMethods != nullptr ? &kMethods : nullptr;
+  if (rc == SQLITE_OK && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
+    ours->mapping = Attach(ours->real, name);
+  }
+  return rc;
+}
+
+}  // namespace
+
+const char* SharedMapVfs() {
+  static const char* const name = []() -> const char* {
+    if (sqlite3_initialize() != SQLITE_OK) return nullptr;
+    default_vfs = sqlite3_vfs_find(nullptr);
+    // The descriptor is read from the unix VFS's file: no other default is wrapped.
+    if (default_vfs == nullptr || std::strcmp(default_vfs->zName, "unix") != 0) return nullptr;
+    static sqlite3_vfs vfs = *default_vfs;
+    static_assert(sizeof(File) % 8 == 0, "the default VFS's file follows ours, aligned");
+    vfs.szOsFile = static_cast<int>(sizeof(File)) + default_vfs->szOsFile;
+    vfs.pNext = nullptr;
+    vfs.zName = "tr-shared-map";
+    vfs.xOpen = Open;
+    if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK) return nullptr;
+    return vfs.zName;
+  }();
+  return name;
+}
+
+uint64_t SharedMapPagesServed() { return pages_served.load(std::memory_order_relaxed); }
+
+}  // namespace tr

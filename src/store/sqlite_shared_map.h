@@ -1,0 +1,42 @@
+// A SQLite VFS that serves the reader connections' page reads from one read-only mapping of
+// the database file, shared by every connection of the process that opens the file through
+// it.
+//
+// Why: a point read in a large database (scenario (b) of docs/performance.md) misses the
+// reader's page cache and costs a pread() system call, which on a virtual machine is most of
+// the difference between 1,000 and 1,000,000 users. SQLite's own memory mapping avoids it,
+// but maps the file once per connection, and the kernel counts a page again in every
+// mapping that touched it: with five readers, the process's RSS was over three times the
+// file. Here the file is mapped once per process, so its pages count once.
+//
+// How: every call goes to SQLite's default VFS ("unix"), except xFetch and xUnfetch of a
+// main database file. xFetch hands out a pointer into the shared mapping when the page lies
+// within the file's size as last seen, or nullptr (SQLite then reads the page as usual).
+// SQLite calls xUnfetch(0, nullptr) whenever the database changed since the connection last
+// read, and the size is looked at again then, so pages a checkpoint appended are soon served
+// from the mapping too. Pages that are in the WAL are read from the WAL by SQLite itself; the
+// mapping serves only what the database file holds, as SQLite's own mapping does. Why a
+// page handed out is always inside the file: SQLite asks for a page only when the
+// connection's snapshot holds it and no WAL frame of that snapshot does, and a checkpoint
+// truncates the file (after a VACUUM) only once no reader's snapshot holds the pages cut
+// off. Writes never go through the mapping: it is read-only, and the writer connection does
+// not use this VFS.
+//
+// The descriptor to map is read from the unix VFS's file structure (checked against the
+// file's name first; nothing is mapped when they differ). The mapping reserves 16 GiB of
+// address space (not memory), so that the file grows into it: the process's VIRT shows it.
+// Used with `PRAGMA mmap_size` > 0 on the connection, which makes SQLite ask for pages
+// through xFetch.
+#pragma once
+
+#include <cstdint>
+
+namespace tr {
+
+// Registers the VFS once (not as the default); its name, for sqlite3_open_v2.
+const char* SharedMapVfs();
+
+// Pages handed out from a shared mapping since the process started (for tests).
+uint64_t SharedMapPagesServed();
+
+}  // namespace tr
