@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
-#include "store/sqlite_shared_map.h"
+#include "store/sqlite_vfs.h"
 
 namespace tr {
 
@@ -124,7 +124,9 @@ Error SqliteStore::ToError(const SqliteError& e) {
 SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
 
 void SqliteStore::OpenConnections(Commits commits) {
-  writer_db_ = std::make_unique<SqliteDb>(path_);
+  // Through our VFS, which writes each commit's WAL frames with one pwrite
+  // (store/sqlite_vfs.h).
+  writer_db_ = std::make_unique<SqliteDb>(path_, TrVfs());
   SqliteDb& db = *writer_db_;
   db.Exec("PRAGMA journal_mode=WAL");
   // FULL for the migrations: they are durable when Open returns.
@@ -201,9 +203,9 @@ SqliteStore::Reader SqliteStore::AcquireReader() {
       return reader;
     }
   }
-  // Reads from the process's one mapping of the file (store/sqlite_shared_map.h): any
+  // Reads from the process's one mapping of the file (store/sqlite_vfs.h): any
   // positive mmap_size makes SQLite ask the VFS for pages, and the VFS decides what it maps.
-  const char* vfs = SharedMapVfs();
+  const char* vfs = TrVfs();
   auto db = std::make_unique<SqliteDb>(path_, vfs);
   db->Exec("PRAGMA query_only=1");
   if (vfs != nullptr) db->Exec("PRAGMA mmap_size=1073741824");

@@ -4,8 +4,8 @@
 // PostgreSQL cases are skipped when it is not set; `make unit-test-pg` sets it).
 
 #include "store/pg_store.h"
-#include "store/sqlite_shared_map.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_vfs.h"
 #include "store/wal_index.h"
 
 #include <gtest/gtest.h>
@@ -1135,11 +1135,11 @@ int MappingsOf(const std::string& path) {
   return count;
 }
 
-// Reader connections through the shared-mapping VFS (store/sqlite_shared_map.h): their
+// Reader connections through the shared-mapping VFS (store/sqlite_vfs.h): their
 // pages come from one mapping for the process, and what they read is the file's content
 // after another connection grew it and after a VACUUM shrank it under them.
 TEST(SqliteSharedMapTest, ReadsFollowTheFileAsItGrowsAndShrinks) {
-  ASSERT_NE(SharedMapVfs(), nullptr);
+  ASSERT_NE(TrVfs(), nullptr);
   TempDir dir;
   const std::string path = dir.File("db");
   ExecOnOwnConnection(path,
@@ -1148,15 +1148,15 @@ TEST(SqliteSharedMapTest, ReadsFollowTheFileAsItGrowsAndShrinks) {
                       "WHERE i < 20000) INSERT INTO t SELECT i, 'value-' || i || "
                       "hex(zeroblob(50)) FROM n");
   constexpr char kIntact[] = "SELECT COUNT(*) FROM t WHERE v = 'value-' || k || hex(zeroblob(50))";
-  SqliteDb reader(path, SharedMapVfs());
+  SqliteDb reader(path, TrVfs());
   reader.Exec("PRAGMA mmap_size=1073741824");
-  SqliteDb second(path, SharedMapVfs());
+  SqliteDb second(path, TrVfs());
   second.Exec("PRAGMA mmap_size=1073741824");
 
-  const uint64_t served = SharedMapPagesServed();
+  const uint64_t served = VfsPagesServed();
   EXPECT_EQ(QueryOn(reader, kIntact), 20000);
   EXPECT_EQ(QueryOn(second, kIntact), 20000);
-  EXPECT_GT(SharedMapPagesServed(), served + 100) << "pages came from the mapping";
+  EXPECT_GT(VfsPagesServed(), served + 100) << "pages came from the mapping";
   EXPECT_EQ(MappingsOf(path), 1) << "one mapping for both connections";
 
   // Another connection appends and checkpoints: the file grows past what was mapped.
@@ -1178,6 +1178,45 @@ TEST(SqliteSharedMapTest, ReadsFollowTheFileAsItGrowsAndShrinks) {
   EXPECT_EQ(QueryOn(reader, "SELECT COUNT(*) FROM t WHERE k > 100"), 0);
 }
 
+// The writer's WAL writes through the VFS: kept while they append, written at each commit's
+// last frame, in parts of at most 120 KiB. What reaches the file must be a whole, valid log:
+// a copy of the database and its WAL, without the WAL index, is recovered from the WAL alone
+// with every commit in it.
+TEST(SqliteVfsTest, CommitsReachTheWalWholeAndRecoverable) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  SqliteDb writer(path, TrVfs());
+  writer.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; "
+              "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+  for (int i = 1; i <= 200; ++i) {
+    writer.Exec(fmt::format("INSERT INTO t VALUES ({}, randomblob(500))", i).c_str());
+  }
+  // One large transaction: megabytes of frames, more than one write of them.
+  writer.Exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 201 UNION ALL SELECT i + 1 FROM n "
+              "WHERE i < 5200) INSERT INTO t SELECT i, randomblob(1000) FROM n; COMMIT");
+  // And commits of every size in between, so that some end at a multiple of 128 KiB.
+  for (int i = 1; i <= 64; ++i) {
+    writer.Exec(fmt::format("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                            "FROM n WHERE i < {}) INSERT INTO t (v) SELECT randomblob(4000) FROM n; "
+                            "COMMIT",
+                            i)
+                    .c_str());
+  }
+  constexpr int kRows = 5200 + 64 * 65 / 2;
+  auto count_on = [](const std::string& file, const char* sql) {
+    SqliteDb db(file);
+    return QueryOn(db, sql);
+  };
+  EXPECT_EQ(count_on(path, "SELECT COUNT(*) FROM t"), kRows);
+
+  ASSERT_GT(fs::file_size(path + "-wal"), size_t{10} << 20) << "the WAL holds it all";
+  const std::string copy = dir.File("copy");
+  fs::copy_file(path, copy);
+  fs::copy_file(path + "-wal", copy + "-wal");
+  EXPECT_EQ(count_on(copy, "SELECT COUNT(*) FROM t"), kRows);
+  EXPECT_EQ(count_on(copy, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+}
+
 // The store's readers use it: many threads reading at once open several readers, and the
 // file is still mapped once.
 TEST(SqliteSharedMapTest, TheStoresReadersShareOneMapping) {
@@ -1196,7 +1235,7 @@ TEST(SqliteSharedMapTest, TheStoresReadersShareOneMapping) {
   }  // closed: the WAL is checkpointed into the file
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok());
-  const uint64_t served = SharedMapPagesServed();
+  const uint64_t served = VfsPagesServed();
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -1209,7 +1248,7 @@ TEST(SqliteSharedMapTest, TheStoresReadersShareOneMapping) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(wrong.load(), 0);
-  EXPECT_GT(SharedMapPagesServed(), served);
+  EXPECT_GT(VfsPagesServed(), served);
   EXPECT_EQ(MappingsOf(path), 1);
 }
 

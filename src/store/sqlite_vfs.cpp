@@ -1,4 +1,4 @@
-#include "store/sqlite_shared_map.h"
+#include "store/sqlite_vfs.h"
 
 #include <sqlite3.h>
 #include <sys/mman.h>
@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace tr {
@@ -43,12 +44,30 @@ struct UnixFileHead {
   int fd;
 };
 
+// A WAL file's appends not written yet: one contiguous range of the file.
+struct WalWrites {
+  sqlite3_int64 offset = 0;
+  std::string bytes;
+  bool commit_frame = false;  // the last write was the header of a transaction's last frame
+};
+
 // A file of this VFS: ours, then the default VFS's own, in the same allocation.
 struct File {
   sqlite3_file base;
   sqlite3_file* real;
-  Mapping* mapping;  // nullptr: every read goes to the default VFS
+  Mapping* mapping;  // a main database file's shared mapping; nullptr: reads go to `real`
+  WalWrites* wal;    // a WAL file's pending appends; nullptr: writes go to `real` at once
 };
+
+// SQLite writes a WAL frame as two writes, its 24-byte header then the page; the header's
+// bytes 4-7 hold the database size after the commit on a transaction's last frame, and 0 on
+// the others.
+constexpr int kFrameHeaderSize = 24;
+// Appends kept before they are written anyway (a large transaction).
+constexpr size_t kMaxPendingWal = size_t{1} << 20;
+// The unix VFS writes at most 128 KiB - 1 per call (it masks the length with 0x1ffff, and a
+// write of exactly 128 KiB would come out empty and fail as SQLITE_FULL).
+constexpr size_t kMaxWrite = size_t{120} << 10;
 
 sqlite3_vfs* default_vfs = nullptr;
 
@@ -104,21 +123,67 @@ void Detach(Mapping* mapping) {
   delete mapping;
 }
 
+// Writes a WAL file's pending appends. Every other call on the file comes after this, so
+// that the file is as SQLite wrote it whenever anything looks at it.
+int Flush(sqlite3_file* file) {
+  WalWrites* wal = Of(file)->wal;
+  if (wal == nullptr || wal->bytes.empty()) return SQLITE_OK;
+  int rc = SQLITE_OK;
+  for (size_t done = 0; done < wal->bytes.size() && rc == SQLITE_OK; done += kMaxWrite) {
+    const size_t n = std::min(kMaxWrite, wal->bytes.size() - done);
+    rc = Real(file)->pMethods->xWrite(Real(file), wal->bytes.data() + done, static_cast<int>(n),
+                                      wal->offset + static_cast<sqlite3_int64>(done));
+  }
+  wal->bytes.clear();
+  wal->commit_frame = false;
+  return rc;
+}
+
 int Close(sqlite3_file* file) {
+  int flushed = Flush(file);
+  delete Of(file)->wal;
   if (Of(file)->mapping != nullptr) Detach(Of(file)->mapping);
-  return Real(file)->pMethods->xClose(Real(file));
+  int rc = Real(file)->pMethods->xClose(Real(file));
+  return flushed != SQLITE_OK ? flushed : rc;
 }
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+  if (int rc = Flush(file); rc != SQLITE_OK) return rc;
   return Real(file)->pMethods->xRead(Real(file), out, amount, offset);
 }
+
+// A WAL file's writes are kept while they append to each other, and written together when
+// the page of a transaction's last frame arrives: one pwrite per commit instead of two per
+// frame. That write is the last of the commit's frames, and SQLite publishes the commit
+// (the WAL index's header) only after it returns, so no connection can look for a frame
+// still here; and its error, if any, reaches SQLite before it publishes, as a pwrite's would.
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
-  return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
+  WalWrites* wal = Of(file)->wal;
+  if (wal == nullptr) return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
+  const auto* bytes = static_cast<const char*>(data);
+  if (wal->bytes.empty() || offset != wal->offset + static_cast<sqlite3_int64>(wal->bytes.size())) {
+    if (int rc = Flush(file); rc != SQLITE_OK) return rc;
+    wal->offset = offset;
+  }
+  wal->bytes.append(bytes, static_cast<size_t>(amount));
+  bool write_now = wal->bytes.size() >= kMaxPendingWal;
+  if (amount == kFrameHeaderSize) {
+    wal->commit_frame = (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+  } else {
+    write_now = write_now || wal->commit_frame;
+    wal->commit_frame = false;
+  }
+  return write_now ? Flush(file) : SQLITE_OK;
 }
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
+  if (int rc = Flush(file); rc != SQLITE_OK) return rc;
   return Real(file)->pMethods->xTruncate(Real(file), size);
 }
-int Sync(sqlite3_file* file, int flags) { return Real(file)->pMethods->xSync(Real(file), flags); }
+int Sync(sqlite3_file* file, int flags) {
+  if (int rc = Flush(file); rc != SQLITE_OK) return rc;
+  return Real(file)->pMethods->xSync(Real(file), flags);
+}
 int Size(sqlite3_file* file, sqlite3_int64* size) {
+  if (int rc = Flush(file); rc != SQLITE_OK) return rc;
   return Real(file)->pMethods->xFileSize(Real(file), size);
 }
 int Lock(sqlite3_file* file, int level) { return Real(file)->pMethods->xLock(Real(file), level); }
@@ -134,6 +199,7 @@ int FileControl(sqlite3_file* file, int op, void* arg) {
     *static_cast<sqlite3_int64*>(arg) = Of(file)->mapping != nullptr ? kReserve : 0;
     return SQLITE_OK;
   }
+  if (int rc = Flush(file); rc != SQLITE_OK) return rc;
   return Real(file)->pMethods->xFileControl(Real(file), op, arg);
 }
 int SectorSize(sqlite3_file* file) { return Real(file)->pMethods->xSectorSize(Real(file)); }
@@ -202,18 +268,20 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
   File* ours = Of(file);
   ours->real = reinterpret_cast<sqlite3_file*>(ours + 1);
   ours->mapping = nullptr;
+  ours->wal = nullptr;
   int rc = default_vfs->xOpen(default_vfs, name, ours->real, flags, out_flags);
   // SQLite calls xClose, even after a failed open, when pMethods is set.
   ours->base.pMethods = ours->real->pMethods != nullptr ? &kMethods : nullptr;
   if (rc == SQLITE_OK && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
     ours->mapping = Attach(ours->real, name);
   }
+  if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0) ours->wal = new WalWrites;
   return rc;
 }
 
 }  // namespace
 
-const char* SharedMapVfs() {
+const char* TrVfs() {
   static const char* const name = []() -> const char* {
     if (sqlite3_initialize() != SQLITE_OK) return nullptr;
     default_vfs = sqlite3_vfs_find(nullptr);
@@ -231,6 +299,6 @@ const char* SharedMapVfs() {
   return name;
 }
 
-uint64_t SharedMapPagesServed() { return pages_served.load(std::memory_order_relaxed); }
+uint64_t VfsPagesServed() { return pages_served.load(std::memory_order_relaxed); }
 
 }  // namespace tr
