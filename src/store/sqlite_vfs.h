@@ -9,8 +9,10 @@
 // each one appends to the last, and writes them all when the page of a frame whose header
 // marks the end of a transaction arrives (or 1 MiB has gathered, or anything else is asked
 // of the file: a read, a sync, its size, a truncation). So the commit is in the file before
-// SQLite publishes it, and a failed write fails the commit, as before. Under (c) of
-// docs/performance.md that was 2.6 pwrite calls per request; it is one per group commit.
+// SQLite publishes it, and a failed write fails the commit, as before. The held bytes are
+// written in parts of at most 120 KiB: the unix VFS writes at most 128 KiB - 1 per call.
+// Under (c) of docs/performance.md that was 2.6 pwrite calls per request; it is one per
+// group commit.
 //
 // The mapping:
 //
@@ -31,8 +33,8 @@
 // page handed out is always inside the file: SQLite asks for a page only when the
 // connection's snapshot holds it and no WAL frame of that snapshot does, and a checkpoint
 // truncates the file (after a VACUUM) only once no reader's snapshot holds the pages cut
-// off. Writes never go through the mapping: it is read-only, and the writer connection does
-// not use this VFS.
+// off. Writes never go through the mapping: it is read-only, and the writer connection sets
+// no mmap_size.
 //
 // The descriptor to map is read from the unix VFS's file structure (checked against the
 // file's name first; nothing is mapped when they differ). The mapping reserves 16 GiB of
