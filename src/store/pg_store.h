@@ -88,7 +88,7 @@ class PgStore final : public Store {
   Result<bool> ReplaceSealed(const SealedRow& row, const SealedSecret& fresh) override;
   // Changes when the config_version row (bumped by triggers, migration 2) changes, as a
   // thread of this store sees by reading it every 100 ms, and at once on this process's own
-  // commits. nullopt while that thread has not read the row within the last 500 ms: no
+  // configuration writes (TransactConfig). nullopt while that thread has not read the row within the last 500 ms: no
   // cached value is used for longer than that after another node or an admin command
   // changed it (pg_store_stamp.cpp). The thread starts on the first call, so admin commands,
   // which use no caches, never start it.

@@ -9,8 +9,8 @@
 // before t is not used once that read has answered. If reads stop answering (the server is
 // slow or gone), ChangeStamp turns nullopt kStampMaxAge after the last one that answered
 // began, and every request goes to the database. Either way no entry outlives a change by
-// more than kStampMaxAge. This process's own commits move the stamp before they return
-// (PgStore::Transact).
+// more than kStampMaxAge. This process's own configuration writes move the stamp before
+// they return (PgStore::TransactConfig).
 #include <chrono>
 
 #include <spdlog/spdlog.h>

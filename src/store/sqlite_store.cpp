@@ -205,10 +205,11 @@ SqliteStore::Reader SqliteStore::AcquireReader() {
   }
   // Reads from the process's one mapping of the file (store/sqlite_vfs.h): any
   // positive mmap_size makes SQLite ask the VFS for pages, and the VFS decides what it maps.
+  static constexpr char kAskForMappedPages[] = "PRAGMA mmap_size=1073741824";
   const char* vfs = TrVfs();
   auto db = std::make_unique<SqliteDb>(path_, vfs);
   db->Exec("PRAGMA query_only=1");
-  if (vfs != nullptr) db->Exec("PRAGMA mmap_size=1073741824");
+  if (vfs != nullptr) db->Exec(kAskForMappedPages);
   return Reader{std::move(db), false, std::nullopt};
 }
 

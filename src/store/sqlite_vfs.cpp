@@ -32,7 +32,6 @@ struct Mapping {
 
 std::mutex mappings_mu;
 std::vector<Mapping*> mappings;  // Guarded by mappings_mu
-std::atomic<uint64_t> pages_served{0};
 
 // The head of SQLite's unixFile (os_unix.c), the same since SQLite 3.7: the descriptor
 // follows the methods, VFS and inode pointers. Attach checks it against the file's name
@@ -48,7 +47,8 @@ struct UnixFileHead {
 struct WalWrites {
   sqlite3_int64 offset = 0;
   std::string bytes;
-  bool commit_frame = false;  // the last write was the header of a transaction's last frame
+  bool commit_frame = false;   // the last write was the header of a transaction's last frame
+  sqlite3_int64 read_at = -1;  // the offset of the read just before, if the last call read
 };
 
 // A file of this VFS: ours, then the default VFS's own, in the same allocation.
@@ -86,9 +86,7 @@ void Refresh(Mapping* mapping, sqlite3_file* real) {
 }
 
 Mapping* Attach(sqlite3_file* real, const char* name) {
-  if (name == nullptr || real->pMethods == nullptr || real->pMethods->iVersion < 3) {
-    return nullptr;
-  }
+  if (name == nullptr) return nullptr;
   const int fd = reinterpret_cast<const UnixFileHead*>(real)->fd;
   struct stat by_fd {};
   struct stat by_name {};
@@ -148,6 +146,7 @@ int Close(sqlite3_file* file) {
 }
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (int rc = Flush(file); rc != SQLITE_OK) return rc;
+  if (Of(file)->wal != nullptr) Of(file)->wal->read_at = offset;
   return Real(file)->pMethods->xRead(Real(file), out, amount, offset);
 }
 
@@ -156,9 +155,21 @@ int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
 // frame. That write is the last of the commit's frames, and SQLite publishes the commit
 // (the WAL index's header) only after it returns, so no connection can look for a frame
 // still here; and its error, if any, reaches SQLite before it publishes, as a pwrite's would.
+//
+// One write comes after the last frame: when a transaction larger than the page cache wrote
+// pages over their earlier frames, SQLite rewrites the checksums in the headers of the frames
+// from there on at the commit, each a read of the frame and then a write of its header at
+// the same place. Those headers are written at once; the last of them would otherwise wait
+// for the next call on the file, after the syncer's fsync.
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   WalWrites* wal = Of(file)->wal;
   if (wal == nullptr) return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
+  const bool rewrites_header = amount == kFrameHeaderSize && offset == wal->read_at;
+  wal->read_at = -1;
+  if (rewrites_header) {
+    if (int rc = Flush(file); rc != SQLITE_OK) return rc;
+    return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
+  }
   const auto* bytes = static_cast<const char*>(data);
   if (wal->bytes.empty() || offset != wal->offset + static_cast<sqlite3_int64>(wal->bytes.size())) {
     if (int rc = Flush(file); rc != SQLITE_OK) return rc;
@@ -207,18 +218,13 @@ int DeviceCharacteristics(sqlite3_file* file) {
   return Real(file)->pMethods->xDeviceCharacteristics(Real(file));
 }
 int ShmMap(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
   return Real(file)->pMethods->xShmMap(Real(file), region, size, extend, out);
 }
 int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
-  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
   return Real(file)->pMethods->xShmLock(Real(file), offset, n, flags);
 }
-void ShmBarrier(sqlite3_file* file) {
-  if (Real(file)->pMethods->iVersion >= 2) Real(file)->pMethods->xShmBarrier(Real(file));
-}
+void ShmBarrier(sqlite3_file* file) { Real(file)->pMethods->xShmBarrier(Real(file)); }
 int ShmUnmap(sqlite3_file* file, int remove) {
-  if (Real(file)->pMethods->iVersion < 2) return SQLITE_IOERR;
   return Real(file)->pMethods->xShmUnmap(Real(file), remove);
 }
 
@@ -228,7 +234,6 @@ int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
   if (mapping != nullptr && offset >= 0 &&
       offset + amount <= mapping->valid.load(std::memory_order_acquire)) {
     *out = const_cast<unsigned char*>(mapping->base + offset);
-    pages_served.fetch_add(1, std::memory_order_relaxed);
   }
   return SQLITE_OK;
 }
@@ -270,6 +275,12 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
   ours->mapping = nullptr;
   ours->wal = nullptr;
   int rc = default_vfs->xOpen(default_vfs, name, ours->real, flags, out_flags);
+  // kMethods forwards every method of version 3, which the unix VFS gives all its files.
+  if (rc == SQLITE_OK && ours->real->pMethods->iVersion < 3) {
+    ours->real->pMethods->xClose(ours->real);
+    ours->real->pMethods = nullptr;
+    rc = SQLITE_CANTOPEN;
+  }
   // SQLite calls xClose, even after a failed open, when pMethods is set.
   ours->base.pMethods = ours->real->pMethods != nullptr ? &kMethods : nullptr;
   if (rc == SQLITE_OK && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
@@ -291,14 +302,12 @@ const char* TrVfs() {
     static_assert(sizeof(File) % 8 == 0, "the default VFS's file follows ours, aligned");
     vfs.szOsFile = static_cast<int>(sizeof(File)) + default_vfs->szOsFile;
     vfs.pNext = nullptr;
-    vfs.zName = "tr-shared-map";
+    vfs.zName = "tr";
     vfs.xOpen = Open;
     if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK) return nullptr;
     return vfs.zName;
   }();
   return name;
 }
-
-uint64_t VfsPagesServed() { return pages_served.load(std::memory_order_relaxed); }
 
 }  // namespace tr

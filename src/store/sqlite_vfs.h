@@ -8,9 +8,11 @@
 // last one, publishes the commit in the WAL index. This VFS keeps a WAL file's writes while
 // each one appends to the last, and writes them all when the page of a frame whose header
 // marks the end of a transaction arrives (or 1 MiB has gathered, or anything else is asked
-// of the file: a read, a sync, its size, a truncation). So the commit is in the file before
-// SQLite publishes it, and a failed write fails the commit, as before. The held bytes are
-// written in parts of at most 120 KiB: the unix VFS writes at most 128 KiB - 1 per call.
+// of the file: a read, a sync, its size, a truncation; a frame header rewritten right after
+// it was read, as SQLite does for checksums after a spill, goes out at once). So the commit
+// is in the file before SQLite publishes it, and a failed write fails the commit, as before.
+// The held bytes are written in parts of at most 120 KiB: the unix VFS writes at most
+// 128 KiB - 1 per call.
 // Under (c) of docs/performance.md that was 2.6 pwrite calls per request; it is one per
 // group commit.
 //
@@ -43,14 +45,9 @@
 // through xFetch.
 #pragma once
 
-#include <cstdint>
-
 namespace tr {
 
 // Registers the VFS once (not as the default); its name, for sqlite3_open_v2.
 const char* TrVfs();
-
-// Pages handed out from a shared mapping since the process started (for tests).
-uint64_t VfsPagesServed();
 
 }  // namespace tr
