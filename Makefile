@@ -67,7 +67,17 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:ch
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath scripts/tsan.supp)
 
-.PHONY: asan-test tsan-test fuzz
+CLANG_DIR ?= build-clang
+.PHONY: asan-test tsan-test fuzz clang-test
+
+# The second compiler (docs/decisions.md, "Coroutine call sites"): Debian's clang-16 builds the
+# server and the unit tests in its own folder; the unit tests and the whole black-box suite run
+# against that binary.
+clang-test: deps test-deps
+	CC=clang-16 CXX=clang++-16 cmake -S . -B $(CLANG_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_LAUNCHER)
+	cmake --build $(CLANG_DIR) -j $(JOBS)
+	$(CLANG_DIR)/toolregistry_tests --gtest_brief=1
+	TOOLREGISTRY_BIN=$(abspath $(CLANG_DIR))/toolregistry $(NODE) --test --test-concurrency=2 'tests/blackbox/*.test.mjs'
 
 # AddressSanitizer + UndefinedBehaviorSanitizer (gcc): the unit tests and every black-box test.
 asan-test: deps test-deps

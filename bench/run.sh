@@ -38,22 +38,9 @@ now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 us_to_ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 
 # ---------------------------------------------------------------------------------------
-# Tools: Debian's wrk and nginx (and sqlite3 for seeding, curl for probes), only if missing.
-missing=()
-for pkg in wrk nginx sqlite3 curl; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$pkg")
-  fi
-done
-# (e) needs a PostgreSQL server (scripts/pg-cluster.sh runs a throwaway cluster of it).
-if wanted e && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  sudo_cmd=()
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-  "${sudo_cmd[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
-fi
+# Tools: Debian's wrk, nginx, sqlite3 (seeding), curl (probes), PostgreSQL (e), valgrind
+# (BENCH_PROFILE), only if missing.
+"$ROOT/scripts/install-deps.sh" bench >&2
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx not found"
 

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages toolregistry needs to build, run and test.
+# Installs the Debian packages toolregistry needs to build, run, test and measure.
 # Idempotent: runs `apt-get update` and `apt-get install` only when something is missing.
-# Usage: scripts/install-deps.sh [build|test]   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench]   (default: build; each includes build)
+#
+# Every external command that a script, a Makefile target or a test calls comes from a package
+# listed here (docs/deployment.md, "What the scripts run"):
+#   build: g++ cmake make ccache pkg-config, the -dev libraries
+#   test:  node/npm (test peers), sqlite3, psql/pg_dump/initdb (postgresql), chromium, promtool
+#          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx,
+#          clang-14 + libclang-rt-14-dev (make fuzz: libFuzzer), clang-16 + libclang-rt-16-dev
+#          (the second compiler's build and its sanitizers), getent/runuser (base system)
+#   bench: wrk, curl, nginx, sqlite3, postgresql, valgrind (BENCH_PROFILE=1)
 set -euo pipefail
 
 build_packages=(
@@ -10,13 +19,18 @@ build_packages=(
   libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
 )
-test_packages=(nodejs npm sqlite3 ca-certificates chromium prometheus dpkg-dev postgresql nginx
-  clang-14 libclang-rt-14-dev)   # make fuzz: libFuzzer
+test_packages=(nodejs npm sqlite3 ca-certificates chromium prometheus dpkg-dev file postgresql nginx
+  clang-14 libclang-rt-14-dev   # make fuzz: libFuzzer
+  clang-16 libclang-rt-16-dev)  # make clang-test: the second compiler
+bench_packages=(wrk curl nginx sqlite3 postgresql valgrind)
 
 wanted=("${build_packages[@]}")
-if [ "${1:-build}" = "test" ]; then
-  wanted+=("${test_packages[@]}")
-fi
+case "${1:-build}" in
+  build) ;;
+  test) wanted+=("${test_packages[@]}") ;;
+  bench) wanted+=("${bench_packages[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -1,11 +1,13 @@
 #include "cli/serve.h"
 
+#include <sys/resource.h>
+
 #include <charconv>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -51,6 +53,23 @@ class BackgroundSweeper {
   bool stopping_ = false;  // Guarded by mu_
   std::thread thread_;
 };
+
+// Raises the soft limit on open descriptors to the hard one: every connection holds one, and
+// --max-connections (10,000 by default) is far over the usual soft limit of 1,024. Warns when
+// even the hard limit is too low for `connections` (accepting then rests while it is out).
+void RaiseOpenFileLimit(size_t connections) {
+  constexpr rlim_t kSpareDescriptors = 256;  // database files, outbound calls, logs
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < connections + kSpareDescriptors) {
+    spdlog::warn("open file limit {} is below --max-connections {} plus {} spare",
+                 limit.rlim_cur, connections, kSpareDescriptors);
+  }
+}
 
 }  // namespace
 
@@ -126,6 +145,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
         return dispatch == http::Dispatch::kInline && reads_block ? http::Dispatch::kBlocking
                                                                   : dispatch;
       });
+  RaiseOpenFileLimit(options.server.max_connections);
   std::string bound;
   try {
     bound = server.Bind();

@@ -1,8 +1,11 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <cerrno>
 #include <future>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -17,6 +20,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -50,6 +54,13 @@ constexpr std::chrono::seconds kDrainTime{2};
 constexpr size_t kMaxDrainBytes = 8 << 20;
 // The piece of a streamed response body read and written at a time.
 constexpr size_t kStreamPieceBytes = 64 << 10;
+// What a connection's read buffer may hold beyond the head limit: read-ahead of pipelined
+// requests, and one line of chunked framing (a chunk size with its extensions). A longer
+// chunk line is refused rather than buffered.
+constexpr size_t kReadAheadBytes = 64 << 10;
+// How long the acceptor rests when the process is out of file descriptors, instead of
+// spinning on an accept that fails at once.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
 bool UsableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
@@ -87,11 +98,78 @@ Response ServerError(int status, std::string_view message) {
   return r;
 }
 
+// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view TrimOws(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// Read errors after which the connection just ends: the peer went away, closed its side
+// (mid-message too), or was too slow; there is nobody to answer, or nothing to say.
+bool EndsQuietly(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+         ec == asio::error::connection_reset || ec == asio::error::eof ||
+         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe;
+}
+
+// The answer to a request whose head could not be read (`ec`, not one that ends quietly).
+// Over the head limit: `414` when the request line itself did not end within it (the parser
+// has no target yet, and the buffer holds no line end), else `431`.
+Response HeadReadError(const boost::system::error_code& ec,
+                       const bhttp::request_parser<bhttp::string_body>& parser,
+                       std::string_view held) {
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    const bool line_ended =
+        !parser.get().target().empty() || held.find("\r\n") != std::string_view::npos;
+    return line_ended ? ServerError(431, "Request headers too large")
+                      : ServerError(414, "Request line too long");
+  }
+  if (ec == bhttp::error::body_limit) return ServerError(413, "Request body too large");
+  return ServerError(400, "Malformed HTTP request");
+}
+
+// What Beast's parser lets through but we refuse, from a request's parsed head: a version
+// other than HTTP/1.0 or 1.1 (an HTTP/2 preface on this plain port included); a
+// Content-Length given twice or as a list, even of equal values (a proxy in front may have
+// read it otherwise); a body framed both by Content-Length and Transfer-Encoding, or by a
+// transfer coding other than chunked alone (Beast would decode chunked and pass the other
+// coding through, or read no body and take the encoded bytes for a next request); a
+// Content-Length over `body_limit`.
+std::optional<Response> RefuseHead(const bhttp::request_parser<bhttp::string_body>& parser,
+                                   size_t body_limit) {
+  const auto& head = parser.get();
+  if (head.version() != 10 && head.version() != 11) {
+    return ServerError(400, "Unsupported HTTP version");
+  }
+  const auto lengths = head.equal_range(bhttp::field::content_length);
+  const bool has_length = lengths.first != lengths.second;
+  if (has_length && (std::next(lengths.first) != lengths.second ||
+                     lengths.first->value().find_first_not_of("0123456789") !=
+                         std::string_view::npos)) {
+    return ServerError(400, "Content-Length must be given once, as digits");
+  }
+  const auto codings = head.equal_range(bhttp::field::transfer_encoding);
+  if (codings.first != codings.second) {
+    if (has_length) return ServerError(400, "Both Content-Length and Transfer-Encoding");
+    if (std::next(codings.first) != codings.second ||
+        !EqualsIgnoreCase(TrimOws(codings.first->value()), "chunked")) {
+      return ServerError(501, "Transfer-Encoding other than chunked is not supported");
+    }
+  }
+  if (auto length = parser.content_length(); length && *length > body_limit) {
+    return ServerError(413, "Request body too large");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-// One accepted connection. Shared by its coroutine and by Stop(), which may close it
-// while it waits for a next request; both touch it only on its own executor.
-struct Connection {
+// One accepted connection. Owned by the server's registry from its accept to the end of
+// its coroutine (which keeps it alive past its removal), and shared with Stop(), which may
+// close it while it waits for a next request; both touch it only on its own executor.
+struct Connection : std::enable_shared_from_this<Connection> {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   std::atomic<bool> idle{true};  // waiting for the head of a next request
@@ -225,10 +303,20 @@ class Server::Impl {
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         spdlog::warn("accept failed: {}", ec.message());
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+            ec == asio::error::no_memory || ec.value() == ENFILE) {
+          // Out of descriptors or memory: accepting again at once fails again at once.
+          asio::steady_timer rest(acceptor_->get_executor(), kAcceptBackoff);
+          [[maybe_unused]] auto [tec] = co_await rest.async_wait(kUseTuple);
+        }
         continue;
       }
       auto conn = std::make_shared<Connection>(std::move(socket));
-      asio::co_spawn(target, Serve(std::move(conn)), asio::detached);
+      Register(conn);
+      // Serve takes the connection by reference (coroutine parameters are references or
+      // plain values: docs/decisions.md, "Coroutine call sites"); the registry owns it.
+      Connection& accepted = *conn;
+      asio::co_spawn(target, Serve(accepted), asio::detached);
     }
   }
 
@@ -241,29 +329,33 @@ class Server::Impl {
     connections_.erase(conn);
   }
 
-  asio::awaitable<void> Serve(std::shared_ptr<Connection> conn) {
+  // REQUIRES: `conn` is registered (Register); it is unregistered here at the end.
+  asio::awaitable<void> Serve(Connection& conn) {
+    const std::shared_ptr<Connection> self = conn.shared_from_this();  // past Unregister
     size_t open = ++open_connections_;
-    Register(conn);
     boost::system::error_code ec;
-    auto remote = conn->stream.socket().remote_endpoint(ec);
-    conn->remote_address = ec ? "" : remote.address().to_string();
-    if (open > options_.max_connections) {
-      co_await WriteResponse(*conn, ServerError(503, "Too many connections"), false, "");
-    } else {
-      try {
-        co_await ServeRequests(*conn);
-      } catch (const std::exception& e) {
-        spdlog::error("connection from {} failed: {}", conn->remote_address, e.what());
+    auto remote = conn.stream.socket().remote_endpoint(ec);
+    if (!ec) conn.remote_address = remote.address().to_string();
+    try {
+      if (open > options_.max_connections) {
+        Response refusal = ServerError(503, "Too many connections");
+        co_await WriteResponse(conn, refusal, false, "");
+      } else {
+        co_await ServeRequests(conn);
       }
+    } catch (const std::exception& e) {
+      spdlog::error("connection from {} failed: {}", conn.remote_address, e.what());
     }
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    conn->stream.close();
-    Unregister(conn);
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.close();
     --open_connections_;
+    Unregister(self);
   }
 
+  // Answers the connection's requests one at a time until it ends. Every refusal is a JSON
+  // error answer followed by Drain and the end of the connection (Refuse).
   asio::awaitable<void> ServeRequests(Connection& conn) {
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(options_.max_header_bytes + kReadAheadBytes);
     bool first = true;
     const size_t largest_body = std::max(options_.max_body_bytes, options_.max_stream_body_bytes);
     while (!stopping_) {
@@ -275,31 +367,11 @@ class Server::Impl {
       auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kUseTuple);
       conn.idle = false;
       first = false;
-      if (ec == bhttp::error::header_limit) {
-        // No line end in what we hold: the request line itself is too long.
-        std::string_view held(static_cast<const char*>(buffer.data().data()), buffer.size());
-        bool line_too_long = held.find("\r\n") == std::string_view::npos;
-        co_await WriteResponse(conn,
-                               line_too_long ? ServerError(414, "Request line too long")
-                                             : ServerError(431, "Request headers too large"),
-                               false, "");
-        co_await Drain(conn, buffer);
-        co_return;
-      }
-      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-          ec == asio::error::eof || ec == asio::error::bad_descriptor) {
-        co_return;
-      }
-      if (ec == bhttp::error::body_limit) {  // Content-Length over every limit, seen in the head
-        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false,
-                               HeadRequestId(parser.get()));
-        co_await Drain(conn, buffer);
-        co_return;
-      }
       if (ec) {
-        co_await WriteResponse(conn, ServerError(400, "Malformed HTTP request"), false, "");
-        co_await Drain(conn, buffer);
+        if (EndsQuietly(ec)) co_return;
+        std::string_view held(static_cast<const char*>(buffer.data().data()), buffer.size());
+        Response refusal = HeadReadError(ec, parser, held);
+        co_await Refuse(conn, buffer, refusal, "");
         co_return;
       }
       std::string request_id = HeadRequestId(parser.get());
@@ -309,10 +381,8 @@ class Server::Impl {
       const Dispatch dispatch = classify_(head);
       const size_t body_limit =
           dispatch == Dispatch::kStreaming ? options_.max_stream_body_bytes : options_.max_body_bytes;
-      auto length = parser.content_length();
-      if (length && *length > body_limit) {
-        co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
-        co_await Drain(conn, buffer);
+      if (std::optional<Response> refusal = RefuseHead(parser, body_limit)) {
+        co_await Refuse(conn, buffer, *refusal, request_id);
         co_return;
       }
       parser.body_limit(body_limit);  // bounds a chunked body as it arrives
@@ -332,30 +402,39 @@ class Server::Impl {
         SocketBodyReader reader(conn, buffer, body_parser, options_.body_timeout);
         Request request = ViewOf(body_parser.get(), request_id, conn);
         request.body_reader = &reader;
-        response = co_await Handle(request, conn, streaming_pool_);
+        Response handled = co_await Handle(request, conn, streaming_pool_);
+        response = std::move(handled);
         body_finished = reader.Finished();
       } else {
         conn.stream.expires_after(options_.body_timeout);
-        std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
-        if (ec == bhttp::error::body_limit) {
-          co_await WriteResponse(conn, ServerError(413, "Request body too large"), false, request_id);
-          co_await Drain(conn, buffer);
+        auto [bec, bn] = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
+        if (bec) {
+          if (EndsQuietly(bec)) co_return;
+          // Over the body limit, or broken framing: a bad chunk size, a chunk line or
+          // trailer longer than the buffer.
+          Response refusal = bec == bhttp::error::body_limit
+                                 ? ServerError(413, "Request body too large")
+                                 : ServerError(400, "Malformed HTTP request body");
+          co_await Refuse(conn, buffer, refusal, request_id);
           co_return;
         }
-        if (ec) co_return;
         Request request = ViewOf(parser.get(), request_id, conn);
         request.body = parser.get().body();
         if (dispatch == Dispatch::kInline) {
           response = Invoke(request);
         } else {
-          response = co_await Handle(request, conn, blocking_pool_);
+          Response handled = co_await Handle(request, conn, blocking_pool_);
+          response = std::move(handled);
         }
       }
 
-      if (response.hold && !co_await AwaitHold(conn, response.hold)) {
-        std::string route = std::move(response.route);
-        response = ServerError(503, "Database unavailable");
-        response.route = std::move(route);
+      if (response.hold) {
+        const bool durable = co_await AwaitHold(conn, response.hold);
+        if (!durable) {
+          std::string route = std::move(response.route);
+          response = ServerError(503, "Database unavailable");
+          response.route = std::move(route);
+        }
       }
 
       // A request body left unread ends the connection: what follows it is not a request.
@@ -364,10 +443,10 @@ class Server::Impl {
       const std::string route = std::move(response.route);
       bool written = true;
       if (response.stream) {
-        written = co_await WriteStreamed(conn, std::move(response), keep_alive, request_id,
-                                         head.method == "HEAD");
+        const bool head_request = head.method == "HEAD";
+        written = co_await WriteStreamed(conn, response, keep_alive, request_id, head_request);
       } else {
-        co_await WriteResponse(conn, std::move(response), keep_alive, request_id);
+        co_await WriteResponse(conn, response, keep_alive, request_id);
       }
       if (options_.access_log) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -393,6 +472,13 @@ class Server::Impl {
     request.remote_address = conn.remote_address;
     for (const auto& field : head) request.headers.emplace_back(field.name_string(), field.value());
     return request;
+  }
+
+  // Answers `refusal` and ends the connection (after Drain).
+  asio::awaitable<void> Refuse(Connection& conn, beast::flat_buffer& buffer, Response& refusal,
+                               std::string_view request_id) {
+    co_await WriteResponse(conn, refusal, false, request_id);
+    co_await Drain(conn, buffer);
   }
 
   // After an error answer on a connection we are closing: stop sending, then read and
@@ -424,11 +510,13 @@ class Server::Impl {
   // Moves the running coroutine to a pool thread. bind_executor makes it resume on the
   // pool (a plain post would resume it on its own I/O thread).
   static asio::awaitable<void> OnPool(asio::thread_pool& pool) {
-    co_await asio::post(asio::bind_executor(pool.get_executor(), asio::use_awaitable));
+    auto on_pool = asio::bind_executor(pool.get_executor(), asio::use_awaitable);
+    co_await asio::post(on_pool);
   }
   // Moves it back to the connection's I/O thread.
   static asio::awaitable<void> OnExecutor(Connection& conn) {
-    co_await asio::post(asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable));
+    auto on_connection = asio::bind_executor(conn.stream.get_executor(), asio::use_awaitable);
+    co_await asio::post(on_connection);
   }
 
   // Waits until `hold` runs its continuation, holding no thread meanwhile, and comes back
@@ -436,8 +524,7 @@ class Server::Impl {
   // wait as work, so a stopping server does not finish before it.
   static asio::awaitable<bool> AwaitHold(Connection& conn, const Response::Hold& hold) {
     auto executor = conn.stream.get_executor();
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
-        [&hold, executor](auto handler) {
+    auto initiation = [&hold, executor](auto handler) {
           struct Waiting {
             decltype(handler) resume;
             asio::executor_work_guard<decltype(executor)> work;
@@ -452,8 +539,10 @@ class Server::Impl {
               std::move(resume)(ok);
             });
           });
-        },
-        asio::use_awaitable);
+        };
+    const bool ok = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+        initiation, asio::use_awaitable);
+    co_return ok;
   }
 
   Response Invoke(const Request& request) {
@@ -467,14 +556,15 @@ class Server::Impl {
     return ServerError(500, "Internal server error");
   }
 
-  asio::awaitable<void> WriteResponse(Connection& conn, Response response, bool keep_alive,
+  // Writes `response` (its body is moved out).
+  asio::awaitable<void> WriteResponse(Connection& conn, Response& response, bool keep_alive,
                                       std::string_view request_id) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
     SetHead(res, response, keep_alive, request_id);
     res.body() = std::move(response.body);
     res.prepare_payload();
     conn.stream.expires_after(options_.write_timeout);
-    co_await bhttp::async_write(conn.stream, res, kUseTuple);
+    [[maybe_unused]] auto [ec, n] = co_await bhttp::async_write(conn.stream, res, kUseTuple);
   }
 
   // Writes a response whose body is a stream: the head, then each piece as it is read
@@ -482,7 +572,7 @@ class Server::Impl {
   // known and chunked otherwise. False when the connection cannot go on: the client went
   // away, or the stream broke off or disagreed with its length (the message then ends
   // short, and closing tells the client so).
-  asio::awaitable<bool> WriteStreamed(Connection& conn, Response response, bool keep_alive,
+  asio::awaitable<bool> WriteStreamed(Connection& conn, Response& response, bool keep_alive,
                                       std::string_view request_id, bool head_request) {
     const int status = response.status;
     const bool no_body = head_request || status == 204 || status == 304 || status < 200;
@@ -512,16 +602,19 @@ class Server::Impl {
       conn.stream.expires_after(options_.write_timeout);
       auto data = asio::buffer(piece.data(), *got);
       if (res.chunked()) {
-        std::tie(ec, n) = co_await asio::async_write(conn.stream, bhttp::make_chunk(data), kUseTuple);
+        auto chunk = bhttp::make_chunk(data);
+        auto [cec, cn] = co_await asio::async_write(conn.stream, chunk, kUseTuple);
+        if (cec) co_return false;
       } else {
-        std::tie(ec, n) = co_await asio::async_write(conn.stream, data, kUseTuple);
+        auto [dec, dn] = co_await asio::async_write(conn.stream, data, kUseTuple);
+        if (dec) co_return false;
       }
-      if (ec) co_return false;
     }
     if (response.stream_length) co_return sent == *response.stream_length;
     conn.stream.expires_after(options_.write_timeout);
-    std::tie(ec, n) = co_await asio::async_write(conn.stream, bhttp::make_chunk_last(), kUseTuple);
-    co_return !ec;
+    auto last = bhttp::make_chunk_last();
+    auto [lec, ln] = co_await asio::async_write(conn.stream, last, kUseTuple);
+    co_return !lec;
   }
 
   // The head every response carries: content type, x-request-id, the handler's headers.
@@ -529,9 +622,10 @@ class Server::Impl {
   static void SetHead(bhttp::response<Body>& res, const Response& response, bool keep_alive,
                       std::string_view request_id) {
     if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-    res.set("x-request-id",
-            request_id.empty() ? NewRequestId() : std::string(request_id));
-    for (const auto& [name, value] : response.headers) res.set(name, value);
+    // A header the handler gives twice (an upstream's Set-Cookie, Link) goes out twice.
+    for (const auto& [name, value] : response.headers) res.insert(name, value);
+    // Ours, whatever the handler passed on (the proxy's upstream may send its own).
+    res.set("x-request-id", request_id.empty() ? NewRequestId() : std::string(request_id));
     res.keep_alive(keep_alive);
   }
 

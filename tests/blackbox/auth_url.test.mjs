@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Context, authUrl, getUser, assertError, assertUser, assertAuthUrl, randomUuid, userPath, request,
-  eventually, rand, startServer, rawRequest,
+  waitForAdminChange, probeInactive, rand, startServer, rawRequest,
 } from '../lib/harness.mjs';
 
 describe('auth_url', { concurrency: 1, timeout: 120_000 }, () => {
@@ -159,18 +159,19 @@ describe('auth_url', { concurrency: 1, timeout: 120_000 }, () => {
     const cid = (await ctx.enableCatalog(A.workspaceId, 'slack')).customerIntegrationId;
     assertAuthUrl(await authUrl(server, A.apiKey, cid, 'before-disable'), server.url);
     await ctx.cliJson(['integration', 'disable', '--id', cid]);
-    await eventually(async () => {
-      assertError(await authUrl(server, A.apiKey, cid, 'while-disabled'), 400, { message: 'Integration is not active' });
-    });
-    const r = await authUrl(server, A.apiKey, cid, 'while-disabled');
-    assert.equal(r.json.message, 'Integration is not active');
+    // Each try names a new user: a try that came before the disable took effect created its
+    // user, and only the refused one (no user created) is looked at.
+    const whileDisabled = await waitForAdminChange(() => probeInactive(server, A.apiKey, cid));
+    assertError(await authUrl(server, A.apiKey, cid, whileDisabled), 400, { message: 'Integration is not active' });
+    assertError(await getUser(server, A.apiKey, cid, whileDisabled), 404);
     assertError(await authUrl(server, A.apiKey, cid, 'before-disable'), 400, { message: 'Integration is not active' });
-    assertError(await getUser(server, A.apiKey, cid, 'while-disabled'), 404);
 
     await ctx.cliJson(['integration', 'activate', '--id', cid]);
-    await eventually(async () => {
+    // Refused tries leave nothing behind; the first 201 is the one asserted.
+    await waitForAdminChange(async () => {
       assertAuthUrl(await authUrl(server, A.apiKey, cid, 'after-activate'), server.url);
     });
+    assertUser(await getUser(server, A.apiKey, cid, 'after-activate'), 'after-activate');
   });
 
   test('unknown, malformed and foreign customer integration -> 404', async () => {
@@ -211,9 +212,13 @@ describe('auth_url', { concurrency: 1, timeout: 120_000 }, () => {
     const set = await ctx.cliJson(['workspace', 'allow-redirect', '--workspace', C.workspaceId, '--origin', 'https://app.example.com']);
     assert.deepEqual(set.origins, ['https://app.example.com']);
 
-    await eventually(async () => {
-      assertError(await authUrl(server, C.apiKey, cCid, 'c2', { json: { redirectUri: 'https://evil.example.com/cb' } }), 400);
+    // A new userId per try: a try that came before the allow-list took effect created its user.
+    const refusedUser = await waitForAdminChange(async () => {
+      const userId = `c-${rand()}`;
+      assertError(await authUrl(server, C.apiKey, cCid, userId, { json: { redirectUri: 'https://evil.example.com/cb' } }), 400);
+      return userId;
     });
+    assertError(await getUser(server, C.apiKey, cCid, refusedUser), 404);
     const refused = [
       'https://evil.example.com/cb',
       'http://app.example.com/cb',
@@ -235,7 +240,7 @@ describe('auth_url', { concurrency: 1, timeout: 120_000 }, () => {
     // A second origin is added, the first one kept.
     const two = await ctx.cliJson(['workspace', 'allow-redirect', '--workspace', C.workspaceId, '--origin', 'http://localhost:3000']);
     assert.deepEqual([...two.origins].sort(), ['http://localhost:3000', 'https://app.example.com']);
-    await eventually(async () => {
+    await waitForAdminChange(async () => {
       assertAuthUrl(await authUrl(server, C.apiKey, cCid, `c-${rand()}`, { json: { redirectUri: 'http://localhost:3000/cb' } }), server.url);
     });
     assertAuthUrl(await authUrl(server, C.apiKey, cCid, `c-${rand()}`, { json: { redirectUri: 'https://app.example.com/cb' } }), server.url);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Context, assertCliOk, assertCliError, assertSchema, listIntegrations, eventually, rand,
+  Context, assertCliOk, assertCliError, assertSchema, listIntegrations, waitForAdminChange, rand,
   randomUuid, UUID_V4, API_KEY, AUTH_TYPES, runCli, ON_PG,
 } from '../lib/harness.mjs';
 
@@ -88,7 +88,7 @@ describe('cli', { concurrency: 1, timeout: 120_000 }, () => {
     assert.ok(k.keyId !== undefined && k.keyId !== null && String(k.keyId).length > 0);
     assert.equal(k.workspaceId, wid);
     assert.ok(!String(k.keyId).includes(k.apiKey.slice(8)), 'keyId must not contain the key');
-    await eventually(async () => {
+    await waitForAdminChange(async () => {
       const r = await listIntegrations(server, k.apiKey);
       assert.equal(r.status, 200, r.text);
     });
@@ -113,7 +113,7 @@ describe('cli', { concurrency: 1, timeout: 120_000 }, () => {
     const r = await ctx.cliJson(['apikey', 'revoke', '--key-id', String(k.keyId)]);
     assert.equal(String(r.keyId), String(k.keyId));
     assert.equal(r.revoked, true);
-    await eventually(async () => {
+    await waitForAdminChange(async () => {
       assert.equal((await listIntegrations(server, k.apiKey)).status, 401);
     });
 

@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  Context, getUser, assertUser, rand, eventually, request,
+  Context, getUser, assertUser, rand, waitForAdminChange, request,
 } from '../lib/harness.mjs';
 import {
   assertPageHeaders, assertNoExternalUrls, parseResult, fetchPage, postForm, assertFormHtml,
@@ -156,14 +156,22 @@ describe('connect_common', { concurrency: 1, timeout: 120_000 }, () => {
 
   test('a link of a customer integration disabled since: a failure page', async () => {
     const cid = (await ctx.enable(W.workspaceId, 'hacker-news')).customerIntegrationId;
-    const userId = `disabled-${rand()}`;
-    const { url } = await connectLink(server, W.apiKey, cid, userId);
+    // Opening a NONE link completes it, so a try made before the disable took effect spends
+    // its link (and the next try on it would fail as session_used). Each try opens a link of
+    // its own, all made before the disable; the page must fail because of the disable.
+    const links = await Promise.all(Array.from({ length: 32 }, () =>
+      connectLink(server, W.apiKey, cid, `disabled-${rand()}`)));
     const r0 = await ctx.cli(['integration', 'disable', '--id', cid, '--json']);
     assert.equal(r0.code, 0, r0.stderr);
-    await eventually(async () => {
-      const page = await fetchPage(url);
+    const unused = [...links];
+    await waitForAdminChange(async () => {
+      const link = unused.shift();
+      assert.ok(link, `every one of the ${links.length} links was opened before the disable took effect`);
+      const page = await fetchPage(link.url);
       assert.ok(page.status >= 400 && page.status < 500, `disabled: ${page.status}`);
-      assert.equal(parseResult(page.html)?.status, 'error');
+      const result = parseResult(page.html);
+      assert.equal(result?.status, 'error');
+      assert.equal(result.errorCode, 'integration_inactive', `disabled: ${JSON.stringify(result)}`);
       assertPageHeaders(page.headers, 'disabled integration page');
     });
   });

@@ -5,6 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Context, authUrl, getUser, listIntegrations, assertAuthUrl, assertUser, assertError, UUID_V4, API_KEY,
+  waitForAdminChange, assertListed,
 } from '../lib/harness.mjs';
 
 describe('durability', { concurrency: 1, timeout: 120_000 }, () => {
@@ -21,6 +22,9 @@ describe('durability', { concurrency: 1, timeout: 120_000 }, () => {
     ws = await ctx.workspace(first, 'durable');
     oauthCid = (await ctx.enableOauth(ws.workspaceId)).customerIntegrationId;
     noneCid = (await ctx.enableNone(ws.workspaceId)).customerIntegrationId;
+    // The list is compared across a restart: wait until the running server lists both
+    // (it may have kept the empty list it answered while ctx.workspace waited for the key).
+    await waitForAdminChange(() => assertListed(first, ws.apiKey, [oauthCid, noneCid]));
   });
 
   after(() => ctx.cleanup());

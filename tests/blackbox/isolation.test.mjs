@@ -21,7 +21,7 @@ import path from 'node:path';
 
 import {
   Context, REPO_ROOT, request, assertError, assertUser, authUrl, getUser, listIntegrations, rand, randomUuid,
-  userPath, eventually, assertCliError,
+  userPath, waitForAdminChange, probeInactive, assertListed, assertCliError,
 } from '../lib/harness.mjs';
 import { fetchPage } from '../lib/browser.mjs';
 import { startPeer, defineIntegration, connectLink } from '../peers/http.mjs';
@@ -91,6 +91,11 @@ describe('isolation', { concurrency: 1, timeout: 60_000 }, () => {
       authType: 'OAUTH2', clientId: `gh-client-${rand(4)}`, clientSecret: ghSecret,
     })).customerIntegrationId;
     cCid = (await ctx.enable(C.workspaceId, 'open-meteo')).customerIntegrationId;
+    // The lists read below, once these enables are in effect on the server.
+    await waitForAdminChange(async () => {
+      await assertListed(server, A.apiKey, Object.values(cids));
+      await assertListed(server, C.apiKey, [cCid]);
+    });
 
     // A's users: NONE (active once the link is opened), API_TOKEN connected with the form, OAUTH2 created by auth-url.
     users.none = `alice-none-${rand(3)}`;
@@ -275,13 +280,16 @@ describe('isolation', { concurrency: 1, timeout: 60_000 }, () => {
     await ctx.cliJson(['integration', 'disable', '--id', cids.oauth]);
     const unknown = await ctx.cli(['integration', 'disable', '--id', randomUuid()]);
     assertCliError(unknown);
-    await eventually(async () => {
-      const a = await listIntegrations(server, A.apiKey, 'false');
-      assert.deepEqual(a.json.map((i) => i.customerIntegrationId), [cids.oauth]);
+    // The owner's auth-url itself shows the disable in effect (A's list showing it says nothing
+    // about auth-url); each try names a new user, so a try before the change leaves nothing
+    // that is looked at.
+    await waitForAdminChange(async () => {
+      await probeInactive(server, A.apiKey, cids.oauth);
+      await assertListed(server, A.apiKey, [cids.oauth], 'false');
     });
     // Disabled or not, B gets the same 404 (not the owner's 400 "Integration is not active").
     const own = await authUrl(server, A.apiKey, cids.oauth, users.oauth);
-    assertError(own, 400);
+    assertError(own, 400, { message: 'Integration is not active' });
     const foreign = await authUrl(server, B.apiKey, cids.oauth, users.oauth);
     const unknownCid = await authUrl(server, B.apiKey, randomUuid(), users.oauth);
     assertError(foreign, 404);
@@ -289,7 +297,8 @@ describe('isolation', { concurrency: 1, timeout: 60_000 }, () => {
     assertRevealsNothing(foreign, 'B auth-url on A\'s disabled integration');
     assert.deepEqual((await listIntegrations(server, B.apiKey, 'false')).json, [], 'B\'s inactive list');
     await ctx.cliJson(['integration', 'activate', '--id', cids.oauth]);
-    await eventually(async () => {
+    // Refused tries leave nothing behind; the first 201 ends the wait.
+    await waitForAdminChange(async () => {
       assert.equal((await authUrl(server, A.apiKey, cids.oauth, users.oauth)).status, 201);
     });
   });

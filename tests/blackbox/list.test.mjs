@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Context, listIntegrations, assertError, assertSchema, TIMESTAMP, UUID_V4, rand, eventually,
+  Context, listIntegrations, assertError, assertSchema, TIMESTAMP, UUID_V4, rand, waitForAdminChange,
+  assertListed,
 } from '../lib/harness.mjs';
 
 describe('list', { concurrency: 1, timeout: 120_000 }, () => {
@@ -85,13 +86,18 @@ describe('list', { concurrency: 1, timeout: 120_000 }, () => {
 
     const bSecret = `b-secret-${rand(8)}`;
     secrets.push(bSecret);
-    await ctx.enableOauth(B.workspaceId, { secret: bSecret });
+    const bCid = (await ctx.enableOauth(B.workspaceId, { secret: bSecret })).customerIntegrationId;
 
-    // Admin changes reach the running server within one second.
-    await eventually(async () => {
-      const r = await listIntegrations(server, A.apiKey, 'false');
-      assert.equal(r.status, 200);
-      assert.equal(r.json.length, 1);
+    // Admin changes reach the running server within one second: every list the tests read,
+    // above all those answered (and maybe kept) while ctx.workspace waited for the keys.
+    const activeA = enabledA.filter((e) => e !== disabledA).map((e) => e.customerIntegrationId);
+    await waitForAdminChange(async () => {
+      for (const active of [undefined, 'true']) {
+        await assertListed(server, A.apiKey, activeA, active);
+        await assertListed(server, B.apiKey, [bCid], active);
+      }
+      await assertListed(server, A.apiKey, [disabledA.customerIntegrationId], 'false');
+      await assertListed(server, B.apiKey, [], 'false');
     });
   });
 
@@ -215,23 +221,25 @@ describe('list', { concurrency: 1, timeout: 120_000 }, () => {
     const target = enabledA[0].customerIntegrationId;
     const before = (await listIntegrations(server, A.apiKey)).json.find((i) => i.customerIntegrationId === target);
     await ctx.cliJson(['integration', 'disable', '--id', target]);
-    await eventually(async () => {
-      const off = await listIntegrations(server, A.apiKey, 'false');
-      assert.ok(off.json.some((i) => i.customerIntegrationId === target));
+    const off = await waitForAdminChange(async () => {
+      const inactive = await listIntegrations(server, A.apiKey, 'false');
+      const found = inactive.json.find((i) => i.customerIntegrationId === target);
+      assert.ok(found, `disabled, not in active=false: ${inactive.text}`);
       const on = await listIntegrations(server, A.apiKey, 'true');
-      assert.ok(!on.json.some((i) => i.customerIntegrationId === target));
+      assert.ok(!on.json.some((i) => i.customerIntegrationId === target), `disabled, still in active=true: ${on.text}`);
+      return found;
     });
-    const off = (await listIntegrations(server, A.apiKey, 'false')).json.find((i) => i.customerIntegrationId === target);
+    assert.equal(off.active, false);
     assert.equal(off.createdAt, before.createdAt);
     assert.ok(off.updatedAt >= before.updatedAt);
 
     await ctx.cliJson(['integration', 'activate', '--id', target]);
-    await eventually(async () => {
-      const on = await listIntegrations(server, A.apiKey, 'true');
-      assert.ok(on.json.some((i) => i.customerIntegrationId === target));
+    const r = await waitForAdminChange(async () => {
+      const on = await listIntegrations(server, A.apiKey);
+      assert.ok(on.json.some((i) => i.customerIntegrationId === target), `activated, not listed: ${on.text}`);
+      return on.json;
     });
     // Order still by createdAt: re-activation does not move it to the end.
-    const r = (await listIntegrations(server, A.apiKey)).json;
     assert.deepEqual(r.map((i) => i.customerIntegrationId), [...r].sort(byAge).map((i) => i.customerIntegrationId));
   });
 });

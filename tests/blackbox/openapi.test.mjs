@@ -17,6 +17,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 
 import {
   Context, REPO_ROOT, request, authUrl, getUser, listIntegrations, userPath, randomUuid, rand,
+  waitForAdminChange, assertListed,
 } from '../lib/harness.mjs';
 
 const seed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'spec', 'seed-openapi.json'), 'utf8'));
@@ -115,6 +116,9 @@ describe('openapi', { concurrency: 1, timeout: 120_000 }, () => {
     W = await ctx.workspace(server, 'openapi');
     noneCid = (await ctx.enable(W.workspaceId, 'open-meteo')).customerIntegrationId;
     oauthCid = (await ctx.enableOauth(W.workspaceId)).customerIntegrationId;
+    // The live answers below list both (the server may have kept the empty list it answered
+    // while ctx.workspace waited for the key).
+    await waitForAdminChange(() => assertListed(server, W.apiKey, [noneCid, oauthCid]));
     const res = await request(server, 'GET', '/openapi.json');
     assert.equal(res.status, 200, `GET /openapi.json: ${res.status} ${res.text.slice(0, 500)}`);
     assert.match(res.headers.get('content-type') || '', /^application\/json\b/i);

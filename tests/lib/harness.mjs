@@ -94,8 +94,9 @@ export function assertSchema(name, value) {
 
 /**
  * Calls `fn` until it returns without throwing, or the deadline passes (then
- * rethrows the last error). For effects the contract allows to take a while,
- * such as admin changes reaching a running server within one second.
+ * rethrows the last error); returns what `fn` returned. `fn` runs any number of
+ * times, so it must not change anything a later assertion looks at. Admin
+ * changes are waited for with waitForAdminChange.
  */
 export async function eventually(fn, { timeout = 1500, interval = 50 } = {}) {
   const deadline = Date.now() + timeout;
@@ -107,6 +108,28 @@ export async function eventually(fn, { timeout = 1500, interval = 50 } = {}) {
     }
     await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+/** How long an admin change may take to reach a running server: the contract's second, and slack. */
+export const ADMIN_CHANGE_MS = 1500;
+
+/**
+ * Waits until an admin change made with the CLI (workspace, redirect origin, API key,
+ * custom integration, customer integration) is in effect on a running server: calls
+ * `probe` until it returns without throwing, for at most ADMIN_CHANGE_MS, and returns
+ * what it returned. A server may answer from what it read before the change for up to
+ * one second (on PostgreSQL it notices another process's change by polling), so `probe`
+ * also runs, any number of times, while the old answer is still given. Hence:
+ *
+ * - `probe` only reads, or it writes under a new id on every call (a fresh userId for
+ *   auth-url, see probeInactive) and returns that id; the assertions that follow use what
+ *   `probe` returned, never assume that an earlier call left nothing behind.
+ * - `probe` asks the question the test is about (the same request, on the same object): a
+ *   server may keep its answers apart, so a list that shows an integration disabled says
+ *   nothing about auth-url on it, nor does one workspace's list about another's.
+ */
+export function waitForAdminChange(probe) {
+  return eventually(probe, { timeout: ADMIN_CHANGE_MS });
 }
 
 // ---------------------------------------------------------------------------
@@ -260,7 +283,7 @@ export class Context {
     const ws = await this.cliJson(['workspace', 'create', '--name', name]);
     const key = await this.cliJson(['apikey', 'create', '--workspace', ws.workspaceId]);
     if (server) {
-      await eventually(async () => {
+      await waitForAdminChange(async () => {
         const r = await request(server, 'GET', '/v1/integrations', { key: key.apiKey });
         assert.equal(r.status, 200, `new API key not accepted: ${r.status} ${r.text}`);
       });
@@ -668,6 +691,32 @@ export function getUser(server, key, cid, userId, { raw = false, ...rest } = {})
 export function listIntegrations(server, key, active) {
   const q = active === undefined ? '' : `?active=${encodeURIComponent(active)}`;
   return request(server, 'GET', `/v1/integrations${q}`, { key });
+}
+
+/**
+ * Probes (for waitForAdminChange) that `integration disable` is in effect for `cid`:
+ * auth-url for a new userId answers 400 "Integration is not active", and that user was
+ * not created. Returns the userId. While the server still sees the integration active
+ * the call creates that user, which no other request names.
+ */
+export async function probeInactive(server, key, cid) {
+  const userId = `probe-inactive-${rand(4)}`;
+  assertError(await authUrl(server, key, cid, userId), 400, { message: 'Integration is not active' });
+  assertError(await getUser(server, key, cid, userId), 404);
+  return userId;
+}
+
+/**
+ * Asserts that `server` lists exactly `cids` (in any order) for the workspace of `key`
+ * and the `active` query value; returns the list. A probe for waitForAdminChange after
+ * `integration enable`, `disable` or `activate` when a test reads that list.
+ */
+export async function assertListed(server, key, cids, active) {
+  const r = await listIntegrations(server, key, active);
+  assert.equal(r.status, 200, `GET /v1/integrations?active=${active}: ${r.status} ${r.text}`);
+  assert.deepEqual(r.json.map((i) => i.customerIntegrationId).sort(), [...cids].sort(),
+    `GET /v1/integrations?active=${active}: ${r.text}`);
+  return r.json;
 }
 
 /** Asserts a 201 auth-url answer and returns the connect token. */
