@@ -62,10 +62,6 @@ std::string Answer(std::string_view credentials) {
          std::string(credentials) + "</Credentials></AssumeRoleResult></AssumeRoleResponse>";
 }
 
-constexpr std::string_view kGoodCredentials =
-    "<AccessKeyId>AK</AccessKeyId><SecretAccessKey>SK</SecretAccessKey>"
-    "<SessionToken>TOK</SessionToken><Expiration>2011-07-15T23:28:33.359Z</Expiration>";
-
 std::string Header(const net::HttpCall& call, std::string_view name) {
   for (const auto& [k, v] : call.headers) {
     if (k == name) return v;
