@@ -20,6 +20,8 @@ int HttpStatusFor(Errc code) {
     case Errc::kTooLarge: return 413;
     case Errc::kRateLimited: return 429;
     case Errc::kUnavailable: return 503;
+    case Errc::kBadGateway: return 502;
+    case Errc::kGatewayTimeout: return 504;
     case Errc::kInternal: return 500;
   }
   return 500;

@@ -219,9 +219,12 @@ http::Response Router::ListIntegrations(const http::Request& request, std::strin
   if (!workspace) return ErrorResponse(workspace.error());
   bool active = true;
   std::vector<std::string> values = QueryValues(query, "active");
+  // Given twice the filter is ambiguous, whatever the values: refused, as the reference
+  // service's validation refuses an array for a boolean.
+  if (values.size() > 1) return ErrorResponse(400, {"active must be given at most once"});
   if (!values.empty()) {
-    std::optional<bool> parsed = ParseBool(values.back());
-    if (!parsed || (values.size() > 1 && ParseBool(values.front()) != parsed)) {
+    std::optional<bool> parsed = ParseBool(values.front());
+    if (!parsed) {
       return ErrorResponse(400, {"active must be a boolean value (true, false, 1 or 0)"});
     }
     active = *parsed;

@@ -301,7 +301,12 @@ TEST_F(RouterTest, ActiveQueryParameter) {
 
   for (std::string_view target :
        {"/v1/integrations?active=maybe", "/v1/integrations?active=", "/v1/integrations?active=yes",
-        "/v1/integrations?active=%zz", "/v1/integrations?active=true&active=false"}) {
+        "/v1/integrations?active=%zz", "/v1/integrations?active=true&active=false",
+        // More than once is refused, whatever the values (the same twice, or a bad one
+        // between two equal ones).
+        "/v1/integrations?active=true&active=true", "/v1/integrations?active=0&active=0",
+        "/v1/integrations?active=1&active=maybe&active=1",
+        "/v1/integrations?active=true&other=1&active=true"}) {
     SCOPED_TRACE(target);
     http::Response response = Call("GET", target);
     ExpectError(response, 400, "Bad Request");

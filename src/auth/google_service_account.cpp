@@ -15,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <fmt/format.h>
 
 #include "crypto/crypto.h"
 
@@ -29,8 +30,6 @@ constexpr size_t kMaxJsonDepth = 16;
 constexpr size_t kMaxTokenUriBytes = 2048;
 // Token answers are well under 4 KiB; a larger body is not read as JSON.
 constexpr size_t kMaxTokenResponseBytes = 64 * 1024;
-// Longest error message built from a token endpoint's answer.
-constexpr size_t kMaxTokenErrorBytes = 200;
 // An access token is never trusted for longer than this, whatever the endpoint says.
 constexpr int64_t kMaxExpiresInSeconds = 24 * 3600;
 
@@ -174,19 +173,22 @@ std::string SafeMessage(std::string_view text, size_t max) {
   return out;
 }
 
-// "error: error_description" from an OAuth error answer, or nullopt when `body` is not one.
+// The "error" of an OAuth error answer when it is one of the codes RFC 6749 section 5.2
+// registers for token requests, else nullopt. Only a code from this fixed list is repeated:
+// the rest of an answer (error_description, any other code) is the endpoint's own text, and
+// the message ends up on the connect form.
 std::optional<std::string> OAuthErrorOf(const json::value& body) {
+  static constexpr std::string_view kRegistered[] = {
+      "invalid_request",     "invalid_client",         "invalid_grant",
+      "unauthorized_client", "unsupported_grant_type", "invalid_scope"};
   const json::object* o = body.if_object();
   if (o == nullptr) return std::nullopt;
   const json::value* error = o->if_contains("error");
-  if (error == nullptr || !error->is_string() || error->get_string().empty()) return std::nullopt;
-  std::string message(error->get_string());
-  const json::value* description = o->if_contains("error_description");
-  if (description != nullptr && description->is_string() && !description->get_string().empty()) {
-    message += ": ";
-    message += description->get_string();
+  if (error == nullptr || !error->is_string()) return std::nullopt;
+  for (std::string_view code : kRegistered) {
+    if (error->get_string() == code) return std::string(code);
   }
-  return SafeMessage(message, kMaxTokenErrorBytes);
+  return std::nullopt;
 }
 
 // "expires_in" as seconds: a positive integer or a string of digits; defaults to 3600.
@@ -214,7 +216,8 @@ std::optional<int64_t> ExpiresInOf(const json::object& o) {
 
 }  // namespace
 
-Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json_text) {
+Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json_text,
+                                                 std::string_view token_url) {
   if (json_text.size() > kMaxServiceAccountKeyBytes) {
     return Invalid("key file: larger than 64 KiB");
   }
@@ -245,12 +248,20 @@ Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json_text) {
   }
   key.private_key_pem = std::string(pem->get_string());
 
+  // The service posts the signed assertion to token_uri and reads the answer: taken from
+  // the user's file, it would let whoever holds a connect link choose where the server
+  // sends requests. So it must name the integration's own token endpoint (a file from
+  // Google always carries it), and the message never repeats what the file said.
   Result<std::optional<std::string>> token_uri = OptionalString(*o, "token_uri");
   if (!token_uri) return token_uri.error();
-  key.token_uri = token_uri->value_or(std::string(kDefaultGoogleTokenUri));
-  if (!IsAbsoluteHttpUrl(key.token_uri)) {
+  if (!token_uri->has_value() || !IsAbsoluteHttpUrl(**token_uri)) {
     return Invalid("token_uri: must be an absolute http(s) URL");
   }
+  if (**token_uri != token_url) {
+    return Invalid(fmt::format("token_uri: must be {}, the token endpoint of this integration",
+                               token_url));
+  }
+  key.token_uri = std::move(**token_uri);
 
   Result<std::optional<std::string>> key_id = OptionalString(*o, "private_key_id");
   if (!key_id) return key_id.error();

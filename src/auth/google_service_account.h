@@ -25,7 +25,6 @@ inline constexpr int kMinRsaKeyBits = 2048;
 inline constexpr int kMaxRsaKeyBits = 8192;
 // Lifetime of an assertion; Google's maximum.
 inline constexpr int64_t kAssertionLifetimeSeconds = 3600;
-inline constexpr std::string_view kDefaultGoogleTokenUri = "https://oauth2.googleapis.com/token";
 inline constexpr std::string_view kJwtBearerGrantType =
     "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -39,12 +38,14 @@ struct ServiceAccountKey {
 
 // Validates a pasted or uploaded key file: a JSON object (at most 64 KiB) with "type" equal to
 // "service_account"; "client_email" a non-empty string containing '@'; "private_key" a PEM
-// that OpenSSL parses as an unencrypted RSA private key of 2048..8192 bits; "token_uri" an
-// absolute http(s) URL (default kDefaultGoogleTokenUri when absent); "private_key_id" and
-// "project_id" optional strings. Other members are ignored.
+// that OpenSSL parses as an unencrypted RSA private key of 2048..8192 bits; "token_uri"
+// exactly `token_url`, the token endpoint the integration declares (the key file is the
+// user's, so the URL the service posts to must not be); "private_key_id" and "project_id"
+// optional strings. Other members are ignored.
 // On failure Errc::kInvalidArgument with a message naming the field, e.g.
-// "private_key: not an RSA private key in PEM form".
-Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json_text);
+// "private_key: not an RSA private key in PEM form". It never repeats the key's own values.
+Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json_text,
+                                                 std::string_view token_url);
 
 // The signed assertion "header.claims.signature" (base64url, no padding): header
 // {"alg":"RS256","typ":"JWT","kid":private_key_id} (kid omitted when empty), claims
@@ -69,9 +70,10 @@ struct AccessToken {
 
 // Reads the token endpoint's answer. Status 200 with a JSON object holding a non-empty string
 // "access_token" gives an AccessToken ("token_type" defaults to "Bearer"; "expires_in"
-// defaults to 3600 and is capped at one day). Otherwise Errc::kInvalidArgument with
-// "<error>: <error_description>" from a JSON body, or "token endpoint answered <status>";
-// control characters replaced, at most 200 bytes. Any input is safe to pass.
+// defaults to 3600 and is capped at one day). Otherwise Errc::kInvalidArgument whose message
+// is the answer's "error" when it is a code registered by RFC 6749 section 5.2
+// ("invalid_grant"), else a fixed text ("token endpoint answered 400"): never the endpoint's
+// own words, since the message is shown on the connect form. Any input is safe to pass.
 Result<AccessToken> ParseTokenResponse(int status, std::string_view body);
 
 }  // namespace tr::auth

@@ -128,7 +128,9 @@ CommandResult CatalogShow(const Catalog& catalog, const std::string& integration
     out["awsAssumeRole"] = json::object{{"sessionDurationSeconds", def->aws_session_duration_seconds}};
   }
   if (!def->google_service_account_scopes.empty()) {
-    out["googleServiceAccount"] = json::object{{"scopes", StringArray(def->google_service_account_scopes)}};
+    out["googleServiceAccount"] =
+        json::object{{"scopes", StringArray(def->google_service_account_scopes)},
+                     {"tokenUrl", def->google_service_account_token_url}};
   }
   return out;
 }

@@ -200,6 +200,12 @@ std::variant<ConnectService::Loaded, ConnectStep> ConnectService::Open(std::stri
   if (!loaded->ci.active) {
     return Finish(*loaded, false, "integration_inactive", "This integration is not active.", {});
   }
+  if (!loaded->def->Configured(loaded->ci.auth_type)) {
+    spdlog::error("customer integration {}: its definition is missing or no longer valid",
+                  loaded->ci.customer_integration_id);
+    return ended("integration_unavailable",
+                 "This integration cannot be connected: its definition is missing or invalid.");
+  }
   return std::move(loaded.value());
 }
 
@@ -395,7 +401,7 @@ ConnectStep ConnectService::SubmitGoogleKey(const Loaded& loaded, std::string_vi
     key_json = pasted->second;
   }
   if (Trim(key_json).empty()) return Form(loaded, token, "Paste or upload a service-account key.");
-  auto key = auth::ParseServiceAccountKey(key_json);
+  auto key = auth::ParseServiceAccountKey(key_json, loaded.def->google_service_account_token_url);
   if (!key) return Form(loaded, token, "This key cannot be used: " + key.error().message());
   const auto& scopes =
       loaded.ci.scopes ? *loaded.ci.scopes : loaded.def->google_service_account_scopes;

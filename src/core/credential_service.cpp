@@ -78,6 +78,11 @@ Result<CredentialService::UserContext> CredentialService::LoadUser(
   }
   auto view = directory_.View(std::move(**ci));
   if (!view) return view.error();
+  if (!view->definition->Configured(view->customer_integration.auth_type)) {
+    spdlog::error("customer integration {}: its definition is missing or no longer valid",
+                  customer_integration_id);
+    return Error(Errc::kInternal, "Integration definition is missing or invalid");
+  }
   auto user = store_.FindUser(customer_integration_id, user_id);
   if (!user) return user.error();
   if (!*user) return Error(Errc::kNotFound, "User not found");
@@ -182,7 +187,8 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
     out["sessionToken"] = temporary->session_token;
     out["expiration"] = FormatTimestamp(expires_at);
   } else {
-    auto sa_key = auth::ParseServiceAccountKey(json::serialize(ctx->creds));
+    auto sa_key = auth::ParseServiceAccountKey(json::serialize(ctx->creds),
+                                               ctx->def->google_service_account_token_url);
     if (!sa_key) return Error(Errc::kInternal, "Internal server error");
     const auto& scopes = ctx->ci.scopes ? *ctx->ci.scopes : ctx->def->google_service_account_scopes;
     auto assertion = auth::MakeJwtAssertion(*sa_key, scopes, now / 1000);

@@ -42,6 +42,51 @@ bool IsBareHostname(std::string_view host) {
   return host.size() <= 253 && std::regex_match(host.begin(), host.end(), kHost);
 }
 
+// A TCP port as written in a URL's authority: 1-65535 in decimal digits, without a sign or
+// a leading zero (so that each port has one spelling).
+bool IsPort(std::string_view port) {
+  if (port.empty() || port.size() > 5 || port.front() == '0') return false;
+  int n = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  return n <= 65535;
+}
+
+// The problem with `host` ("gitlab.example.com:8443"), or "" when it is fine: a host name
+// with an optional port and nothing else, since "https://" + host is the default apiBaseUrl.
+std::string_view HostProblem(std::string_view host) {
+  size_t colon = host.find(':');
+  if (!IsBareHostname(host.substr(0, colon))) {
+    return "must be a host name with an optional port, such as api.example.com or "
+           "gitlab.example.com:8443 (no scheme, user, path or query)";
+  }
+  if (colon != std::string_view::npos && !IsPort(host.substr(colon + 1))) {
+    return "the port must be a number from 1 to 65535, without a sign or leading zeros";
+  }
+  return "";
+}
+
+// RFC 9110 section 5.6.2: a field name is one or more tchars.
+bool IsHeaderName(std::string_view name) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && kSymbols.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool HasControlCharacter(std::string_view text) {
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
 // Walks a JSON object, remembering the first problem with its field path.
 class Reader {
  public:
@@ -158,6 +203,33 @@ void ReadOAuth2(Reader& r, const json::object& o, OAuth2Config& c) {
   }
 }
 
+// What API_TOKEN sends must be there and must fit in a request: the field "token", a header
+// name (or a query parameter instead), a prefix that cannot break the header line. Without
+// these a connected user's calls would go out with an empty or malformed credential.
+// `o` is the apiToken block, or nullptr when the definition has none (the defaults).
+void CheckApiTokenSends(Reader& r, const json::object* o, const ApiTokenConfig& c) {
+  const json::value* query = o ? r.Find(*o, "queryParam") : nullptr;
+  if (query && c.query_param.empty()) {
+    r.Fail("apiToken.queryParam", "must not be empty (leave it out to send a header)");
+    return;
+  }
+  if (c.query_param.empty() && !IsHeaderName(c.header)) {
+    r.Fail("apiToken.header",
+           "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), or set queryParam");
+    return;
+  }
+  if (HasControlCharacter(c.prefix)) {
+    r.Fail("apiToken.prefix", "must not contain control characters");
+    return;
+  }
+  bool has_token = false;
+  for (const ApiTokenField& f : c.fields) has_token = has_token || f.name == "token";
+  if (!has_token) {
+    r.Fail("apiToken.fields",
+           "must include the field \"token\": its value is the credential sent to the API");
+  }
+}
+
 void ReadApiToken(Reader& r, const json::object& o, ApiTokenConfig& c) {
   static const std::regex kFieldName("^[A-Za-z][A-Za-z0-9_]{0,63}$");
   if (!r.String(o, "header", "apiToken.header", c.header, false) ||
@@ -260,6 +332,19 @@ std::optional<AuthType> ParseAuthType(std::string_view name) {
   return std::nullopt;
 }
 
+bool IntegrationDefinition::Configured(AuthType type) const {
+  switch (type) {
+    case AuthType::kOAuth2:
+      return oauth2.has_value();
+    case AuthType::kApiToken:
+      return api_token.has_value();
+    case AuthType::kGoogleServiceAccount:
+      return !google_service_account_scopes.empty();
+    default:
+      return true;
+  }
+}
+
 bool IntegrationDefinition::Supports(AuthType type) const {
   for (AuthType t : auth_types) {
     if (t == type) return true;
@@ -288,8 +373,8 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
   if (!r.failed()) r.String(obj, "name", "name", def.name, true);
   if (!r.failed()) r.String(obj, "description", "description", def.description, false);
   if (!r.failed()) r.Url(obj, "logoUrl", "logoUrl", def.logo_url, false);
-  if (!r.failed() && r.String(obj, "host", "host", def.host, true) && !IsBareHostname(def.host)) {
-    r.Fail("host", "must be a bare hostname such as api.example.com");
+  if (!r.failed() && r.String(obj, "host", "host", def.host, true)) {
+    if (std::string_view problem = HostProblem(def.host); !problem.empty()) r.Fail("host", problem);
   }
   if (!r.failed()) r.Url(obj, "apiBaseUrl", "apiBaseUrl", def.api_base_url, false);
   if (!r.failed()) ReadAuthTypes(r, obj, def);
@@ -304,8 +389,12 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
   }
   if (!r.failed()) {
     def.api_token.emplace();
-    if (const json::object* o = r.Object(obj, "apiToken", "apiToken")) {
-      ReadApiToken(r, *o, *def.api_token);
+    const json::object* o = r.Object(obj, "apiToken", "apiToken");
+    if (o) ReadApiToken(r, *o, *def.api_token);
+    // Only what is sent is checked: a stray apiToken block of an integration without
+    // API_TOKEN is never used (and a stored one must keep loading).
+    if (!r.failed() && def.Supports(AuthType::kApiToken)) {
+      CheckApiTokenSends(r, o, *def.api_token);
     }
   }
   if (!r.failed()) {
@@ -317,7 +406,12 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
   if (!r.failed()) {
     const json::object* o = r.Object(obj, "googleServiceAccount", "googleServiceAccount");
     if (o) {
-      r.Strings(*o, "scopes", "googleServiceAccount.scopes", def.google_service_account_scopes);
+      r.Strings(*o, "scopes", "googleServiceAccount.scopes", def.google_service_account_scopes) &&
+          r.Url(*o, "tokenUrl", "googleServiceAccount.tokenUrl",
+                def.google_service_account_token_url, false);
+      if (!r.failed() && def.google_service_account_token_url.empty()) {
+        r.Fail("googleServiceAccount.tokenUrl", "must be an absolute http(s) URL");
+      }
     }
     if (!r.failed() && def.Supports(AuthType::kGoogleServiceAccount) &&
         def.google_service_account_scopes.empty()) {

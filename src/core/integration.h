@@ -14,6 +14,10 @@ namespace tr {
 
 enum class AuthType { kNone, kApiToken, kOAuth2, kAwsAssumeRole, kGoogleServiceAccount };
 
+// Google's token endpoint: the token URL of GOOGLE_SERVICE_ACCOUNT_OAUTH unless a definition
+// declares another.
+inline constexpr std::string_view kDefaultGoogleTokenUrl = "https://oauth2.googleapis.com/token";
+
 std::string_view AuthTypeName(AuthType type);
 std::optional<AuthType> ParseAuthType(std::string_view name);
 
@@ -35,9 +39,11 @@ struct ApiTokenField {
   bool secret = true;
 };
 
+// What API_TOKEN sends: the value of the field "token" (always among `fields` when the
+// integration offers API_TOKEN), as `header: prefix+token` or in the query parameter.
 struct ApiTokenConfig {
-  std::string header = "Authorization";
-  std::string prefix = "Bearer ";
+  std::string header = "Authorization";  // an HTTP field name; used when query_param is empty
+  std::string prefix = "Bearer ";        // no control characters
   std::string query_param;  // set: the token goes in this query parameter instead
   std::vector<ApiTokenField> fields{{"token", "API token", true}};
   struct Verification {
@@ -53,19 +59,29 @@ struct IntegrationDefinition {
   std::string name;
   std::string description;  // empty: unknown
   std::string logo_url;     // empty: unknown
-  std::string host;
+  std::string host;         // a host name or IPv4 address, with an optional ":port"
   std::string api_base_url;  // defaults to https://<host>
   std::vector<AuthType> auth_types;
   std::optional<OAuth2Config> oauth2;
   std::optional<ApiTokenConfig> api_token;
   int aws_session_duration_seconds = 3600;
   std::vector<std::string> google_service_account_scopes;
+  // The only token endpoint a GOOGLE_SERVICE_ACCOUNT_OAUTH key may name (its token_uri):
+  // googleServiceAccount.tokenUrl, else Google's.
+  std::string google_service_account_token_url{kDefaultGoogleTokenUrl};
 
   bool Supports(AuthType type) const;
+  // Whether the settings `type` needs are here (oauth2 for OAUTH2, apiToken for API_TOKEN,
+  // scopes for a Google service account). A placeholder for a definition that is gone, or
+  // no longer parses, has none: nothing may connect or mint credentials through it.
+  bool Configured(AuthType type) const;
 };
 
 // Parses and checks one definition. `source` names it in errors ("catalog/github.json").
-// Error messages read "<source>: <field>: <problem>".
+// Error messages read "<source>: <field>: <problem>". Besides the types of CONTRACT
+// section 8: `host` is a host name or IPv4 address with an optional port (1-65535), nothing
+// else; an integration offering API_TOKEN declares the field "token" (what it sends) and a
+// valid header name or a non-empty query parameter, and a prefix without control characters.
 Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_text,
                                                          std::string_view source);
 

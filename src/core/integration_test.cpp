@@ -63,7 +63,8 @@ constexpr std::string_view kFullDefinition = R"json({
     }
   },
   "awsAssumeRole": {"sessionDurationSeconds": 7200},
-  "googleServiceAccount": {"scopes": ["https://www.googleapis.com/auth/bigquery"]}
+  "googleServiceAccount": {"scopes": ["https://www.googleapis.com/auth/bigquery"],
+                           "tokenUrl": "https://oauth2.acme.example.com/token"}
 })json";
 
 TEST(ParseIntegrationDefinitionTest, FullDefinition) {
@@ -115,6 +116,7 @@ TEST(ParseIntegrationDefinitionTest, FullDefinition) {
   EXPECT_EQ(def.aws_session_duration_seconds, 7200);
   EXPECT_EQ(def.google_service_account_scopes,
             (std::vector<std::string>{"https://www.googleapis.com/auth/bigquery"}));
+  EXPECT_EQ(def.google_service_account_token_url, "https://oauth2.acme.example.com/token");
 }
 
 TEST(ParseIntegrationDefinitionTest, Defaults) {
@@ -151,6 +153,7 @@ TEST(ParseIntegrationDefinitionTest, Defaults) {
   EXPECT_TRUE(def.api_token->fields[0].secret);
   EXPECT_FALSE(def.api_token->verification.has_value());
   EXPECT_EQ(def.aws_session_duration_seconds, 3600);
+  EXPECT_EQ(def.google_service_account_token_url, "https://oauth2.googleapis.com/token");
 }
 
 TEST(ParseIntegrationDefinitionTest, NoApiTokenConfigWithoutApiTokenAuth) {
@@ -206,6 +209,40 @@ TEST(ParseIntegrationDefinitionTest, BaseDefinitionIsValid) {
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
 }
 
+// Self-hosted services listen on their own ports (gitlab.example.com:8443).
+TEST(ParseIntegrationDefinitionTest, HostMayCarryAPortThatTheDefaultApiBaseUrlKeeps) {
+  for (std::string_view host : {"gitlab.example.com:8443", "gitlab.example.com:1",
+                                "gitlab.example.com:65535", "127.0.0.1:8080", "localhost:443"}) {
+    SCOPED_TRACE(host);
+    json::object d = BaseDefinition();
+    d["host"] = host;
+    auto parsed = ParseIntegrationDefinition(json::serialize(d), "custom.json");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+    EXPECT_EQ(parsed->host, host);
+    EXPECT_EQ(parsed->api_base_url, "https://" + std::string(host));
+  }
+}
+
+// What API_TOKEN sends is checked only when API_TOKEN is offered: a stray apiToken block of
+// another kind of integration is never used, and a stored one must keep loading.
+TEST(ParseIntegrationDefinitionTest, ApiTokenSendingRulesOnlyWhenApiTokenIsOffered) {
+  json::object d = BaseDefinition();
+  d["authTypes"] = json::array{"OAUTH2"};
+  At(d, "apiToken")["fields"] = json::array{json::object{{"name", "apiKey"}}};
+  At(d, "apiToken")["header"] = "";
+  auto parsed = ParseIntegrationDefinition(json::serialize(d), "custom.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_FALSE(parsed->api_token.has_value());
+
+  // A query parameter makes the header irrelevant.
+  json::object q = BaseDefinition();
+  At(q, "apiToken")["queryParam"] = "api_key";
+  At(q, "apiToken")["header"] = "";
+  auto query = ParseIntegrationDefinition(json::serialize(q), "custom.json");
+  ASSERT_TRUE(query.ok()) << query.error().message();
+  EXPECT_EQ(query->api_token->query_param, "api_key");
+}
+
 TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
   const FailureCase kCases[] = {
       {"missing integrationId", [](json::object& d) { d.erase("integrationId"); },
@@ -229,7 +266,32 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
        "custom.json: host:"},
       {"host with path", [](json::object& d) { d["host"] = "api.custom.example.com/v1"; },
        "custom.json: host:"},
-      {"host with port", [](json::object& d) { d["host"] = "api.custom.example.com:8443"; },
+      {"host with userinfo",
+       [](json::object& d) { d["host"] = "user@api.custom.example.com:8443"; },
+       "custom.json: host:"},
+      {"host with port and path",
+       [](json::object& d) { d["host"] = "api.custom.example.com:8443/v1"; }, "custom.json: host:"},
+      {"host with port 0", [](json::object& d) { d["host"] = "api.custom.example.com:0"; },
+       "custom.json: host:"},
+      {"host with port 65536", [](json::object& d) { d["host"] = "api.custom.example.com:65536"; },
+       "custom.json: host:"},
+      {"host with a six-digit port",
+       [](json::object& d) { d["host"] = "api.custom.example.com:100000"; }, "custom.json: host:"},
+      {"host with an empty port", [](json::object& d) { d["host"] = "api.custom.example.com:"; },
+       "custom.json: host:"},
+      {"host with a port that is not digits",
+       [](json::object& d) { d["host"] = "api.custom.example.com:84a3"; }, "custom.json: host:"},
+      {"host with a signed port",
+       [](json::object& d) { d["host"] = "api.custom.example.com:+843"; }, "custom.json: host:"},
+      {"host with a port with a leading zero",
+       [](json::object& d) { d["host"] = "api.custom.example.com:08443"; }, "custom.json: host:"},
+      {"host with two ports", [](json::object& d) { d["host"] = "api.custom.example.com:1:2"; },
+       "custom.json: host:"},
+      {"port without a host", [](json::object& d) { d["host"] = ":8443"; }, "custom.json: host:"},
+      {"host an IPv6 literal", [](json::object& d) { d["host"] = "[::1]:8443"; },
+       "custom.json: host:"},
+      {"host with scheme and port",
+       [](json::object& d) { d["host"] = "https://api.custom.example.com:8443"; },
        "custom.json: host:"},
       {"logoUrl relative", [](json::object& d) { d["logoUrl"] = "logo.svg"; },
        "custom.json: logoUrl:"},
@@ -313,6 +375,39 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
              json::array{json::object{{"name", "token"}, {"secret", "no"}}};
        },
        "custom.json: apiToken.fields[0].secret:"},
+      {"apiToken fields without the token field",
+       [](json::object& d) {
+         At(d, "apiToken")["fields"] = json::array{json::object{{"name", "apiKey"}}};
+       },
+       "custom.json: apiToken.fields: must include the field \"token\""},
+      {"apiToken fields without the token field, two others",
+       [](json::object& d) {
+         At(d, "apiToken")["fields"] =
+             json::array{json::object{{"name", "subdomain"}}, json::object{{"name", "key"}}};
+       },
+       "custom.json: apiToken.fields: must include the field \"token\""},
+      {"apiToken empty header", [](json::object& d) { At(d, "apiToken")["header"] = ""; },
+       "custom.json: apiToken.header:"},
+      {"apiToken header with a space",
+       [](json::object& d) { At(d, "apiToken")["header"] = "X Api Key"; },
+       "custom.json: apiToken.header:"},
+      {"apiToken header with a colon",
+       [](json::object& d) { At(d, "apiToken")["header"] = "X-Key: injected"; },
+       "custom.json: apiToken.header:"},
+      {"apiToken header with CR LF",
+       [](json::object& d) { At(d, "apiToken")["header"] = "X-Key\r\nX-Injected"; },
+       "custom.json: apiToken.header:"},
+      {"apiToken header not ASCII",
+       [](json::object& d) { At(d, "apiToken")["header"] = "X-Cl\xc3\xa9"; },
+       "custom.json: apiToken.header:"},
+      {"apiToken empty queryParam", [](json::object& d) { At(d, "apiToken")["queryParam"] = ""; },
+       "custom.json: apiToken.queryParam:"},
+      {"apiToken prefix with CR LF",
+       [](json::object& d) { At(d, "apiToken")["prefix"] = "Bearer\r\nX-Injected: 1\r\n"; },
+       "custom.json: apiToken.prefix:"},
+      {"apiToken prefix with NUL",
+       [](json::object& d) { At(d, "apiToken")["prefix"] = std::string("Bearer\0", 7); },
+       "custom.json: apiToken.prefix:"},
       {"verification with bad method",
        [](json::object& d) { At(At(d, "apiToken"), "verification")["method"] = "DELETE"; },
        "custom.json: apiToken.verification.method:"},
@@ -336,6 +431,22 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
          d["googleServiceAccount"] = json::object{{"scopes", json::array()}};
        },
        "custom.json: googleServiceAccount.scopes:"},
+      {"googleServiceAccount tokenUrl relative",
+       [](json::object& d) {
+         d["googleServiceAccount"] =
+             json::object{{"scopes", json::array{"s"}}, {"tokenUrl", "/token"}};
+       },
+       "custom.json: googleServiceAccount.tokenUrl:"},
+      {"googleServiceAccount tokenUrl empty",
+       [](json::object& d) {
+         d["googleServiceAccount"] = json::object{{"scopes", json::array{"s"}}, {"tokenUrl", ""}};
+       },
+       "custom.json: googleServiceAccount.tokenUrl:"},
+      {"googleServiceAccount tokenUrl not a string",
+       [](json::object& d) {
+         d["googleServiceAccount"] = json::object{{"scopes", json::array{"s"}}, {"tokenUrl", 7}};
+       },
+       "custom.json: googleServiceAccount.tokenUrl:"},
       {"awsAssumeRole duration below 900",
        [](json::object& d) { d["awsAssumeRole"] = json::object{{"sessionDurationSeconds", 899}}; },
        "custom.json: awsAssumeRole.sessionDurationSeconds:"},
@@ -456,6 +567,20 @@ TEST(CatalogTest, LoadNamesTheBadFile) {
       << catalog.error().message();
 }
 
+// The catalog goes through the same parser: an API_TOKEN entry that would send no
+// credential stops the load, naming the file and the field.
+TEST(CatalogTest, LoadRefusesAnApiTokenEntryThatSendsNothing) {
+  auto catalog = Catalog::Load(
+      {{"catalog/github.json", EmbeddedFileText("catalog/github.json")},
+       {"catalog/no-token.json",
+        R"({"integrationId": "no-token", "name": "No token", "host": "api.example.com",
+            "authTypes": ["API_TOKEN"],
+            "apiToken": {"header": "X-Key", "fields": [{"name": "key"}]}})"}});
+  ASSERT_FALSE(catalog.ok());
+  EXPECT_TRUE(catalog.error().message().starts_with("catalog/no-token.json: apiToken.fields:"))
+      << catalog.error().message();
+}
+
 TEST(CatalogTest, LoadDirectoryReadsOnlyJsonFiles) {
   std::string tmpl = (std::filesystem::path(testing::TempDir()) / "catalog_XXXXXX").string();
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
@@ -474,6 +599,34 @@ TEST(CatalogTest, LoadDirectoryReadsOnlyJsonFiles) {
   ASSERT_FALSE(broken.ok());
   EXPECT_NE(broken.error().message().find("stray.json"), std::string::npos);
   EXPECT_FALSE(missing.ok());
+}
+
+}  // namespace
+}  // namespace tr
+
+namespace tr {
+namespace {
+
+// A placeholder for a definition that is gone or no longer parses carries only its auth
+// types: nothing may connect or mint credentials through it.
+TEST(IntegrationDefinitionTest, ConfiguredOnlyWithTheSettingsItsAuthTypeNeeds) {
+  IntegrationDefinition placeholder;
+  placeholder.auth_types = {AuthType::kOAuth2, AuthType::kApiToken,
+                            AuthType::kGoogleServiceAccount, AuthType::kNone,
+                            AuthType::kAwsAssumeRole};
+  EXPECT_FALSE(placeholder.Configured(AuthType::kOAuth2));
+  EXPECT_FALSE(placeholder.Configured(AuthType::kApiToken));
+  EXPECT_FALSE(placeholder.Configured(AuthType::kGoogleServiceAccount));
+  EXPECT_TRUE(placeholder.Configured(AuthType::kNone));
+  EXPECT_TRUE(placeholder.Configured(AuthType::kAwsAssumeRole));
+
+  IntegrationDefinition full = placeholder;
+  full.oauth2.emplace();
+  full.api_token.emplace();
+  full.google_service_account_scopes = {"https://www.googleapis.com/auth/calendar"};
+  EXPECT_TRUE(full.Configured(AuthType::kOAuth2));
+  EXPECT_TRUE(full.Configured(AuthType::kApiToken));
+  EXPECT_TRUE(full.Configured(AuthType::kGoogleServiceAccount));
 }
 
 }  // namespace

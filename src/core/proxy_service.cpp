@@ -74,24 +74,31 @@ bool Listed(const std::vector<std::string>& tokens, std::string_view name) {
   return false;
 }
 
-// The part of a body already read, then the rest of it.
+// The part of a body already read, then the rest of it. Remembers whether the rest broke
+// off, so that a failed upstream call can be told from a caller that stopped sending.
 class PrefixedReader final : public http::BodyReader {
  public:
   PrefixedReader(std::string prefix, http::BodyReader& rest)
       : prefix_(std::move(prefix)), rest_(rest) {}
   std::optional<size_t> Read(char* out, size_t max) override {
-    if (offset_ == prefix_.size()) return rest_.Read(out, max);
+    if (offset_ == prefix_.size()) {
+      std::optional<size_t> n = rest_.Read(out, max);
+      if (!n) broke_off_ = true;
+      return n;
+    }
     size_t n = std::min(max, prefix_.size() - offset_);
     std::memcpy(out, prefix_.data() + offset_, n);
     offset_ += n;
     return n;
   }
   bool TooLarge() const override { return rest_.TooLarge(); }
+  bool BrokeOff() const { return broke_off_; }
 
  private:
   std::string prefix_;
   size_t offset_ = 0;
   http::BodyReader& rest_;
+  bool broke_off_ = false;  // read on the upstream call's thread, looked at after it ended
 };
 
 // The caller's body: held whole when it is small enough (the usual case), else the part
@@ -120,6 +127,16 @@ Result<CallerBody> ReadCallerBody(const ProxyRequest& request) {
   }
   body.streamed = std::make_unique<PrefixedReader>(std::move(body.whole), reader);
   return body;
+}
+
+// The answer to an upstream call that got no response: 504 when it timed out, else 502.
+// The outbound client's message names the failure only (never the URL, which may carry an
+// API token in its query).
+Error UpstreamFailure(const Error& failed) {
+  if (failed.code == Errc::kGatewayTimeout) {
+    return Error(Errc::kGatewayTimeout, "Upstream timed out: " + failed.message());
+  }
+  return Error(Errc::kBadGateway, "Upstream unreachable: " + failed.message());
 }
 
 }  // namespace
@@ -211,7 +228,11 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
       if (request.body_reader && request.body_reader->TooLarge()) {
         return Error(Errc::kTooLarge, "Request body too large");
       }
-      return Error(Errc::kUnavailable, "Upstream unreachable: " + response.error().message());
+      // The call failed because the caller's own streamed body did: not the upstream's fault.
+      if (body->streamed && body->streamed->BrokeOff()) {
+        return Error(Errc::kInvalidArgument, "The request body could not be read");
+      }
+      return UpstreamFailure(response.error());
     }
     // A streamed body has been sent and cannot be sent again: its 401 is the answer.
     if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0 &&
@@ -222,19 +243,28 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
       }
       continue;
     }
+    // Every end-to-end header, in the upstream's order, a repeated one (Link,
+    // WWW-Authenticate, Set-Cookie) as one entry per line: such headers cannot all be
+    // joined with commas (Set-Cookie), and the caller may need each of them.
     net::Headers kept;
     const std::vector<std::string> response_tokens = ConnectionTokens(response->headers);
     for (auto& [name, value] : response->headers) {
       // Content-Length stays: it frames the streamed body the caller gets.
-      if ((!IsHopByHopHeader(name) || name == "content-length") && !Listed(response_tokens, name) &&
-          !http::EqualsIgnoreCase(name, "set-cookie")) {
+      if ((IsHopByHopHeader(name) && name != "content-length") || Listed(response_tokens, name)) {
+        continue;
+      }
+      // The answer's x-request-id is the server's (the one its log line carries); the
+      // upstream's stays available, for the provider's support, under another name.
+      if (name == "x-request-id") {
+        kept.emplace_back("x-upstream-request-id", std::move(value));
+      } else {
         kept.emplace_back(std::move(name), std::move(value));
       }
     }
     response->headers = std::move(kept);
     return std::move(*response);
   }
-  return Error(Errc::kUnavailable, "Upstream unreachable");
+  return Error(Errc::kBadGateway, "Upstream unreachable");
 }
 
 }  // namespace tr

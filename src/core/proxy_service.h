@@ -2,9 +2,12 @@
 // (ANY /v1/proxy/{cid}/{userId}/{path...}). Forwards to the integration's apiBaseUrl with
 // the user's auth added (Bearer token, the API token as declared, SigV4 for AWS), strips
 // hop-by-hop headers both ways, and on a 401 from upstream for OAUTH2 refreshes once and
-// retries once. Bodies stream both ways: a request body up to kReplayableBytes is read
-// first so that the retry can send it again (and SigV4 can sign it); a larger one streams
-// to the upstream as it arrives, with no retry. The response body always streams.
+// retries once. The upstream's other headers come back as it sent them, repeats included
+// (Link, WWW-Authenticate, Set-Cookie), except its x-request-id, which is renamed
+// x-upstream-request-id: the answer's x-request-id is the server's. Bodies stream both
+// ways: a request body up to kReplayableBytes is read first so that the retry can send it
+// again (and SigV4 can sign it); a larger one streams to the upstream as it arrives, with
+// no retry. The response body always streams.
 // Thread-safe; blocks on outbound HTTP.
 #pragma once
 
@@ -34,8 +37,10 @@ class ProxyService {
   static constexpr size_t kReplayableBytes = 1 << 20;
 
   // The upstream's answer (any status) with its body still arriving. kNotFound,
-  // kConflict (inactive user), kUnavailable (upstream unreachable), kTooLarge (a body
-  // over the server's limit, or an AWS body over kReplayableBytes: SigV4 signs it whole),
+  // kConflict (inactive user), kUnavailable (credentials could not be had),
+  // kBadGateway (the upstream could not be reached: DNS, refused, TLS, a private address),
+  // kGatewayTimeout (it timed out before its answer's head came), kTooLarge (a body over
+  // the server's limit, or an AWS body over kReplayableBytes: SigV4 signs it whole),
   // kInvalidArgument (the caller's body broke off) otherwise.
   Result<net::StreamedResult> Forward(const std::string& workspace_id, std::string_view cid,
                                       std::string_view user_id, const ProxyRequest& request);

@@ -19,6 +19,8 @@ enum class Errc {
   kTooLarge,         // 413: a body or field over its limit
   kRateLimited,      // 429
   kUnavailable,      // 503: the database (or another dependency) cannot be reached
+  kBadGateway,       // 502: the upstream of a proxied call could not be reached
+  kGatewayTimeout,   // 504: an outbound call timed out (the proxy's upstream answers 504)
   kInternal,         // 500: a bug or an unexpected failure; details only in the log
 };
 

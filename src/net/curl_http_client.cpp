@@ -110,8 +110,12 @@ std::string Refused() {
   return "refused to connect to a private or loopback address (see --allow-private-network)";
 }
 
-// curl's messages name the host and the failure, never the request's headers or body.
-std::string Failed(CURLcode rc) { return fmt::format("HTTP call failed: {}", curl_easy_strerror(rc)); }
+// curl's messages name the failure only, never the URL (which may carry a token), the
+// request's headers or its body. A timeout has its own code: the proxy answers it with 504.
+Error Failed(CURLcode rc) {
+  return Error(rc == CURLE_OPERATION_TIMEDOUT ? Errc::kGatewayTimeout : Errc::kUnavailable,
+               fmt::format("HTTP call failed: {}", curl_easy_strerror(rc)));
+}
 
 // --- Send: both bodies whole --------------------------------------------------------
 
@@ -272,7 +276,7 @@ Result<HttpResult> CurlHttpClient::Send(const HttpCall& call) {
   CURLcode rc = curl_easy_perform(h);
   if (guard.refused) return Error(Errc::kUnavailable, Refused());
   if (t.too_large) return Error(Errc::kUnavailable, "response too large");
-  if (rc != CURLE_OK) return Error(Errc::kUnavailable, Failed(rc));
+  if (rc != CURLE_OK) return Failed(rc);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   t.result.status = static_cast<int>(status);
@@ -331,7 +335,7 @@ Result<StreamedResult> CurlHttpClient::Stream(const HttpCall& call) {
   if (!state->head_done) {
     if (state->guard.refused) return Error(Errc::kUnavailable, Refused());
     if (state->too_large) return Error(Errc::kUnavailable, "response too large");
-    return Error(Errc::kUnavailable, Failed(state->rc));
+    return Failed(state->rc);
   }
   state->handed_off = true;
   StreamedResult result{state->head.status, std::move(state->head.headers), nullptr};

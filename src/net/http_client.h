@@ -60,9 +60,11 @@ struct StreamedResult {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // The response, whatever its status. Errc::kUnavailable when no response was had
-  // (DNS, connect, TLS, timeout, a refused private address); the message says which,
-  // without any secret from the request.
+  // The response, whatever its status. Errc::kGatewayTimeout when the call timed out
+  // (connecting, `timeout` in all, or for Stream() `stall_timeout` without a byte moving);
+  // Errc::kUnavailable when no response was had for another reason (DNS, connect, TLS, a
+  // refused private address, an answer too large). The message says which, without any
+  // secret from the request.
   virtual Result<HttpResult> Send(const HttpCall& call) = 0;
   // The response once its head has arrived and the request body has been sent; its body
   // then comes in pieces, so neither body is ever held whole. Same errors as Send().

@@ -1,8 +1,16 @@
 // The pieces of the outbound client that need no network: bodies read in pieces, and the
-// buffering Stream() that fakes inherit.
+// buffering Stream() that fakes inherit. Then how CurlHttpClient reports a call that got no
+// answer, against loopback sockets of the test's own (port 0).
 #include "net/http_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include "net/curl_http_client.h"
 
 namespace tr::net {
 namespace {
@@ -91,6 +99,64 @@ TEST(HttpClientStreamTest, ABodyThatBreaksOffFailsTheCall) {
   auto result = client.Stream(call);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, Errc::kUnavailable);
+}
+
+// A loopback TCP socket on a port of its own. Listening, it never accepts: the kernel
+// completes connections into its backlog, so a client connects and then hears nothing.
+// Not listening, a connection to it is refused.
+class LoopbackSocket {
+ public:
+  explicit LoopbackSocket(bool listening) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        (listening && listen(fd_, 16) != 0) ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot open a loopback socket";
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~LoopbackSocket() { close(fd_); }
+  // A URL on this socket, with a secret in its query that no error may repeat.
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x?key=s3cr3t"; }
+
+ private:
+  int fd_;
+  uint16_t port_ = 0;
+};
+
+void ExpectFailure(const Result<HttpResult>& sent, const Result<StreamedResult>& streamed,
+                   Errc code) {
+  ASSERT_FALSE(sent.ok());
+  ASSERT_FALSE(streamed.ok());
+  EXPECT_EQ(sent.error().code, code) << sent.error().message();
+  EXPECT_EQ(streamed.error().code, code) << streamed.error().message();
+  for (const std::string& message : {sent.error().message(), streamed.error().message()}) {
+    EXPECT_EQ(message.find("s3cr3t"), std::string::npos) << message;
+    EXPECT_EQ(message.find("127.0.0.1"), std::string::npos) << message;
+  }
+}
+
+// The proxy answers a timeout with 504 and any other call without an answer with 502, so the
+// client tells them apart.
+TEST(CurlHttpClientTest, ATimeoutIsGatewayTimeoutOtherFailuresAreUnavailable) {
+  CurlHttpClient client(CurlOptions{.allow_private_network = true});
+  LoopbackSocket silent(/*listening=*/true);
+  HttpCall call;
+  call.url = silent.Url();
+  call.timeout = std::chrono::milliseconds(300);
+  ExpectFailure(client.Send(call), client.Stream(call), Errc::kGatewayTimeout);
+
+  LoopbackSocket closed(/*listening=*/false);
+  call.url = closed.Url();
+  ExpectFailure(client.Send(call), client.Stream(call), Errc::kUnavailable);
+
+  CurlHttpClient strict(CurlOptions{});
+  call.url = silent.Url();
+  ExpectFailure(strict.Send(call), strict.Stream(call), Errc::kUnavailable);
+  EXPECT_NE(strict.Send(call).error().message().find("--allow-private-network"), std::string::npos);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ describe('connect_google', { concurrency: 1, timeout: 180_000 }, () => {
       name: 'Test Google service account',
       host: 'bigquery.googleapis.com',
       authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'],
-      googleServiceAccount: { scopes: SCOPES },
+      googleServiceAccount: { scopes: SCOPES, tokenUrl: google.tokenUri },
     });
     cid = (await ctx.enable(W.workspaceId, 'test-gsa')).customerIntegrationId;
     browser = await launchBrowser();
@@ -176,8 +176,13 @@ describe('connect_google', { concurrency: 1, timeout: 180_000 }, () => {
     const scoped = await startGoogleTokenEndpoint({ expectedScope: 'https://www.googleapis.com/auth/cloud-platform' });
     try {
       const k = scoped.register(makeServiceAccountKey({ tokenUri: scoped.tokenUri }));
+      await defineIntegration(ctx, W.workspaceId, {
+        integrationId: 'test-gsa-scoped', name: 'Scoped', host: 'bigquery.googleapis.com',
+        authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'], googleServiceAccount: { scopes: SCOPES, tokenUrl: scoped.tokenUri },
+      });
+      const scopedCid = (await ctx.enable(W.workspaceId, 'test-gsa-scoped')).customerIntegrationId;
       const userId = `scope-${rand()}`;
-      const { url } = await connectLink(server, W.apiKey, cid, userId);
+      const { url } = await connectLink(server, W.apiKey, scopedCid, userId);
       const page = await browser.page();
       await page.goto(url);
       await page.locator('#field-keyJson').fill(k.text);
@@ -185,7 +190,7 @@ describe('connect_google', { concurrency: 1, timeout: 180_000 }, () => {
       await assertFormError(page, 'scope refused');
       assert.equal(scoped.calls.length, 1);
       assert.match(scoped.calls[0].reason || '', /scope/);
-      assertUser(await getUser(server, W.apiKey, cid, userId), userId, false);
+      assertUser(await getUser(server, W.apiKey, scopedCid, userId), userId, false);
     } finally {
       await scoped.close();
     }

@@ -62,7 +62,7 @@ describe('connect_secrets', { concurrency: 1, timeout: 180_000 }, () => {
     });
     await defineIntegration(ctx, W.workspaceId, {
       integrationId: 'test-gsa', name: 'Test Google service account', host: 'bigquery.googleapis.com',
-      authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'], googleServiceAccount: { scopes: SCOPES },
+      authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'], googleServiceAccount: { scopes: SCOPES, tokenUrl: google.tokenUri },
     });
     cids.oauth = (await ctx.enable(W.workspaceId, 'test-oidc', { clientId: 'tr-secrets', clientSecret })).customerIntegrationId;
     cids.apiToken = (await ctx.enable(W.workspaceId, 'test-apitoken')).customerIntegrationId;

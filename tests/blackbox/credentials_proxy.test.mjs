@@ -3,8 +3,8 @@
 // request) with the user's auth: API_TOKEN in a header with a prefix or in a
 // query parameter, OAUTH2 Bearer, nothing for NONE, SigV4 with the temporary
 // STS keys for AWS (checked independently with aws4). The caller's API key and
-// hop-by-hop headers stay behind; the upstream's status, headers (minus
-// set-cookie) and body come back; an OAUTH2 401 is retried once after a forced
+// hop-by-hop headers stay behind; the upstream's status, headers (set-cookie
+// included) and body come back; an OAUTH2 401 is retried once after a forced
 // refresh.
 
 import { describe, test, before, after } from 'node:test';
@@ -138,7 +138,7 @@ describe('credentials_proxy', { concurrency: 1, timeout: 120_000 }, () => {
     assert.deepEqual(res.json, { method: 'GET', path: '/base/items/42', query: 'a=1&b=two%20words&c=%2F' });
     assert.equal(res.headers.get('x-upstream'), 'yes', 'upstream headers come back');
     assert.equal(res.headers.get('cache-control'), 'private, max-age=0');
-    assert.equal(res.headers.get('set-cookie'), null, 'set-cookie is not passed back');
+    assert.equal(res.headers.get('set-cookie'), 'sid=upstream-session; HttpOnly', 'set-cookie is passed back');
   });
 
   test('API_TOKEN header: POST with a JSON body -> same bytes and content-type upstream; 201 passed back', async () => {

@@ -67,7 +67,7 @@ describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
     });
     await defineIntegration(ctx, W.workspaceId, {
       integrationId: 'test-gsa', name: 'Google service account', host: 'bigquery.googleapis.com',
-      authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'], googleServiceAccount: { scopes: GSA_SCOPES },
+      authTypes: ['GOOGLE_SERVICE_ACCOUNT_OAUTH'], googleServiceAccount: { scopes: GSA_SCOPES, tokenUrl: google.tokenUri },
     });
     await defineIntegration(ctx, W.workspaceId, fakeOAuthDefinition('test-fake', fake));
     await defineIntegration(ctx, W.workspaceId, fakeOAuthDefinition('test-fake-norevoke', fake, { revocation: false }));
