@@ -104,3 +104,9 @@ fuzz:
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLREGISTRY_FUZZ=ON -DTOOLREGISTRY_TESTS=OFF $(CMAKE_LAUNCHER)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh $(FUZZ_DIR)
+
+# The power-loss harness alone (docs/decisions.md, "Power-loss harness"); `make test` runs it
+# too, with the black-box suite. POWERLOSS_CUTS sets the cut points per scenario (default 60).
+.PHONY: powerloss-test
+powerloss-test: build test-deps
+	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test tests/blackbox/powerloss.test.mjs

@@ -1,8 +1,11 @@
 #include "cli/runtime.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,23 +57,43 @@ Result<std::vector<std::string>> ReadKeyFile(const fs::path& file) {
 
 // Writes `keys` (current first) to `file` atomically with mode 0600. `exclusive`: fail if
 // the file exists (first creation, where a concurrent process may win).
+// fsync of a folder, so that a name made or changed in it survives a power cut.
+bool SyncFolder(const fs::path& folder) {
+  int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Writes `keys` to `file` durably: a new temporary file (mode 0600) written and fsynced, then
+// linked to `file` (`exclusive`: fails when it exists) or renamed over it, then the folder
+// fsynced. Nothing may be sealed under a new key before its file is on disk, name included:
+// after a power cut the data would need a key that is gone (tests/powerloss found an empty
+// master.key after a cut, its name synced by SQLite's own folder sync but not its bytes).
 bool WriteKeyFile(const fs::path& file, const std::vector<std::string>& keys, bool exclusive) {
-  std::string tmp = file.string() + ".tmp." + crypto::HexEncode(crypto::RandomBytes(4));
-  {
-    mode_t old_mask = umask(077);
-    std::ofstream out(tmp, std::ios::trunc);
-    umask(old_mask);
-    for (const auto& key : keys) out << crypto::Base64Encode(key) << "\n";
-    out.flush();
-    if (!out) return false;
+  std::string contents;
+  for (const auto& key : keys) contents += crypto::Base64Encode(key) + "\n";
+  const std::string tmp = file.string() + ".tmp." + crypto::HexEncode(crypto::RandomBytes(4));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < contents.size();) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  if (ok) ok = ::fsync(fd) == 0;
+  if (fd >= 0 && ::close(fd) != 0) ok = false;
+  std::fill(contents.begin(), contents.end(), '\0');
+  // link() refuses to replace an existing file; rename() replaces it atomically.
+  if (ok) {
+    ok = exclusive ? ::link(tmp.c_str(), file.c_str()) == 0
+                   : ::rename(tmp.c_str(), file.c_str()) == 0;
   }
   std::error_code ec;
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
-  // link() refuses to replace an existing file; rename() replaces it atomically.
-  bool ok = exclusive ? ::link(tmp.c_str(), file.c_str()) == 0
-                      : ::rename(tmp.c_str(), file.c_str()) == 0;
   fs::remove(tmp, ec);
-  return ok;
+  return ok && SyncFolder(file.parent_path());
 }
 
 fs::path KeyFileFor(const std::string& sqlite_path) {

@@ -273,6 +273,47 @@ TEST(SqliteStoreTest, OpenInAMissingFolderIsUnavailable) {
   EXPECT_EQ(opened.error().code, Errc::kUnavailable);
 }
 
+// The syncer's checkpoints copy the WAL into the database file. Its connection had never
+// read, so SQLite's checkpoint found no WAL open, copied nothing and said it was done: the
+// database file stayed at its first size and the WAL only grew (found by tests/powerloss).
+TEST(SqliteStoreTest, TheSyncerCheckpointsTheWalIntoTheDatabaseFile) {
+  TempDir dir;
+  const std::string path = dir.File("checkpointed.db");
+  auto opened = SqliteStore::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  std::unique_ptr<SqliteStore> store = std::move(opened.value());
+  ASSERT_TRUE(store->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+  ASSERT_TRUE(store->CreateCustomerIntegration(MakeCustomerIntegration("ws-1", "ci-1", 1000)).ok());
+  const uintmax_t first_size = std::filesystem::file_size(path);
+  // Far over the 1,000 WAL pages after which the syncer checkpoints.
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 400;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string user_id = fmt::format("user-{}-{}-{}", t, i, std::string(64, 'x'));
+        if (!store->CreateUserAndSession(MakeUser("ci-1", user_id, 1000 + i),
+                                         MakeSession("ci-1", user_id, 1000 + i))
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  // The checkpoint runs on the syncer after a sync: wait for its effect, with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::filesystem::file_size(path) < first_size + (512 << 10) &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(store->CreateWorkspace(MakeWorkspace(NewToken())).ok());
+  }
+  EXPECT_GE(std::filesystem::file_size(path), first_size + (512 << 10))
+      << "the database file did not grow: no checkpoint copied the WAL into it";
+}
+
 // No server on the port: unavailable at once, not after a timeout.
 TEST(PgStoreTest, OpenWithoutAServerIsUnavailablePromptly) {
   auto started = std::chrono::steady_clock::now();
