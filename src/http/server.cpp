@@ -394,6 +394,8 @@ class Server::Impl {
         if (wec) co_return;
       }
       const bool client_keep_alive = parser.get().keep_alive();
+      // Read now: `head` views the parser's fields, which a streamed request moves away.
+      const bool head_request = parser.get().method() == bhttp::verb::head;
       const auto started = std::chrono::steady_clock::now();
       Response response;
       bool body_finished = true;  // the request body was read to its end
@@ -443,10 +445,9 @@ class Server::Impl {
       const std::string route = std::move(response.route);
       bool written = true;
       if (response.stream) {
-        const bool head_request = head.method == "HEAD";
         written = co_await WriteStreamed(conn, response, keep_alive, request_id, head_request);
       } else {
-        co_await WriteResponse(conn, response, keep_alive, request_id);
+        co_await WriteResponse(conn, response, keep_alive, request_id, head_request);
       }
       if (options_.access_log) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -556,13 +557,15 @@ class Server::Impl {
     return ServerError(500, "Internal server error");
   }
 
-  // Writes `response` (its body is moved out).
+  // Writes `response` (its body is moved out); to a HEAD request, its head alone, with the
+  // Content-Length its body would have had.
   asio::awaitable<void> WriteResponse(Connection& conn, Response& response, bool keep_alive,
-                                      std::string_view request_id) {
+                                      std::string_view request_id, bool head_request = false) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
     SetHead(res, response, keep_alive, request_id);
     res.body() = std::move(response.body);
     res.prepare_payload();
+    if (head_request) res.body().clear();
     conn.stream.expires_after(options_.write_timeout);
     [[maybe_unused]] auto [ec, n] = co_await bhttp::async_write(conn.stream, res, kUseTuple);
   }

@@ -346,6 +346,31 @@ describe('hostile input over raw TCP', { concurrency: 1, timeout: 300_000 }, () 
     await assertServing('5,000 idle connections');
   });
 
+  test('HEAD gets the head alone: a request pipelined after it is read as a request', async () => {
+    const result = await exchange(server, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+      + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = result.raw.toString('latin1');
+    const heads = text.split('\r\n\r\n');
+    // (The router answers GET routes only, so the HEAD's answer is a 404 whose JSON body stays
+    // behind.)
+    assert.match(heads[0], /^HTTP\/1\.1 \d{3} /);
+    assert.match(heads[0], /\r\ncontent-length: [1-9]\d*/i, 'the length the body would have had');
+    assert.match(heads[1], /^HTTP\/1\.1 200 /, `the GET's answer follows the HEAD's head at once: ${JSON.stringify(text.slice(0, 400))}`);
+    await assertServing('HEAD');
+  });
+
+  test('an unknown four-letter method on the proxy (a view into a moved parser, found by the fuzzer)', async () => {
+    const ws = await ctx.workspace(server, 'hostile');
+    const cid = (await ctx.enableNone(ws.workspaceId)).customerIntegrationId;
+    for (const method of ['ABCD', 'digT', 'HEAD']) {
+      const result = await exchange(server, `${method} /v1/proxy/${cid}/u-1/x HTTP/1.1\r\nHost: x\r\n`
+        + `x-api-key: ${ws.apiKey}\r\nConnection: close\r\n\r\n`);
+      const res = parseResponses(result.raw)[0];
+      assert.ok(res && res.status >= 400 && res.status < 500, `${method}: ${result.raw.toString().slice(0, 200)}`);
+    }
+    await assertServing('an unknown method on the proxy');
+  });
+
   test('the reproduction of issue 13: 100,000 bytes of request line, then a normal request', async () => {
     const result = await exchange(server, `GET /${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     assertRefused(result, 414);
