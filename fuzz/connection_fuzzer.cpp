@@ -258,14 +258,15 @@ bool ServerRefusal(int status) {
 }
 
 // Checks one final response's status, x-request-id and, for an error, its body.
+// `head_answer`: the response to a HEAD, whose body was not sent.
 void CheckFinal(int status, std::string_view content_type, std::optional<std::string_view> id,
-                std::string_view body) {
+                std::string_view body, bool head_answer) {
   Check(status != 500, "no handler throws (500)", body);
   Check(id && !id->empty() && id->size() <= kMaxRequestIdBytes, "x-request-id", id.value_or(""));
   for (char c : *id) Check(c > 0x20 && c < 0x7f, "x-request-id is printable", *id);
   const bool is_json = content_type == "application/json";
   if (ServerRefusal(status)) Check(is_json, "a refusal is JSON", content_type);
-  if (status < 400 || !is_json) return;
+  if (status < 400 || !is_json || head_answer) return;
   boost::system::error_code ec;
   json::value value = json::parse(body, ec);
   Check(!ec && value.is_object(), "error body is a JSON object", body);
@@ -335,7 +336,9 @@ void CheckAnswer(const Answer& answer, bool head_sent) {
     const bool fits =
         framing == Framing::kComplete &&
         (after.size() == body_length || after.substr(body_length).starts_with("HTTP/1.1 "));
-    if (!fits && head_sent && (after.empty() || after.starts_with("HTTP/1.1 "))) {
+    const bool head_answer =
+        !fits && head_sent && (after.empty() || after.starts_with("HTTP/1.1 "));
+    if (head_answer) {
       // A response to HEAD: a length announced, no body sent; the next response follows.
       framing = Framing::kComplete;
       body_length = 0;
@@ -347,7 +350,7 @@ void CheckAnswer(const Answer& answer, bool head_sent) {
     std::string payload;
     if (chunked) ChunkedBody(after, body_length, &payload);
     CheckFinal(status, content_type, request_id,
-               chunked ? std::string_view(payload) : after.substr(0, body_length));
+               chunked ? std::string_view(payload) : after.substr(0, body_length), head_answer);
     rest = after.substr(body_length);
   }
 }
