@@ -3,12 +3,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "tools/tool.h"
 
 namespace tr {
 
@@ -69,6 +71,8 @@ struct IntegrationDefinition {
   // The only token endpoint a GOOGLE_SERVICE_ACCOUNT_OAUTH key may name (its token_uri):
   // googleServiceAccount.tokenUrl, else Google's.
   std::string google_service_account_token_url{kDefaultGoogleTokenUrl};
+  // The tools its `tools` object defines (CONTRACT section 10); null: none.
+  std::shared_ptr<const tools::ToolSet> tools;
 
   bool Supports(AuthType type) const;
   // Whether the settings `type` needs are here (oauth2 for OAUTH2, apiToken for API_TOKEN,
