@@ -7,7 +7,8 @@
 #   BENCH_RUNS=3             measured runs per server and scenario (alternated)
 #   BENCH_DURATION=10s       length of one measured wrk run
 #   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
-#   BENCH_SCENARIOS="a64 a256 threads b c d e"   which scenarios to run
+#   BENCH_SCENARIOS="a64 a256 threads b c d e p"   which scenarios to run (p: the proxy,
+#                            three rows: p, pd, pu)
 #   BENCH_BIN=PATH           benchmark this binary; skips `make build` (default: build/toolregistry
 #                            after `make build`)
 #   BENCH_PROFILE=1          also run bench/profile.sh (callgrind) at the end
@@ -23,7 +24,7 @@ SMALL_USERS=1000
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
-SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e}
+SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e p}
 WRK_THREADS=2
 # A fixed master key (base64 of the 32 bytes "bench-master-key-0123456789abcde"), so that no
 # master.key file is generated and runs are repeatable.
@@ -322,6 +323,9 @@ wrk_once() {  # scenario conns kind server duration run
     read)  args=(-s bench/lua/read.lua "$url" -- "$CID" "${USERS_OF[$server]}") ;;
     write) args=(-s bench/lua/write.lua "$url" -- "$CID" "$id$run$server") ;;
     mixed) args=(-s bench/lua/mixed.lua "$url" -- "$CID" "${USERS_OF[$server]}" "$id$run$server") ;;
+    pitem) args=("$url$P_PATH/item.json") ;;
+    pdown) args=("$url$P_PATH/big.bin") ;;
+    pup)   args=(-s bench/lua/upload.lua "$url$P_PATH/upload") ;;
   esac
   out=$TMP/wrk/$id-$server-$run.txt
   wrk -t"$WRK_THREADS" -c"$conns" -d"$duration" --latency -H "x-api-key: $KEY" "${args[@]}" >"$out" 2>&1 \
@@ -483,6 +487,155 @@ if wanted e; then
   scripts/pg-cluster.sh stop "$PG_DIR"
   PG_DIR=""
 fi
+# (p): the proxy (issue 15). An upstream nginx (2 workers) serves a small JSON file, a 1 MiB
+# file, and answers a 1 MiB upload (read and discarded) with a small JSON body. In front of
+# it, in turns: toolregistry (`/v1/proxy/{cid}/{user}/…`, an integration without auth whose
+# apiBaseUrl is the upstream, --allow-private-network), and nginx as a reverse proxy
+# (proxy_pass, HTTP/1.1 with an upstream keep-alive pool, the whole bodies in memory: no temp
+# files either way). Both get the same request paths; nginx maps them with a regex location.
+if wanted p; then
+  UP=$TMP/upstream UPWWW=$TMP/upstream/www NPX=$TMP/nginx-proxy
+  mkdir -p "$UPWWW/base" "$NPX"
+  chmod 755 "$UP" "$UPWWW" "$UPWWW/base"
+  printf '{"id":"item-1","name":"A proxied item","price":1234,"tags":["bench","proxy"],"updatedAt":"2026-12-04T10:00:00Z"}' \
+    >"$UPWWW/base/item.json"
+  head -c $((1 << 20)) /dev/urandom >"$UPWWW/base/big.bin"
+  chmod 644 "$UPWWW/base"/*
+  UP_PORT=$(free_port)
+  cat >"$UP/nginx.conf" <<NGX
+worker_processes 2;
+daemon off;
+pid $UP/nginx.pid;
+error_log $UP/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  types { }
+  default_type application/json;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 100000000;
+  client_max_body_size 64m;
+  client_body_temp_path $UP/client_body;
+  proxy_temp_path $UP/proxy;
+  fastcgi_temp_path $UP/fastcgi;
+  uwsgi_temp_path $UP/uwsgi;
+  scgi_temp_path $UP/scgi;
+  server {
+    listen 127.0.0.1:$UP_PORT;
+    root $UPWWW;
+    location = /base/upload { return 200 '{"received":true}'; }
+    location /base/ { }
+  }
+}
+NGX
+  "$NGINX" -p "$UP" -c "$UP/nginx.conf" -e "$UP/error.log" >"$TMP/upstream.out" 2>&1 &
+  PID[upstream]=$!
+  up=0
+  for _ in $(seq 1 250); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$UP_PORT/base/item.json"; then up=1; break; fi
+    kill -0 "${PID[upstream]}" 2>/dev/null || break
+    sleep 0.02
+  done
+  [ "$up" = 1 ] || die "(p) the upstream nginx did not start: $(cat "$TMP/upstream.out"; tail -3 "$UP/error.log")"
+  NP_PORT=$(free_port)
+  cat >"$NPX/nginx.conf" <<NGX
+worker_processes 2;
+daemon off;
+pid $NPX/nginx.pid;
+error_log $NPX/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 65;
+  keepalive_requests 100000000;
+  client_max_body_size 64m;
+  client_body_buffer_size 1m;
+  client_body_temp_path $NPX/client_body;
+  proxy_temp_path $NPX/proxy;
+  fastcgi_temp_path $NPX/fastcgi;
+  uwsgi_temp_path $NPX/uwsgi;
+  scgi_temp_path $NPX/scgi;
+  upstream up {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$NP_PORT;
+    location ~ ^/v1/proxy/[^/]+/[^/]+/(.*)\$ {
+      proxy_pass http://up/base/\$1\$is_args\$args;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffer_size 64k;
+      proxy_buffers 32 64k;
+      proxy_max_temp_file_size 0;
+    }
+  }
+}
+NGX
+  "$NGINX" -p "$NPX" -c "$NPX/nginx.conf" -e "$NPX/error.log" >"$TMP/nginx-proxy.out" 2>&1 &
+  PID[nginx-proxy]=$!
+  PORT[nginx-proxy]=$NP_PORT
+  up=0
+  for _ in $(seq 1 250); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$NP_PORT/v1/proxy/x/y/item.json"; then up=1; break; fi
+    kill -0 "${PID[nginx-proxy]}" 2>/dev/null || break
+    sleep 0.02
+  done
+  [ "$up" = 1 ] || die "(p) the proxying nginx did not start: $(cat "$TMP/nginx-proxy.out"; tail -3 "$NPX/error.log")"
+  # The proxied integration and one connected user, in a copy of the 1,000-user database.
+  P_DB=$TMP/proxy.db
+  cp "$SMALL_DB" "$P_DB"
+  cat >"$TMP/proxy-definition.json" <<DEF
+{"integrationId": "bench-upstream", "name": "bench upstream", "host": "127.0.0.1",
+ "apiBaseUrl": "http://127.0.0.1:$UP_PORT/base", "authTypes": ["NONE"]}
+DEF
+  "$BIN" integration define --workspace "$WS" --database "sqlite:$P_DB" --file "$TMP/proxy-definition.json" --json >/dev/null \
+    || die "(p) integration define failed"
+  P_CID=$("$BIN" integration enable --workspace "$WS" --database "sqlite:$P_DB" --integration bench-upstream --json \
+    | sed -n 's/.*"customerIntegrationId":"\([^"]*\)".*/\1/p')
+  [ -n "$P_CID" ] || die "(p) could not enable the upstream integration"
+  start_tr tr "$P_DB" --allow-private-network
+  tr_url=http://127.0.0.1:${PORT[tr]}
+  link=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -d '{}' \
+    "$tr_url/v1/integrations/$P_CID/users/bench-user/auth-url" | sed -n 's/.*"authorizeUrl":"\([^"]*\)".*/\1/p')
+  [ -n "$link" ] || die "(p) no connect link"
+  curl -sf -o /dev/null "$link" || die "(p) the connect page failed"
+  P_PATH=/v1/proxy/$P_CID/bench-user
+  for server in tr nginx-proxy; do
+    for check in "item.json GET $(wc -c <"$UPWWW/base/item.json")" "big.bin GET $((1 << 20))" "upload POST 17"; do
+      read -r path method bytes <<<"$check"
+      data=()
+      [ "$method" = POST ] && data=(--data-binary @"$UPWWW/base/big.bin")
+      got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -X "$method" -H "x-api-key: $KEY" \
+        "${data[@]}" "http://127.0.0.1:${PORT[$server]}$P_PATH/$path" || true)
+      [ "$got" = "200 $bytes" ] || die "(p) $server answers '$got' to $method $path, want '200 $bytes'"
+    done
+  done
+  # The proxying nginx takes the name "nginx" for these rows (ratios are to "nginx").
+  STATIC_NGINX_PID=${PID[nginx]} STATIC_NGINX_PORT=${PORT[nginx]}
+  PID[nginx]=${PID[nginx-proxy]}; PORT[nginx]=$NP_PORT; unset "PID[nginx-proxy]"
+  # The server's thread count: idle before the rows, its peak during them (sampled every
+  # 200 ms), and once the idle workers have ended after them.
+  threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+  P_THREADS_IDLE=$(threads_of "${PID[tr]}")
+  (tr_pid=${PID[tr]}; while kill -0 "$tr_pid" 2>/dev/null; do threads_of "$tr_pid"; sleep 0.2; done) \
+    >"$TMP/proxy-threads.txt" &
+  sampler=$!
+  scenario p "(p) GET /v1/proxy/…/item.json ($(wc -c <"$UPWWW/base/item.json") B), proxied" 64 pitem nginx tr
+  scenario pd "(p) GET /v1/proxy/…/big.bin (1 MiB download), proxied" 16 pdown nginx tr
+  scenario pu "(p) POST /v1/proxy/…/upload (1 MiB upload), proxied" 16 pup nginx tr
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  P_THREADS_PEAK=$(sort -n "$TMP/proxy-threads.txt" | tail -1)
+  sleep "${BENCH_THREAD_REST:-15}"  # longer than the worker pools' idle timeout
+  P_THREADS_RESTED=$(threads_of "${PID[tr]}")
+  stop tr
+  stop nginx
+  PID[nginx]=$STATIC_NGINX_PID; PORT[nginx]=$STATIC_NGINX_PORT
+  stop upstream
+fi
 stop nginx
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -593,6 +746,10 @@ mkdir -p "$RESULTS_DIR"
     echo "- (e) (b) on PostgreSQL vs SQLite (same $USERS users): $(get S_RPS eb/tr-pg) vs $(get S_RPS b/tr) req/s, p50 $(get S_P50 eb/tr-pg) vs $(get S_P50 b/tr) ms, CPU µs/req $(get S_CPU eb/tr-pg) vs $(get S_CPU b/tr), plus PostgreSQL's own $PG_CPU_EB µs/req"
     echo "- (e) (c) on PostgreSQL vs SQLite: $(get S_RPS ec/tr-pg) vs $(get S_RPS c/tr) req/s, p50 $(get S_P50 ec/tr-pg) vs $(get S_P50 c/tr) ms, CPU µs/req $(get S_CPU ec/tr-pg) vs $(get S_CPU c/tr), plus PostgreSQL's own $PG_CPU_EC µs/req; /metrics after (c): $(tr '\n' ' ' <"$TMP/pg-metrics.txt" 2>/dev/null)"
   fi
+  if wanted p; then
+    echo "- (p) the proxy's threads: $P_THREADS_IDLE idle before the rows, $P_THREADS_PEAK at most during them (sampled every 200 ms), $P_THREADS_RESTED once idle again after them"
+    echo "- (p) MiB/s: 1 MiB download $(get S_RPS pd/tr) vs nginx $(get S_RPS pd/nginx); 1 MiB upload $(get S_RPS pu/tr) vs nginx $(get S_RPS pu/nginx) (one request moves 1 MiB, so MiB/s = req/s)"
+  fi
   echo "- threads, (a) at 64 connections: --threads 1 $(get S_RPS threads/tr-t1) req/s, --threads 2 $(get S_RPS threads/tr-t2) req/s (× $THREAD_SCALING)"
   echo
   echo "## Targets (issue 6)"
@@ -610,6 +767,19 @@ mkdir -p "$RESULTS_DIR"
   echo "| RSS ≤ 150 MiB with 1,000,000 users | $max_rss_big MiB (max over all scenarios, $USERS users) | $(full "$max_rss_big" '<=' 150) |"
   echo "| (b) p50 at 1,000,000 users ≤ 1.2 × at 1,000 | $GROWTH × | $(full "$GROWTH" '<=' 1.2 b/tr b/tr-1k) |"
   echo "| ready within 200 ms of start with 1,000,000 users (first 200) | $READY_200_BIG ms | $(full "$READY_200_BIG" '<=' 200) |"
+  if wanted p; then
+    echo
+    echo "## Targets (issue 15): the proxy against nginx's proxy_pass"
+    echo
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    for k in p pd pu; do
+      case $k in p) name="(p) item.json, req/s" ;; pd) name="(pd) 1 MiB download, MiB/s" ;; pu) name="(pu) 1 MiB upload, MiB/s" ;; esac
+      echo "| $name ≥ 1.0 × nginx | $(get S_RR "$k/tr") × | $(verdict "$(get S_RR "$k/tr")" '>=' 1.0 "$k/tr") |"
+      echo "| $name: p90 ≤ 1.25 × nginx | $(get S_PR "$k/tr") × | $(verdict "$(get S_PR "$k/tr")" '<=' 1.25 "$k/tr") |"
+    done
+    echo "| peak RSS during (p) | $(get S_RSS pu/tr) MiB | reported |"
+  fi
   echo
   echo "## Every run"
   echo

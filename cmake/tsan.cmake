@@ -15,6 +15,8 @@ add_executable(toolregistry_tsan_tests EXCLUDE_FROM_ALL
   src/core/concurrency_test.cpp
   src/core/rate_limiter_test.cpp
   src/store/store_test.cpp
+  src/net/curl_http_client_test.cpp
+  src/http/worker_pool_test.cpp
 )
 target_link_libraries(toolregistry_tsan_tests PRIVATE toolregistry_tsan_lib GTest::gtest GTest::gtest_main)
 toolregistry_warnings(toolregistry_tsan_tests)

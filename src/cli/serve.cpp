@@ -109,7 +109,13 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
     return 1;
   }
 
-  net::CurlHttpClient http_client(net::CurlOptions{options.allow_private_network});
+  // One outbound client, so one pool of connections, for the proxy, the connect flows, the
+  // credential refreshes and the webhooks. CURL_CA_BUNDLE or SSL_CERT_FILE may name the CAs
+  // to trust instead of the system's (a private CA in front of internal APIs).
+  net::CurlOptions curl_options;
+  curl_options.allow_private_network = options.allow_private_network;
+  curl_options.ca_file = net::CaFileFromEnvironment();
+  net::CurlHttpClient http_client(curl_options);
   std::unique_ptr<api::Router> router;
   std::unique_ptr<ApiService> api;
   std::unique_ptr<ConnectService> connect;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <future>
 #include <iterator>
 #include <mutex>
@@ -21,7 +22,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -36,6 +36,7 @@
 #include <spdlog/spdlog.h>
 
 #include "crypto/crypto.h"
+#include "http/worker_pool.h"
 
 namespace tr::http {
 
@@ -52,8 +53,15 @@ constexpr size_t kMaxRequestIdBytes = 128;
 // How long and how much we keep reading after an error answer before closing (see Drain).
 constexpr std::chrono::seconds kDrainTime{2};
 constexpr size_t kMaxDrainBytes = 8 << 20;
-// The piece of a streamed response body read and written at a time.
-constexpr size_t kStreamPieceBytes = 64 << 10;
+// The most of a streamed response body read and written at a time: a piece costs two trips
+// between the I/O thread and the pool, so a large download goes in large pieces.
+constexpr size_t kStreamPieceBytes = 256 << 10;
+// A streamed response body of a known length up to this size is read whole on the pool
+// thread that ran the handler, and answered like any other body (one write, no more trips
+// to the pool). Most proxied API answers are this small.
+constexpr uint64_t kPrefetchBytes = 64 << 10;
+// How long a pool thread waits for work before it ends (docs/architecture.md, "Threads").
+constexpr std::chrono::seconds kWorkerIdleTimeout{10};
 // What a connection's read buffer may hold beyond the head limit: read-ahead of pipelined
 // requests, and one line of chunked framing (a chunk size with its extensions). A longer
 // chunk line is refused rather than buffered.
@@ -189,6 +197,13 @@ class SocketBodyReader final : public BodyReader {
 
   std::optional<size_t> Read(char* out, size_t max) override {
     while (!broken_ && !parser_.is_done() && max > 0) {
+      // Bytes already in the buffer are parsed here, without a trip to the I/O thread; only
+      // when they hold no body does the I/O thread read more from the socket.
+      if (std::optional<size_t> n = ReadBuffered(out, max)) return n;
+      if (broken_ || parser_.is_done()) break;
+      // Beast reads as much as the buffer's free capacity (at least 512 bytes): make room
+      // for a large read, so that a big body comes in a few reads rather than thousands.
+      buffer_.reserve(std::min(buffer_.max_size(), buffer_.size() + kReadAheadBytes));
       std::promise<boost::system::error_code> done;
       std::future<boost::system::error_code> result = done.get_future();
       asio::post(conn_.stream.get_executor(), [&] {
@@ -217,6 +232,29 @@ class SocketBodyReader final : public BodyReader {
   bool Finished() const { return !broken_ && parser_.is_done(); }
 
  private:
+  // Body bytes parsed from what the buffer already holds (read ahead with an earlier piece):
+  // their count, or nullopt when it holds none (or only framing, such as a partial chunk
+  // line). Breaks the reader on a parse error or the body limit.
+  std::optional<size_t> ReadBuffered(char* out, size_t max) {
+    while (buffer_.size() > 0 && !parser_.is_done()) {
+      auto& body = parser_.get().body();
+      body.data = out;
+      body.size = max;
+      body.more = true;
+      boost::system::error_code ec;
+      const size_t used = parser_.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::body_limit) too_large_ = true;
+      if (ec && ec != bhttp::error::need_buffer && ec != bhttp::error::need_more) {
+        broken_ = true;
+        return std::nullopt;
+      }
+      if (size_t n = max - body.size; n > 0) return n;
+      if (ec == bhttp::error::need_more || used == 0) break;
+    }
+    return std::nullopt;
+  }
+
   Connection& conn_;
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
@@ -225,14 +263,31 @@ class SocketBodyReader final : public BodyReader {
   bool too_large_ = false;
 };
 
+// What a streamed answer delivered before it broke off: those bytes, then the break.
+class BrokenAfter final : public BodyReader {
+ public:
+  explicit BrokenAfter(std::string held) : held_(std::move(held)) {}
+  std::optional<size_t> Read(char* out, size_t max) override {
+    if (offset_ == held_.size()) return std::nullopt;
+    size_t n = std::min(max, held_.size() - offset_);
+    std::memcpy(out, held_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+ private:
+  std::string held_;
+  size_t offset_ = 0;
+};
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, Handler handler, Classifier classify)
       : options_(std::move(options)),
         handler_(std::move(handler)),
         classify_(std::move(classify)),
-        blocking_pool_(static_cast<size_t>(options_.blocking_threads)),
-        streaming_pool_(static_cast<size_t>(options_.streaming_threads)) {
+        blocking_pool_(static_cast<size_t>(options_.blocking_threads), kWorkerIdleTimeout),
+        streaming_pool_(static_cast<size_t>(options_.streaming_threads), kWorkerIdleTimeout) {
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       contexts_.push_back(std::make_unique<asio::io_context>(1));
       guards_.emplace_back(contexts_.back()->get_executor());
@@ -274,8 +329,8 @@ class Server::Impl {
     }
     contexts_[0]->run();
     for (auto& t : threads) t.join();
-    blocking_pool_.join();
-    streaming_pool_.join();
+    blocking_pool_.Join();
+    streaming_pool_.Join();
   }
 
   void Stop() {
@@ -404,9 +459,10 @@ class Server::Impl {
         SocketBodyReader reader(conn, buffer, body_parser, options_.body_timeout);
         Request request = ViewOf(body_parser.get(), request_id, conn);
         request.body_reader = &reader;
-        Response handled = co_await Handle(request, conn, streaming_pool_);
+        Response handled = co_await Handle(request, conn, streaming_pool_, head_request);
         response = std::move(handled);
         body_finished = reader.Finished();
+        buffer.shrink_to_fit();  // a large body's read-ahead room is not kept per connection
       } else {
         conn.stream.expires_after(options_.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
@@ -425,7 +481,7 @@ class Server::Impl {
         if (dispatch == Dispatch::kInline) {
           response = Invoke(request);
         } else {
-          Response handled = co_await Handle(request, conn, blocking_pool_);
+          Response handled = co_await Handle(request, conn, blocking_pool_, false);
           response = std::move(handled);
         }
       }
@@ -500,19 +556,52 @@ class Server::Impl {
 
   // Runs a handler that may block (a durable write waiting for its group commit, an
   // outbound call) on `pool`, then comes back to this connection's I/O thread to answer.
-  asio::awaitable<Response> Handle(const Request& request, Connection& conn,
-                                   asio::thread_pool& pool) {
+  // A small streamed answer is read whole while still on the pool (PrefetchSmallStream).
+  asio::awaitable<Response> Handle(const Request& request, Connection& conn, WorkerPool& pool,
+                                   bool head_request) {
     co_await OnPool(pool);
     Response response = Invoke(request);
+    PrefetchSmallStream(response, head_request);
     co_await OnExecutor(conn);
     co_return response;
   }
 
-  // Moves the running coroutine to a pool thread. bind_executor makes it resume on the
-  // pool (a plain post would resume it on its own I/O thread).
-  static asio::awaitable<void> OnPool(asio::thread_pool& pool) {
-    auto on_pool = asio::bind_executor(pool.get_executor(), asio::use_awaitable);
-    co_await asio::post(on_pool);
+  // Turns a streamed answer of a known length up to kPrefetchBytes into a plain one by
+  // reading it here, on the pool thread: the connection then writes head and body at once,
+  // with no trip to the pool per piece. A stream that breaks off stays a stream, holding
+  // what came, so that the client still sees a truncated message.
+  static void PrefetchSmallStream(Response& response, bool head_request) {
+    const int status = response.status;
+    if (!response.stream || !response.stream_length || *response.stream_length > kPrefetchBytes ||
+        head_request || status == 204 || status == 304 || status < 200) {
+      return;
+    }
+    std::string body(*response.stream_length, '\0');
+    size_t got = 0;
+    std::optional<size_t> n = 0;
+    while (got < body.size()) {
+      n = response.stream->Read(body.data() + got, body.size() - got);
+      if (!n || *n == 0) break;
+      got += *n;
+    }
+    if (got < body.size()) {
+      body.resize(got);
+      response.stream = std::make_shared<BrokenAfter>(std::move(body));
+      return;
+    }
+    response.stream.reset();  // the transfer has delivered everything: dropping it is free
+    response.stream_length.reset();
+    response.body = std::move(body);
+  }
+
+  // Moves the running coroutine to a pool thread: the pool runs the coroutine's completion
+  // handler, which resumes it there.
+  static asio::awaitable<void> OnPool(WorkerPool& pool) {
+    auto initiation = [&pool](auto handler) {
+      pool.Post([handler = std::move(handler)]() mutable { std::move(handler)(); });
+    };
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(initiation,
+                                                                         asio::use_awaitable);
   }
   // Moves it back to the connection's I/O thread.
   static asio::awaitable<void> OnExecutor(Connection& conn) {
@@ -592,7 +681,10 @@ class Server::Impl {
     if (ec) co_return false;
     if (no_body) co_return true;
 
-    std::string piece(kStreamPieceBytes, '\0');
+    std::string piece;
+    piece.resize(response.stream_length ? std::min<uint64_t>(*response.stream_length, kStreamPieceBytes)
+                                        : kStreamPieceBytes);
+    if (piece.empty()) piece.resize(1);  // a read past a zero length must still be seen
     uint64_t sent = 0;
     while (true) {
       co_await OnPool(streaming_pool_);
@@ -612,6 +704,8 @@ class Server::Impl {
         auto [dec, dn] = co_await asio::async_write(conn.stream, data, kUseTuple);
         if (dec) co_return false;
       }
+      // All the length promised is written: no trip to the pool just to hear the end.
+      if (response.stream_length && sent == *response.stream_length) break;
     }
     if (response.stream_length) co_return sent == *response.stream_length;
     conn.stream.expires_after(options_.write_timeout);
@@ -637,8 +731,8 @@ class Server::Impl {
   Classifier classify_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
-  asio::thread_pool blocking_pool_;
-  asio::thread_pool streaming_pool_;  // the proxy's: a slow upstream never holds a write back
+  WorkerPool blocking_pool_;
+  WorkerPool streaming_pool_;  // the proxy's: a slow upstream never holds a write back
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
   std::atomic<bool> stopping_{false};

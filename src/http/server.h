@@ -1,6 +1,8 @@
 // Server: the HTTP/1.1 front door. Owns the listening socket, one I/O thread per core
-// (each with its own io_context), one coroutine per connection, and a pool of threads for
-// handlers that may block on a durable write. Enforces the connection guards: limits on
+// (each with its own io_context), one coroutine per connection, and two pools of threads
+// (WorkerPool: as many threads as tasks block at the moment, up to a bound, none when idle)
+// for handlers that may block (an outbound call, a PostgreSQL read) and for the proxy's
+// streamed bodies. Enforces the connection guards: limits on
 // the request line and headers, the body (413), the number of connections, read and idle
 // timeouts; keep-alive with pipelined requests answered in order, one at a time.
 //
@@ -22,7 +24,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   int io_threads = 2;
-  int blocking_threads = 64;          // bounds the writes waiting together for one commit
+  // The most threads of each pool; a pool holds only those its work needs at the moment.
+  int blocking_threads = 64;          // handlers that block: outbound calls, PostgreSQL reads
   int streaming_threads = 64;         // the proxy's calls and the pieces of their bodies
   size_t max_body_bytes = 1 << 20;    // CONTRACT section 2: over 1 MiB is 413
   size_t max_stream_body_bytes = 64 << 20;  // a streamed request body (the proxy's)

@@ -1,0 +1,220 @@
+// Outbound calls reuse connections (issue 15). The upstreams here count the TCP connections
+// the server opens to them: proxied calls in turn share one connection, concurrent calls
+// stay within the pool's bound per origin (32), two upstreams never share a connection,
+// and an HTTPS upstream (a CA of the test's own, trusted through SSL_CERT_FILE) sees one
+// full TLS handshake for many calls, and a resumed session when a new connection is needed.
+// The address check still runs on every new connection, and the server's threads follow its
+// work: few when idle, more while calls wait, few again after.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+
+import { Context, request, assertError, rand } from '../lib/harness.mjs';
+import { fetchPage } from '../lib/browser.mjs';
+import { defineIntegration, connectLink, closeServer } from '../peers/http.mjs';
+
+const POOL_BOUND = 32;  // CurlOptions::max_connections_per_origin
+const IDLE_WORKER_SECONDS = 10;  // kWorkerIdleTimeout in src/http/server.cpp
+
+/** A CA and a certificate for 127.0.0.1 signed by it, made with the openssl CLI in `dir`. */
+function makeCertificates(dir) {
+  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    '-subj', '/CN=toolregistry test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  fs.writeFileSync(path.join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext']);
+  return {
+    caFile: path.join(dir, 'ca.pem'),
+    key: fs.readFileSync(path.join(dir, 'server.key')),
+    cert: fs.readFileSync(path.join(dir, 'server.pem')),
+  };
+}
+
+/**
+ * An upstream that counts connections. Routes under /base: /item (a small JSON body),
+ * /slow (the same after 150 ms), /close (answers, then closes the connection). With `tls`
+ * it is an HTTPS server, and records for each connection whether its TLS session was
+ * resumed.
+ */
+async function startCountingUpstream(name, tls) {
+  const state = { name, connections: 0, open: 0, peakOpen: 0, resumed: [], requests: 0 };
+  const handler = (req, res) => {
+    state.requests += 1;
+    const body = JSON.stringify({ upstream: name, path: req.url });
+    const send = (headers = {}) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    };
+    if (req.url.startsWith('/base/slow')) return setTimeout(send, 150);
+    if (req.url.startsWith('/base/close')) return send({ connection: 'close' });
+    return send();
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', (socket) => {
+    state.connections += 1;
+    state.open += 1;
+    state.peakOpen = Math.max(state.peakOpen, state.open);
+    socket.once('close', () => { state.open -= 1; });
+  });
+  if (tls) server.on('secureConnection', (socket) => state.resumed.push(socket.isSessionReused()));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
+  state.close = () => closeServer(server);
+  return state;
+}
+
+/** The server's thread count (Linux). */
+function threadsOf(pid) {
+  return Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+describe('outbound_pool', { concurrency: 1, timeout: 180_000 }, () => {
+  const ctx = new Context();
+  const upstreams = {};
+  const cids = {};
+  const userId = `u-pool-${rand()}`;
+  let server;
+  let W;
+  let idleThreads;
+
+  before(async () => {
+    const tls = makeCertificates(ctx.dir);
+    upstreams.a = await startCountingUpstream('a');
+    upstreams.b = await startCountingUpstream('b');
+    upstreams.tls = await startCountingUpstream('tls', tls);
+    W = await ctx.workspace(undefined, 'pool');
+    for (const [key, upstream] of Object.entries(upstreams)) {
+      const integrationId = `pool-${key}`;
+      await defineIntegration(ctx, W.workspaceId, {
+        integrationId, name: integrationId, host: '127.0.0.1', apiBaseUrl: `${upstream.url}/base`, authTypes: ['NONE'],
+      });
+      cids[key] = (await ctx.enable(W.workspaceId, integrationId)).customerIntegrationId;
+    }
+    // The server trusts the test's CA through OpenSSL's environment variable (curl's own,
+    // CURL_CA_BUNDLE, would come first: it is left out).
+    const env = { ...ctx.env, SSL_CERT_FILE: tls.caFile };
+    delete env.CURL_CA_BUNDLE;
+    server = await ctx.startServer({ env, extraArgs: ['--allow-private-network'] });
+    idleThreads = threadsOf(server.proc.pid);
+    for (const cid of Object.values(cids)) {
+      const { url } = await connectLink(server, W.apiKey, cid, userId);
+      assert.equal((await fetchPage(url)).status, 200);
+    }
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(upstreams).map((u) => u.close()));
+    await ctx.cleanup();
+  });
+
+  const proxied = (key, rest) => `/v1/proxy/${cids[key]}/${encodeURIComponent(userId)}/${rest}`;
+
+  /** One proxied GET; asserts a 200 from the right upstream. */
+  async function call(key, rest = 'item', srv = server) {
+    const res = await request(srv, 'GET', proxied(key, rest), { key: W.apiKey });
+    assert.equal(res.status, 200, `${key}/${rest}: ${res.status} ${res.text}`);
+    assert.equal(res.json.upstream, upstreams[key].name);
+    return res;
+  }
+
+  test('an idle server runs a few threads, not pools of 64', () => {
+    assert.ok(idleThreads <= 24, `${idleThreads} threads when idle`);
+  });
+
+  test('200 proxied calls in turn to one upstream use at most 2 connections', async () => {
+    const before = upstreams.a.connections;
+    for (let i = 0; i < 200; i += 1) await call('a');
+    const used = upstreams.a.connections - before;
+    assert.ok(used >= 1 && used <= 2, `${used} connections for 200 calls`);
+  });
+
+  test(`50 concurrent calls stay within the pool's bound (${POOL_BOUND} per origin), all answered`, async () => {
+    const before = upstreams.b.connections;
+    upstreams.b.peakOpen = upstreams.b.open;
+    let peakThreads = 0;
+    const sampler = setInterval(() => { peakThreads = Math.max(peakThreads, threadsOf(server.proc.pid)); }, 20);
+    try {
+      await Promise.all(Array.from({ length: 50 }, () => call('b', 'slow')));
+    } finally {
+      clearInterval(sampler);
+    }
+    const used = upstreams.b.connections - before;
+    assert.ok(used <= POOL_BOUND, `${used} connections for 50 concurrent calls`);
+    assert.ok(upstreams.b.peakOpen <= POOL_BOUND, `${upstreams.b.peakOpen} connections open at once`);
+    assert.ok(used > 2, `${used} connections: the calls did not overlap`);
+    // Waiting calls hold threads while they wait, and only then.
+    assert.ok(peakThreads > idleThreads, `${peakThreads} threads at most during the calls, ${idleThreads} idle`);
+    // Afterwards the pool serves calls in turn on its open connections.
+    const after = upstreams.b.connections;
+    for (let i = 0; i < 20; i += 1) await call('b');
+    assert.equal(upstreams.b.connections, after, 'no new connection for calls in turn');
+  });
+
+  test('two upstreams in turn: each gets only its own calls, on its own connections', async () => {
+    const beforeA = upstreams.a.connections;
+    const beforeB = upstreams.b.connections;
+    const requestsA = upstreams.a.requests;
+    const requestsB = upstreams.b.requests;
+    for (let i = 0; i < 40; i += 1) await call(i % 2 ? 'a' : 'b');
+    assert.equal(upstreams.a.requests - requestsA, 20);
+    assert.equal(upstreams.b.requests - requestsB, 20);
+    assert.ok(upstreams.a.connections - beforeA <= 1, 'a: its pooled connection is reused');
+    assert.ok(upstreams.b.connections - beforeB <= 1, 'b: its pooled connections are reused');
+  });
+
+  test('HTTPS: 100 calls in turn make one full TLS handshake', async () => {
+    const before = upstreams.tls.resumed.length;
+    for (let i = 0; i < 100; i += 1) await call('tls');
+    const handshakes = upstreams.tls.resumed.slice(before);
+    assert.ok(handshakes.length >= 1 && handshakes.length <= 2, `${handshakes.length} TLS connections for 100 calls`);
+    assert.equal(handshakes.filter((resumed) => !resumed).length, 1, 'one full handshake');
+  });
+
+  test('HTTPS: a new connection resumes the pooled TLS session', async () => {
+    const before = upstreams.tls.resumed.length;
+    // The upstream closes the connection after each answer: the first goes on the pooled
+    // connection, each next one needs a new connection.
+    for (let i = 0; i < 5; i += 1) await call('tls', 'close');
+    await call('tls');
+    const handshakes = upstreams.tls.resumed.slice(before);
+    assert.equal(handshakes.length, 5, 'one new connection per closed one');
+    // The first resumes the session of the pooled connection. TLS 1.3 tickets are used
+    // once, and this server gives a resumed connection none to replace it before it
+    // closes, so the next one after a resumed one makes a full handshake (curl's own tool
+    // does the same against it): every other one at worst.
+    assert.equal(handshakes[0], true, `the first new connection resumed: ${handshakes}`);
+    assert.ok(handshakes.filter(Boolean).length >= 3, `resumed: ${handshakes}`);
+  });
+
+  test('the address check runs on every new connection: without --allow-private-network, 502 and no connection', async () => {
+    const strict = await ctx.startServer({ env: { ...ctx.env } });
+    const before = upstreams.a.connections;
+    const res = await request(strict, 'GET', proxied('a', 'item'), { key: W.apiKey });
+    assertError(res, 502);
+    assert.equal(upstreams.a.connections, before, 'the upstream saw no connection');
+    await strict.stop();
+    // The permissive server's pool is its own, and still works.
+    await call('a');
+  });
+
+  test(`threads end once idle (${IDLE_WORKER_SECONDS} s)`, async () => {
+    const deadline = Date.now() + (IDLE_WORKER_SECONDS + 8) * 1000;
+    let now = threadsOf(server.proc.pid);
+    while (now > idleThreads + 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      now = threadsOf(server.proc.pid);
+    }
+    assert.ok(now <= idleThreads + 2, `${now} threads after the calls, ${idleThreads} before them`);
+  });
+});
