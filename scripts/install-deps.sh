@@ -7,7 +7,8 @@
 # listed here (docs/deployment.md, "What the scripts run"):
 #   build: g++ cmake make ccache pkg-config, the -dev libraries
 #   test:  node/npm (test peers), sqlite3, psql/pg_dump/initdb (postgresql), chromium, promtool
-#          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx,
+#          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx, the openssl
+#          CLI (outbound_pool.test.mjs makes a CA),
 #          clang-14 + libclang-rt-14-dev (make fuzz: libFuzzer), clang-16 + libclang-rt-16-dev
 #          (the second compiler's build and its sanitizers), getent/runuser (base system)
 #   bench: wrk, curl, nginx, sqlite3, postgresql, valgrind (BENCH_PROFILE=1)
@@ -19,7 +20,7 @@ build_packages=(
   libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
 )
-test_packages=(nodejs npm sqlite3 ca-certificates chromium prometheus dpkg-dev file postgresql nginx
+test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx
   clang-14 libclang-rt-14-dev   # make fuzz: libFuzzer
   clang-16 libclang-rt-16-dev)  # make clang-test: the second compiler
 bench_packages=(wrk curl nginx sqlite3 postgresql valgrind)
