@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/responses.h"
+#include "core/clock.h"
 #include "core/key_rotation.h"
 
 namespace tr::cli {
@@ -69,6 +70,34 @@ CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id)
   if (!key) return key.error();
   return json::object{
       {"apiKey", key->api_key}, {"keyId", key->key_id}, {"workspaceId", key->workspace_id}};
+}
+
+CommandResult WorkspaceList(AdminService& admin) {
+  auto workspaces = admin.ListWorkspaces();
+  if (!workspaces) return workspaces.error();
+  json::array list;
+  for (const Workspace& ws : *workspaces) {
+    list.emplace_back(json::object{{"workspaceId", ws.workspace_id},
+                                   {"name", ws.name},
+                                   {"createdAt", FormatTimestamp(ws.created_at)}});
+  }
+  return json::object{{"workspaces", std::move(list)}};
+}
+
+CommandResult ApiKeyList(AdminService& admin, const std::string& workspace_id) {
+  auto keys = admin.ListApiKeys(workspace_id);
+  if (!keys) return keys.error();
+  auto time_or_null = [](const std::optional<int64_t>& millis) {
+    return millis ? json::value(FormatTimestamp(*millis)) : json::value(nullptr);
+  };
+  json::array list;
+  for (const ApiKeySummary& key : *keys) {
+    list.emplace_back(json::object{{"keyId", key.key_id},
+                                   {"createdAt", FormatTimestamp(key.created_at)},
+                                   {"lastUsedAt", time_or_null(key.last_used_at)},
+                                   {"revokedAt", time_or_null(key.revoked_at)}});
+  }
+  return json::object{{"workspaceId", workspace_id}, {"apiKeys", std::move(list)}};
 }
 
 CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id) {

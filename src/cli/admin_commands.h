@@ -20,6 +20,10 @@ CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& wor
                                      const std::string& origin);
 CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id);
 CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id);
+// {"workspaces": [{workspaceId, name, createdAt}]} and {"workspaceId", "apiKeys": [{keyId,
+// createdAt, lastUsedAt, revokedAt}]} (null when never used / not revoked): never a key.
+CommandResult WorkspaceList(AdminService& admin);
+CommandResult ApiKeyList(AdminService& admin, const std::string& workspace_id);
 CommandResult CatalogList(const Catalog& catalog);
 // One catalog entry in full (the schema of CONTRACT section 8, defaults filled in).
 CommandResult CatalogShow(const Catalog& catalog, const std::string& integration_id);

@@ -135,6 +135,11 @@ int Main(int argc, char** argv) {
       return RunAdmin(common, [&](Runtime&, AdminService& a) { return WorkspaceCreate(a, name); });
     };
   });
+  workspace->add_subcommand("list", "list every workspace")->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) { return WorkspaceList(a); });
+    };
+  });
   auto* ws_allow = workspace->add_subcommand("allow-redirect", "allow a redirectUri origin");
   ws_allow->add_option("--workspace", workspace_id, "workspace id")->required();
   ws_allow->add_option("--origin", origin, "e.g. https://app.example.com")->required();
@@ -154,6 +159,15 @@ int Main(int argc, char** argv) {
   key_create->callback([&] {
     run = [&] {
       return RunAdmin(common, [&](Runtime&, AdminService& a) { return ApiKeyCreate(a, workspace_id); });
+    };
+  });
+  auto* key_list =
+      apikey->add_subcommand("list", "list a workspace's API keys (ids and times, never a key)");
+  key_list->add_option("--workspace", workspace_id, "workspace id")->required();
+  key_list->callback([&] {
+    run = [&] {
+      return RunAdmin(common,
+                      [&](Runtime&, AdminService& a) { return ApiKeyList(a, workspace_id); });
     };
   });
   auto* key_revoke = apikey->add_subcommand("revoke", "revoke an API key");

@@ -102,13 +102,6 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   }
   Runtime& rt = **runtime;
 
-  AdminService admin(*rt.store, *rt.directory, *rt.keyring, rt.clock);
-  auto bootstrap = admin.BootstrapIfEmpty();
-  if (!bootstrap) {
-    PrintError(bootstrap.error().message());
-    return 1;
-  }
-
   // One outbound client, so one pool of connections, for the proxy, the connect flows, the
   // credential refreshes and the webhooks. CURL_CA_BUNDLE or SSL_CERT_FILE may name the CAs
   // to trust instead of the system's (a private CA in front of internal APIs).
@@ -157,6 +150,14 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
     bound = server.Bind();
   } catch (const std::exception& e) {
     PrintError(e.what());
+    return 1;
+  }
+  // Only once the port is ours: a start that cannot bind leaves the database as it found it,
+  // so the bootstrap key is made, and shown, by the first start that will serve.
+  AdminService admin(*rt.store, *rt.directory, *rt.keyring, rt.clock);
+  auto bootstrap = admin.BootstrapIfEmpty();
+  if (!bootstrap) {
+    PrintError(bootstrap.error().message());
     return 1;
   }
   std::string public_url = options.public_url.empty() ? "http://" + bound : options.public_url;

@@ -66,6 +66,13 @@ Status AdminService::RevokeApiKey(const std::string& key_id) {
   return s;
 }
 
+Result<std::vector<Workspace>> AdminService::ListWorkspaces() { return store_.ListWorkspaces(); }
+
+Result<std::vector<ApiKeySummary>> AdminService::ListApiKeys(const std::string& workspace_id) {
+  if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  return store_.ListApiKeys(workspace_id);
+}
+
 Result<std::string> AdminService::DefineIntegration(const std::string& workspace_id,
                                                     const std::string& json_text,
                                                     const std::string& source) {

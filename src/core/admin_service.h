@@ -39,6 +39,10 @@ class AdminService {
                                                  const std::string& origin);
   Result<CreatedApiKey> CreateApiKey(const std::string& workspace_id);
   Status RevokeApiKey(const std::string& key_id);
+  // Every workspace, and a workspace's API keys (kNotFound for an unknown workspace), oldest
+  // first. Keys are listed without the key or its hash: those are never shown again.
+  Result<std::vector<Workspace>> ListWorkspaces();
+  Result<std::vector<ApiKeySummary>> ListApiKeys(const std::string& workspace_id);
 
   // Validates `json_text` (named `source` in errors) and stores it for the workspace.
   Result<std::string> DefineIntegration(const std::string& workspace_id,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "core/ids.h"
 #include "core/validation.h"
 
@@ -49,7 +51,23 @@ Result<std::string> ApiService::Authenticate(std::string_view api_key,
     error.retry_after_seconds = wait;
     return error;
   }
+  NoteKeyUse((*record)->key_id, clock_.NowMillis());
   return (*record)->workspace_id;
+}
+
+void ApiService::NoteKeyUse(const std::string& key_id, int64_t now) {
+  {
+    std::lock_guard lock(key_use_mu_);
+    int64_t& recorded = key_use_recorded_[key_id];  // one entry per valid key: bounded
+    if (recorded != 0 && now - recorded < kKeyUseRecordMillis) return;
+    recorded = now;
+  }
+  // A scope of its own that nobody waits on: the answer does not wait for this write to
+  // reach the disk, and a "last used" lost in a crash is harmless.
+  DurabilityScope not_awaited;
+  if (auto s = store_.RecordApiKeyUse(key_id, now); !s) {
+    spdlog::warn("cannot record the use of API key {}: {}", key_id, s.error().message());
+  }
 }
 
 Result<std::vector<IntegrationView>> ApiService::ListIntegrations(const std::string& workspace_id,
@@ -93,7 +111,7 @@ Result<std::string> ApiService::CreateAuthUrl(const std::string& workspace_id,
   }
   auto ci = FindOwned(workspace_id, cid);
   if (!ci) return ci.error();
-  if (!ci->active) return Error(Errc::kInvalidArgument, "Integration is not active");
+  if (auto active = RequireActiveIntegration(ci->active); !active) return active.error();
   if (redirect_uri) {
     auto allowed = store_.ListRedirectOrigins(workspace_id);
     if (!allowed) return allowed.error();

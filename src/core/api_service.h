@@ -3,6 +3,8 @@
 // Thread-safe: one instance serves every request thread.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,9 +58,14 @@ class ApiService {
   // (see core/stamped_cache.h); nullopt: do not cache.
   std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
 
+  // How often this process records a use of one API key (`apikey list` shows the last).
+  static constexpr int64_t kKeyUseRecordMillis = 60'000;
+
  private:
   // The workspace's customer integration `cid`, or kNotFound.
   Result<CustomerIntegration> FindOwned(const std::string& workspace_id, std::string_view cid);
+  // Records a use of `key_id` at `now` unless this process did within kKeyUseRecordMillis.
+  void NoteKeyUse(const std::string& key_id, int64_t now);
 
   Store& store_;
   IntegrationDirectory& directory_;
@@ -71,6 +78,9 @@ class ApiService {
   // ones are not kept, so guessing cannot fill the caches.
   StampedCache<ApiKeyRecord> keys_;
   StampedCache<CustomerIntegration> customer_integrations_;
+  std::mutex key_use_mu_;
+  // Key id -> when this process last recorded its use. Guarded by key_use_mu_
+  std::map<std::string, int64_t> key_use_recorded_;
 };
 
 }  // namespace tr

@@ -74,20 +74,7 @@ class ApiServiceTest : public testing::Test {
   }
 
   // A one-value query on a separate connection.
-  int64_t QueryInt(const std::string& sql) {
-    sqlite3* db = nullptr;
-    int64_t value = -1;
-    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-          sqlite3_step(stmt) == SQLITE_ROW) {
-        value = sqlite3_column_int64(stmt, 0);
-      }
-      sqlite3_finalize(stmt);
-    }
-    sqlite3_close(db);
-    return value;
-  }
+  int64_t QueryInt(const std::string& sql) { return testing_support::QueryInt(path_, sql); }
 
   fs::path dir_;
   std::string path_;

@@ -143,18 +143,6 @@ class ServicesTest : public testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // Connects `user_id` through the OAuth flow (github).
-  void ConnectOAuth(const std::string& cid, const std::string& user_id) {
-    ConnectStep start = services_.connect->Start(services_.NewSession(workspace_id_, cid, user_id));
-    ASSERT_TRUE(std::holds_alternative<ProviderRedirect>(start));
-    const std::string& url = std::get<ProviderRedirect>(start).url;
-    size_t at = url.find("state=") + 6;
-    std::string state = url.substr(at, url.find('&', at) - at);
-    ConnectStep done = services_.connect->OAuthCallback({{"code", "code-1"}, {"state", state}});
-    ASSERT_TRUE(std::holds_alternative<FlowResult>(done));
-    ASSERT_TRUE(std::get<FlowResult>(done).success) << std::get<FlowResult>(done).message;
-  }
-
   fs::path dir_;
   FakeClock clock_{kStart};
   crypto::Keyring keyring_{std::string(crypto::Keyring::kKeySize, 'k')};
@@ -165,7 +153,7 @@ class ServicesTest : public testing::Test {
 
 TEST_F(ServicesTest, ConcurrentReadsOfAnExpiredTokenRefreshOnce) {
   const std::string cid = services_.Enable(workspace_id_, "github");
-  ConnectOAuth(cid, "u-1");
+  ASSERT_TRUE(services_.ConnectOAuth(workspace_id_, cid, "u-1"));
   clock_.Advance(3'600'000);  // the access token has expired
   std::atomic<int> fresh{0};
   RunThreads([&](int) {

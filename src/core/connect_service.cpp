@@ -124,6 +124,10 @@ ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::stri
     if (stored.error().code == Errc::kConflict) {
       error_code = "session_used";
       message = "This link has already been used.";
+    } else if (stored.error().code == Errc::kNotFound) {
+      // The user was deleted while the flow ran: nothing was stored, no event sent.
+      error_code = "invalid_session";
+      message = "This sign-in link is no longer valid.";
     } else {
       error_code = "server_error";
       message = "Something went wrong on our side. Please try again.";

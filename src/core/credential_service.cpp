@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "core/metrics.h"
 #include "core/validation.h"
+#include "crypto/crypto.h"
 
 namespace tr {
 
@@ -47,6 +48,13 @@ json::array SplitScopes(const std::string& scope) {
   return out;
 }
 
+// What a minted credential was minted from: a digest of the sealed stored credential. A
+// re-connect stores a new sealed value (a new nonce even for the same role or key), and so
+// does a key rotation (a needless re-mint, no harm).
+std::string MintSource(const SealedSecret& sealed) {
+  return crypto::Sha256(sealed.key_id + '\n' + sealed.blob);
+}
+
 }  // namespace
 
 struct CredentialService::UserContext {
@@ -70,11 +78,14 @@ CredentialService::CredentialService(Store& store, IntegrationDirectory& directo
 
 Result<CredentialService::UserContext> CredentialService::LoadUser(
     const std::string& customer_integration_id, const std::string& user_id,
-    const std::string* workspace_id) {
+    const std::string* workspace_id, bool require_active) {
   auto ci = store_.FindCustomerIntegration(customer_integration_id);
   if (!ci) return ci.error();
   if (!*ci || (workspace_id && (*ci)->workspace_id != *workspace_id)) {
     return Error(Errc::kNotFound, "Customer integration not found");
+  }
+  if (require_active) {
+    if (auto active = RequireActiveIntegration((*ci)->active); !active) return active.error();
   }
   auto view = directory_.View(std::move(**ci));
   if (!view) return view.error();
@@ -119,7 +130,7 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
   const std::string cid_s(cid), uid_s(user_id);
-  auto ctx = LoadUser(cid_s, uid_s, &workspace_id);
+  auto ctx = LoadUser(cid_s, uid_s, &workspace_id, /*require_active=*/true);
   if (!ctx) return ctx.error();
   if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
   const int64_t now = clock_.NowMillis();
@@ -157,12 +168,15 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
       break;
   }
 
-  // Minted credentials (AWS temporary keys, Google access tokens): cached until near expiry.
+  // Minted credentials (AWS temporary keys, Google access tokens): cached until near expiry,
+  // for the stored credential just read (a deleted user never gets here: LoadUser failed).
   const std::string key = cid_s + '\n' + uid_s;
+  const std::string source = MintSource(ctx->user.credentials);
   {
     std::lock_guard lock(mu_);
-    auto it = aws_cache_.find(key);
-    if (it != aws_cache_.end() && it->second.expires_at - kMintedReuseMarginMillis > now) {
+    auto it = mint_cache_.find(key);
+    if (it != mint_cache_.end() && it->second.source == source &&
+        it->second.expires_at - kMintedReuseMarginMillis > now) {
       return it->second.credentials;
     }
   }
@@ -202,7 +216,7 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
     out["expiresAt"] = FormatTimestamp(expires_at);
   }
   std::lock_guard lock(mu_);
-  aws_cache_[key] = CachedAws{out, expires_at};
+  mint_cache_[key] = CachedMint{source, out, expires_at};
   return out;
 }
 
@@ -331,8 +345,21 @@ Status CredentialService::DoRefresh(UserContext& ctx, const std::string& rejecte
                                     expires_at, done);
   }
   Metrics::Global().CountRefresh(last_problem == "provider_unavailable" ? "unavailable" : "refused");
-  (void)store_.EnqueueEvent(MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id,
-                                          clock_.NowMillis(), {{"reason", last_problem}}));
+  // The sweep backs off from this user (it would otherwise stay first in line and be tried,
+  // and reported, on every pass); the webhook hears of the streak once, at its start.
+  const int64_t failed_at = clock_.NowMillis();
+  const int failures = ctx.user.refresh_failures + 1;
+  int64_t delay = options_.failure_backoff_millis;
+  for (int i = 1; i < failures && delay < options_.failure_backoff_max_millis; ++i) delay *= 2;
+  delay = std::min(delay, options_.failure_backoff_max_millis);
+  std::optional<OutboxEvent> event;
+  if (failures == 1) {
+    event = MakeUserEvent(kUserRefreshFailed, ctx.ci.workspace_id, cid, user_id, failed_at,
+                          {{"reason", last_problem}});
+  }
+  if (auto s = store_.RecordRefreshFailure(cid, user_id, failures, failed_at + delay, event); !s) {
+    spdlog::warn("cannot record a failed refresh for a user of {}: {}", cid, s.error().message());
+  }
   return Error(Errc::kUnavailable, "The provider could not refresh the token; try again later");
 }
 
@@ -360,7 +387,7 @@ Status CredentialService::Disconnect(const std::string& workspace_id, std::strin
   }
   {
     std::lock_guard lock(mu_);
-    aws_cache_.erase(cid_s + '\n' + uid_s);
+    mint_cache_.erase(cid_s + '\n' + uid_s);
   }
   return store_.DeleteUser(cid_s, uid_s,
                            MakeUserEvent(kUserDeleted, workspace_id, cid_s, uid_s, clock_.NowMillis()));
@@ -369,7 +396,7 @@ Status CredentialService::Disconnect(const std::string& workspace_id, std::strin
 int CredentialService::SweepOnce() {
   constexpr int kBatch = 200;
   const int64_t now = clock_.NowMillis();
-  auto due = store_.ListUsersExpiringBefore(now + options_.refresh_margin_millis, kBatch);
+  auto due = store_.ListUsersExpiringBefore(now + options_.refresh_margin_millis, now, kBatch);
   if (!due) return 0;
   for (const auto& [cid, user_id] : *due) {
     if (auto s = Refresh(cid, user_id); !s) {

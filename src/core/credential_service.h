@@ -28,6 +28,10 @@ struct CredentialOptions {
   int64_t lease_millis = 30'000;                  // how long a refresh lease holds
   int refresh_attempts = 3;                       // tries for transient failures
   int64_t retry_backoff_millis = 250;             // doubled after each try
+  // After a refresh fails (but for invalid_grant, which deactivates the user), the sweep
+  // leaves the user alone this long, doubled after each further failure up to the max.
+  int64_t failure_backoff_millis = 60'000;
+  int64_t failure_backoff_max_millis = 3'600'000;
   AwsSettings aws;
   std::string node_id;                            // lease holder name of this process
 };
@@ -37,8 +41,9 @@ class CredentialService {
   CredentialService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
                     const Clock& clock, net::HttpClient& http, CredentialOptions options);
 
-  // {"authType", ...} for the workspace's user. kNotFound (unknown/foreign), kConflict
-  // (inactive or deactivated by a failed refresh), kUnavailable (provider unreachable).
+  // {"authType", ...} for the workspace's user. kNotFound (unknown/foreign),
+  // kInvalidArgument (the customer integration is disabled), kConflict (inactive or
+  // deactivated by a failed refresh), kUnavailable (provider unreachable).
   Result<boost::json::object> GetCredentials(const std::string& workspace_id, std::string_view cid,
                                              std::string_view user_id);
 
@@ -53,17 +58,21 @@ class CredentialService {
                  const std::string& rejected_token = "");
 
   // One pass of the background sweep: refreshes users whose tokens expire within the
-  // margin. Returns how many it tried.
+  // margin, but for those backing off after failed refreshes. Returns how many it tried.
+  // A failure streak sends one user.refresh_failed, on its first failure.
   int SweepOnce();
 
  private:
   struct UserContext;
   // The user with its integration and credentials. With `workspace_id`, a customer
   // integration of another workspace is kNotFound before anything else is looked at, so
-  // that a foreign caller learns nothing (not even whether the user exists).
+  // that a foreign caller learns nothing (not even whether the user exists). With
+  // `require_active`, a disabled customer integration is the 400 of auth-url, also before
+  // the user is looked at.
   Result<UserContext> LoadUser(const std::string& customer_integration_id,
                                const std::string& user_id,
-                               const std::string* workspace_id = nullptr);
+                               const std::string* workspace_id = nullptr,
+                               bool require_active = false);
   Status RefreshUnderLease(const std::string& customer_integration_id, const std::string& user_id,
                            const std::string& rejected_token);
   Status DoRefresh(UserContext& ctx, const std::string& rejected_token);
@@ -81,11 +90,15 @@ class CredentialService {
 
   std::mutex mu_;
   std::map<std::string, std::shared_future<Status>> inflight_;  // Guarded by mu_
-  struct CachedAws {
+  // Minted AWS keys and Google tokens, per user ("cid\nuserId"). An entry is served only
+  // for the stored credential it was minted from: `source` is a digest of that sealed value,
+  // which a re-connect replaces on every node, so no node serves what an older one minted.
+  struct CachedMint {
+    std::string source;
     boost::json::object credentials;
     int64_t expires_at = 0;
   };
-  std::map<std::string, CachedAws> aws_cache_;  // Guarded by mu_ (also Google tokens)
+  std::map<std::string, CachedMint> mint_cache_;  // Guarded by mu_
 };
 
 }  // namespace tr

@@ -25,6 +25,15 @@ struct ApiKeyRecord {
   std::optional<int64_t> revoked_at;
 };
 
+// An API key as `apikey list` shows it: never the key, nor its hash.
+struct ApiKeySummary {
+  std::string key_id;
+  std::string workspace_id;
+  int64_t created_at = 0;
+  std::optional<int64_t> revoked_at;
+  std::optional<int64_t> last_used_at;  // as recorded (at most once a minute per node)
+};
+
 // A secret encrypted under the keyring; see crypto/keyring.h.
 struct SealedSecret {
   std::string key_id;
@@ -74,6 +83,10 @@ struct IntegrationUser {
   std::optional<int64_t> access_expires_at;  // OAuth access token expiry (not a secret)
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Failed refreshes in a row (not counting invalid_grant, which deactivates), and when the
+  // sweep may try again; 0 and nullopt after a success or a new connect.
+  int refresh_failures = 0;
+  std::optional<int64_t> next_refresh_at;
 };
 
 // A webhook event waiting in the outbox (at-least-once delivery).

@@ -164,6 +164,7 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
   if (!*ci || (*ci)->workspace_id != workspace_id) {
     return Error(Errc::kNotFound, "Customer integration not found");
   }
+  if (auto active = RequireActiveIntegration((*ci)->active); !active) return active.error();
   auto view = directory_.View(std::move(**ci));
   if (!view) return view.error();
   const IntegrationDefinition& def = *view->definition;

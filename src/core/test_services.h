@@ -1,5 +1,6 @@
 // Test code only: the services of one server, wired as `serve` wires them, over a SqliteStore
-// in a file of the caller's, with the caller's clock, keyring and outbound HTTP fake. Used by
+// in a file of the caller's, with the caller's clock, keyring, outbound HTTP fake and
+// credential options (their AWS settings also go to the connect flows). Used by
 // unit tests and the fuzz targets (so no GoogleTest here). Throws std::runtime_error when a
 // set-up step fails. Members are destroyed in reverse order: the store last.
 #pragma once
@@ -25,15 +26,17 @@ namespace tr::testing_support {
 
 struct TestServices {
   TestServices(const Catalog& catalog, const std::filesystem::path& db_file, const Clock& clock,
-               const crypto::Keyring& keyring, net::HttpClient& http, ApiServiceOptions api_options)
+               const crypto::Keyring& keyring, net::HttpClient& http, ApiServiceOptions api_options,
+               const CredentialOptions& credential_options = {})
       : store(Open(db_file)),
         directory(std::make_unique<IntegrationDirectory>(catalog, *store)),
         admin(std::make_unique<AdminService>(*store, *directory, keyring, clock)),
         api(std::make_unique<ApiService>(*store, *directory, keyring, clock, api_options)),
-        connect(std::make_unique<ConnectService>(*store, *directory, keyring, clock, http,
-                                                 ConnectOptions{api_options.public_url})),
+        connect(std::make_unique<ConnectService>(
+            *store, *directory, keyring, clock, http,
+            ConnectOptions{api_options.public_url, 5, credential_options.aws})),
         credentials(std::make_unique<CredentialService>(*store, *directory, keyring, clock, http,
-                                                        CredentialOptions{})),
+                                                        credential_options)),
         proxy(std::make_unique<ProxyService>(*store, *directory, *credentials, http, clock)) {}
 
   // A new workspace's id.
@@ -73,6 +76,31 @@ struct TestServices {
     if (!std::holds_alternative<FormView>(start)) return false;
     ConnectStep done = connect->Submit(
         session, {{"csrf", std::get<FormView>(start).csrf_token}, {"token", token}});
+    return std::holds_alternative<FlowResult>(done) && std::get<FlowResult>(done).success;
+  }
+
+  // Connects `user_id` through the AWS role form with `role_arn` (the HTTP fake must answer
+  // AssumeRole); whether the flow succeeded.
+  bool ConnectAwsRole(const std::string& workspace_id, const std::string& cid,
+                      const std::string& user_id, const std::string& role_arn) {
+    std::string session = NewSession(workspace_id, cid, user_id);
+    ConnectStep start = connect->Start(session);
+    if (!std::holds_alternative<FormView>(start)) return false;
+    ConnectStep done = connect->Submit(
+        session, {{"csrf", std::get<FormView>(start).csrf_token}, {"roleArn", role_arn}});
+    return std::holds_alternative<FlowResult>(done) && std::get<FlowResult>(done).success;
+  }
+
+  // Connects `user_id` through the OAuth flow, the provider's callback carrying a code (the
+  // HTTP fake must answer the code exchange); whether the flow succeeded.
+  bool ConnectOAuth(const std::string& workspace_id, const std::string& cid,
+                    const std::string& user_id) {
+    ConnectStep start = connect->Start(NewSession(workspace_id, cid, user_id));
+    if (!std::holds_alternative<ProviderRedirect>(start)) return false;
+    const std::string& url = std::get<ProviderRedirect>(start).url;
+    size_t at = url.find("state=") + 6;
+    std::string state = url.substr(at, url.find('&', at) - at);
+    ConnectStep done = connect->OAuthCallback({{"code", "code-1"}, {"state", state}});
     return std::holds_alternative<FlowResult>(done) && std::get<FlowResult>(done).success;
   }
 

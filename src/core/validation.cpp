@@ -63,6 +63,11 @@ Status ValidateUserId(std::string_view user_id) {
   return Ok{};
 }
 
+Status RequireActiveIntegration(bool active) {
+  if (!active) return Error(Errc::kInvalidArgument, "Integration is not active");
+  return Ok{};
+}
+
 Result<std::string> ValidateRedirectUri(std::string_view uri) {
   if (uri.size() > kMaxRedirectUriBytes) {
     return Error(Errc::kInvalidArgument, "redirectUri must be at most 2048 bytes");

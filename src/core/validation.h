@@ -23,6 +23,10 @@ Result<std::string> ValidateRedirectUri(std::string_view uri);
 // "https://app.example.com"). Error when it is not an http(s) origin.
 Result<std::string> NormalizeOrigin(std::string_view origin);
 
+// Ok for an active customer integration; for a disabled one, the 400 "Integration is not
+// active" that every caller-facing use of it answers (auth-url, credentials, proxy).
+Status RequireActiveIntegration(bool active);
+
 // Percent-decodes a path segment. nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);
 

@@ -16,6 +16,7 @@ constexpr DumpColumn kApiKeys[] = {{"key_id", K::kText},
                                    {"key_hash", K::kText},
                                    {"created_at", K::kInt},
                                    {"revoked_at", K::kInt}};
+constexpr DumpColumn kApiKeyUsage[] = {{"key_id", K::kText}, {"last_used_at", K::kInt}};
 constexpr DumpColumn kCustomIntegrations[] = {{"workspace_id", K::kText},
                                               {"integration_id", K::kText},
                                               {"definition_json", K::kText},
@@ -41,7 +42,9 @@ constexpr DumpColumn kIntegrationUsers[] = {{"customer_integration_id", K::kText
                                             {"credentials", K::kBytes},
                                             {"created_at", K::kInt},
                                             {"updated_at", K::kInt},
-                                            {"access_expires_at", K::kInt}};
+                                            {"access_expires_at", K::kInt},
+                                            {"refresh_failures", K::kInt},
+                                            {"next_refresh_at", K::kInt}};
 constexpr DumpColumn kConnectSessions[] = {
     {"token_hash", K::kText},     {"customer_integration_id", K::kText},
     {"user_id", K::kText},        {"redirect_uri", K::kText},
@@ -68,6 +71,7 @@ constexpr DumpTable kTables[] = {
     {"workspaces", kWorkspaces},
     {"redirect_origins", kRedirectOrigins},
     {"api_keys", kApiKeys},
+    {"api_key_usage", kApiKeyUsage},
     {"custom_integrations", kCustomIntegrations},
     {"customer_integrations", kCustomerIntegrations},
     {"integration_users", kIntegrationUsers},

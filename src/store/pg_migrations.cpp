@@ -144,6 +144,19 @@ CREATE TRIGGER custom_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE 
 CREATE TRIGGER customer_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON customer_integrations FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
 )sql",
+    // 3: when each API key was last used, as SQLite's migration 5 (no trigger: recording a
+    // use does not move the change stamp).
+    R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY REFERENCES api_keys(key_id),
+  last_used_at BIGINT NOT NULL
+);
+)sql",
+    // 4: a backoff per user after failed refreshes, as SQLite's migration 6.
+    R"sql(
+ALTER TABLE integration_users ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE integration_users ADD COLUMN next_refresh_at BIGINT;
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

@@ -13,8 +13,8 @@ namespace {
 
 constexpr char kSelectUser[] =
     "SELECT customer_integration_id, user_id, active, credentials_key_id, credentials, "
-    "created_at, updated_at, access_expires_at FROM integration_users "
-    "WHERE customer_integration_id = $1 AND user_id = $2";
+    "created_at, updated_at, access_expires_at, refresh_failures, next_refresh_at "
+    "FROM integration_users WHERE customer_integration_id = $1 AND user_id = $2";
 // CreateUserAndSession's rows, many at a time: thirteen arrays of the same length, one
 // element per row (the columns of WriteCreatesTogether). The users come first, in a
 // data-modifying WITH, so that the sessions' foreign key finds them: the check runs at the
@@ -50,15 +50,21 @@ constexpr char kCountSubmission[] =
 constexpr char kUseSession[] =
     "UPDATE connect_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL "
     "RETURNING customer_integration_id, user_id";
+constexpr char kSessionExists[] = "SELECT 1 FROM connect_sessions WHERE token_hash = $1";
 constexpr char kActivateUser[] =
     "UPDATE integration_users SET active = 1, updated_at = $3 "
     "WHERE customer_integration_id = $1 AND user_id = $2";
 constexpr char kSetCredentials[] =
     "UPDATE integration_users SET active = 1, updated_at = $3, credentials_key_id = $4, "
-    "credentials = $5, access_expires_at = $6 WHERE customer_integration_id = $1 AND user_id = $2";
+    "credentials = $5, access_expires_at = $6, refresh_failures = 0, next_refresh_at = NULL "
+    "WHERE customer_integration_id = $1 AND user_id = $2";
 constexpr char kUpdateCredentials[] =
     "UPDATE integration_users SET updated_at = $3, credentials_key_id = $4, credentials = $5, "
-    "access_expires_at = $6 WHERE customer_integration_id = $1 AND user_id = $2";
+    "access_expires_at = $6, refresh_failures = 0, next_refresh_at = NULL "
+    "WHERE customer_integration_id = $1 AND user_id = $2";
+constexpr char kRecordRefreshFailure[] =
+    "UPDATE integration_users SET refresh_failures = $3, next_refresh_at = $4 "
+    "WHERE customer_integration_id = $1 AND user_id = $2";
 constexpr char kDeactivateUser[] =
     "UPDATE integration_users SET active = 0, updated_at = $3, access_expires_at = NULL "
     "WHERE customer_integration_id = $1 AND user_id = $2";
@@ -71,7 +77,7 @@ constexpr char kDeleteUser[] =
 constexpr char kSelectExpiring[] =
     "SELECT customer_integration_id, user_id FROM integration_users "
     "WHERE active = 1 AND access_expires_at IS NOT NULL AND access_expires_at < $1 "
-    "ORDER BY access_expires_at LIMIT $2";
+    "AND (next_refresh_at IS NULL OR next_refresh_at <= $3) ORDER BY access_expires_at LIMIT $2";
 // ON CONFLICT … DO UPDATE locks the existing row: of several processes racing for a free
 // or expired lease, exactly one changes it.
 constexpr char kAcquireLease[] =
@@ -107,8 +113,10 @@ Result<std::optional<IntegrationUser>> PgStore::FindUser(const std::string& cust
     if (r.Rows() == 0) return std::nullopt;
     SealedSecret credentials;
     if (!r.IsNull(0, 4)) credentials = SealedSecret{r.Text(0, 3), r.Bytes(0, 4)};
-    return IntegrationUser{r.Text(0, 0),        r.Text(0, 1), r.Int(0, 2) != 0, credentials,
-                           r.OptionalInt(0, 7), r.Int(0, 5),  r.Int(0, 6)};
+    return IntegrationUser{
+        r.Text(0, 0),        r.Text(0, 1), r.Int(0, 2) != 0, credentials,
+        r.OptionalInt(0, 7), r.Int(0, 5),  r.Int(0, 6),      static_cast<int>(r.Int(0, 8)),
+        r.OptionalInt(0, 9)};
   });
 }
 
@@ -214,19 +222,30 @@ Status PgStore::FinishSession(const std::string& token_hash, bool success,
                               const std::optional<OutboxEvent>& event) {
   return Transact([&](PgConn& db) -> Status {
     PgResult used = db.Run(kUseSession, PgParams().Add(token_hash).Add(now));
-    if (used.Rows() == 0) return Error(Errc::kConflict, "Connect session already used");
-    std::string cid = used.Text(0, 0), user_id = used.Text(0, 1);
-    if (success && credentials) {
-      db.Run(kSetCredentials, PgParams()
-                                  .Add(cid)
-                                  .Add(user_id)
-                                  .Add(now)
-                                  .Add(credentials->key_id)
-                                  .AddBytes(credentials->blob)
-                                  .Add(access_expires_at));
-    } else if (success) {
-      db.Run(kActivateUser, PgParams().Add(cid).Add(user_id).Add(now));
+    if (used.Rows() == 0) {
+      // Deleting a user deletes its sessions: a session gone is a user gone.
+      if (db.Run(kSessionExists, PgParams().Add(token_hash)).Rows() == 0) {
+        return Error(Errc::kNotFound, "Connect session or its user not found");
+      }
+      return Error(Errc::kConflict, "Connect session already used");
     }
+    std::string cid = used.Text(0, 0), user_id = used.Text(0, 1);
+    int64_t changed = 1;
+    if (success && credentials) {
+      changed = db.Run(kSetCredentials, PgParams()
+                                            .Add(cid)
+                                            .Add(user_id)
+                                            .Add(now)
+                                            .Add(credentials->key_id)
+                                            .AddBytes(credentials->blob)
+                                            .Add(access_expires_at))
+                    .Affected();
+    } else if (success) {
+      changed = db.Run(kActivateUser, PgParams().Add(cid).Add(user_id).Add(now)).Affected();
+    }
+    // The user row is gone (the foreign key keeps this from happening today; a store without
+    // one must not report a user connected that is not there): nothing is written.
+    if (changed == 0) return Error(Errc::kNotFound, "User not found");
     if (event) InsertEvent(db, *event);
     return Ok{};
   });
@@ -264,6 +283,21 @@ Status PgStore::DeactivateUser(const std::string& customer_integration_id,
   });
 }
 
+Status PgStore::RecordRefreshFailure(const std::string& customer_integration_id,
+                                     const std::string& user_id, int failures,
+                                     int64_t next_refresh_at,
+                                     const std::optional<OutboxEvent>& event) {
+  return Transact([&](PgConn& db) -> Status {
+    PgParams params;
+    params.Add(customer_integration_id).Add(user_id).Add(int64_t{failures}).Add(next_refresh_at);
+    if (db.Run(kRecordRefreshFailure, params).Affected() == 0) {
+      return Error(Errc::kNotFound, "User not found");
+    }
+    if (event) InsertEvent(db, *event);
+    return Ok{};
+  });
+}
+
 Status PgStore::DeleteUser(const std::string& customer_integration_id, const std::string& user_id,
                            const std::optional<OutboxEvent>& event) {
   return Transact([&](PgConn& db) -> Status {
@@ -278,10 +312,10 @@ Status PgStore::DeleteUser(const std::string& customer_integration_id, const std
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> PgStore::ListUsersExpiringBefore(
-    int64_t before, int limit) {
+    int64_t before, int64_t now, int limit) {
   return Read<std::vector<std::pair<std::string, std::string>>>([&](PgConn& db) {
     std::vector<std::pair<std::string, std::string>> out;
-    PgResult r = db.Run(kSelectExpiring, PgParams().Add(before).Add(int64_t{limit}));
+    PgResult r = db.Run(kSelectExpiring, PgParams().Add(before).Add(int64_t{limit}).Add(now));
     for (int i = 0; i < r.Rows(); ++i) out.emplace_back(r.Text(i, 0), r.Text(i, 1));
     return out;
   });

@@ -158,6 +158,21 @@ CREATE TRIGGER customer_integrations_update_bumps_config AFTER UPDATE ON custome
 CREATE TRIGGER customer_integrations_delete_bumps_config AFTER DELETE ON customer_integrations
   BEGIN UPDATE config_version SET version = version + 1; END;
 )sql",
+    // 5: when each API key was last used, for `apikey list`. Apart from api_keys so that
+    // recording a use (at most once a minute per key per node) does not move the change
+    // stamp of migration 4 and reload every cache.
+    R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY REFERENCES api_keys(key_id),
+  last_used_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 6: a backoff per user after failed refreshes, so that the sweep skips a failing user
+    // until it is due and reaches the others (core/credential_service.h).
+    R"sql(
+ALTER TABLE integration_users ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE integration_users ADD COLUMN next_refresh_at INTEGER;
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

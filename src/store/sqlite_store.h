@@ -48,6 +48,9 @@ class SqliteStore final : public Store {
   Status CreateApiKey(const ApiKeyRecord& key) override;
   Status RevokeApiKey(const std::string& key_id, int64_t now) override;
   Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(const std::string& key_hash) override;
+  Result<std::vector<Workspace>> ListWorkspaces() override;
+  Result<std::vector<ApiKeySummary>> ListApiKeys(const std::string& workspace_id) override;
+  Status RecordApiKeyUse(const std::string& key_id, int64_t now) override;
   Status PutCustomIntegration(const CustomIntegration& ci) override;
   Result<std::optional<CustomIntegration>> FindCustomIntegration(
       const std::string& workspace_id, const std::string& integration_id) override;
@@ -76,8 +79,11 @@ class SqliteStore final : public Store {
                         int64_t now, const std::vector<OutboxEvent>& events) override;
   Status DeleteUser(const std::string& customer_integration_id, const std::string& user_id,
                     const std::optional<OutboxEvent>& event) override;
+  Status RecordRefreshFailure(const std::string& customer_integration_id,
+                              const std::string& user_id, int failures, int64_t next_refresh_at,
+                              const std::optional<OutboxEvent>& event) override;
   Result<std::vector<std::pair<std::string, std::string>>> ListUsersExpiringBefore(
-      int64_t before, int limit) override;
+      int64_t before, int64_t now, int limit) override;
   Result<bool> TryAcquireLease(const std::string& customer_integration_id,
                                const std::string& user_id, const std::string& holder, int64_t now,
                                int64_t expires_at) override;

@@ -9,8 +9,8 @@ namespace {
 
 constexpr char kSelectUser[] =
     "SELECT customer_integration_id, user_id, active, credentials_key_id, credentials, "
-    "created_at, updated_at, access_expires_at FROM integration_users "
-    "WHERE customer_integration_id = ?1 AND user_id = ?2";
+    "created_at, updated_at, access_expires_at, refresh_failures, next_refresh_at "
+    "FROM integration_users WHERE customer_integration_id = ?1 AND user_id = ?2";
 constexpr char kInsertUserIfMissing[] =
     "INSERT OR IGNORE INTO integration_users (customer_integration_id, user_id, active, "
     "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
@@ -33,15 +33,21 @@ constexpr char kCountSubmission[] =
 constexpr char kUseSession[] =
     "UPDATE connect_sessions SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL "
     "RETURNING customer_integration_id, user_id";
+constexpr char kSessionExists[] = "SELECT 1 FROM connect_sessions WHERE token_hash = ?1";
 constexpr char kActivateUser[] =
     "UPDATE integration_users SET active = 1, updated_at = ?3 "
     "WHERE customer_integration_id = ?1 AND user_id = ?2";
 constexpr char kSetCredentials[] =
     "UPDATE integration_users SET active = ?6, updated_at = ?3, credentials_key_id = ?4, "
-    "credentials = ?5, access_expires_at = ?7 WHERE customer_integration_id = ?1 AND user_id = ?2";
+    "credentials = ?5, access_expires_at = ?7, refresh_failures = 0, next_refresh_at = NULL "
+    "WHERE customer_integration_id = ?1 AND user_id = ?2";
 constexpr char kUpdateCredentials[] =
     "UPDATE integration_users SET updated_at = ?3, credentials_key_id = ?4, credentials = ?5, "
-    "access_expires_at = ?6 WHERE customer_integration_id = ?1 AND user_id = ?2";
+    "access_expires_at = ?6, refresh_failures = 0, next_refresh_at = NULL "
+    "WHERE customer_integration_id = ?1 AND user_id = ?2";
+constexpr char kRecordRefreshFailure[] =
+    "UPDATE integration_users SET refresh_failures = ?3, next_refresh_at = ?4 "
+    "WHERE customer_integration_id = ?1 AND user_id = ?2";
 constexpr char kDeactivateUser[] =
     "UPDATE integration_users SET active = 0, updated_at = ?3, access_expires_at = NULL "
     "WHERE customer_integration_id = ?1 AND user_id = ?2";
@@ -54,7 +60,7 @@ constexpr char kDeleteUser[] =
 constexpr char kSelectExpiring[] =
     "SELECT customer_integration_id, user_id FROM integration_users "
     "WHERE active = 1 AND access_expires_at IS NOT NULL AND access_expires_at < ?1 "
-    "ORDER BY access_expires_at LIMIT ?2";
+    "AND (next_refresh_at IS NULL OR next_refresh_at <= ?3) ORDER BY access_expires_at LIMIT ?2";
 constexpr char kAcquireLease[] =
     "INSERT INTO refresh_leases (customer_integration_id, user_id, holder, expires_at) "
     "VALUES (?1, ?2, ?3, ?5) ON CONFLICT (customer_integration_id, user_id) DO UPDATE SET "
@@ -86,9 +92,10 @@ Result<std::optional<IntegrationUser>> SqliteStore::FindUser(
     auto s = db.Prepare(kSelectUser);
     s->Bind(1, customer_integration_id).Bind(2, user_id);
     if (!s->Step()) return std::nullopt;
-    return IntegrationUser{s->Text(0),  s->Text(1), s->Int(2) != 0,
-                           SealedSecret{s->Text(3), s->Blob(4)}, s->OptionalInt(7),
-                           s->Int(5),   s->Int(6)};
+    return IntegrationUser{
+        s->Text(0),        s->Text(1), s->Int(2) != 0, SealedSecret{s->Text(3), s->Blob(4)},
+        s->OptionalInt(7), s->Int(5),  s->Int(6),      static_cast<int>(s->Int(8)),
+        s->OptionalInt(9)};
   });
 }
 
@@ -159,24 +166,34 @@ Status SqliteStore::FinishSession(const std::string& token_hash, bool success,
     {
       auto s = db.Prepare(kUseSession);
       s->Bind(1, token_hash).Bind(2, now);
-      if (!s->Step()) return Error(Errc::kConflict, "Connect session already used");
+      if (!s->Step()) {
+        // Deleting a user deletes its sessions: a session gone is a user gone.
+        if (!db.Prepare(kSessionExists)->Bind(1, token_hash).Step()) {
+          return Error(Errc::kNotFound, "Connect session or its user not found");
+        }
+        return Error(Errc::kConflict, "Connect session already used");
+      }
       cid = s->Text(0);
       user_id = s->Text(1);
       s->Run();
     }
+    int changed = 1;
     if (success && credentials) {
-      db.Prepare(kSetCredentials)
-          ->Bind(1, cid)
-          .Bind(2, user_id)
-          .Bind(3, now)
-          .Bind(4, credentials->key_id)
-          .BindBlob(5, credentials->blob)
-          .Bind(6, int64_t{1})
-          .Bind(7, access_expires_at)
-          .Run();
+      changed = db.Prepare(kSetCredentials)
+                    ->Bind(1, cid)
+                    .Bind(2, user_id)
+                    .Bind(3, now)
+                    .Bind(4, credentials->key_id)
+                    .BindBlob(5, credentials->blob)
+                    .Bind(6, int64_t{1})
+                    .Bind(7, access_expires_at)
+                    .Run();
     } else if (success) {
-      db.Prepare(kActivateUser)->Bind(1, cid).Bind(2, user_id).Bind(3, now).Run();
+      changed = db.Prepare(kActivateUser)->Bind(1, cid).Bind(2, user_id).Bind(3, now).Run();
     }
+    // The user row is gone (the foreign key keeps this from happening today; a store without
+    // one must not report a user connected that is not there): nothing is written.
+    if (changed == 0) return Error(Errc::kNotFound, "User not found");
     if (event) InsertEvent(db, *event);
     return Ok{};
   });
@@ -195,6 +212,23 @@ Status SqliteStore::UpdateCredentials(const std::string& customer_integration_id
                       .Bind(6, access_expires_at)
                       .Run();
     if (changed == 0) return Error(Errc::kNotFound, "User not found");
+    return Ok{};
+  });
+}
+
+Status SqliteStore::RecordRefreshFailure(const std::string& customer_integration_id,
+                                         const std::string& user_id, int failures,
+                                         int64_t next_refresh_at,
+                                         const std::optional<OutboxEvent>& event) {
+  return Write([&](SqliteDb& db) -> Status {
+    int changed = db.Prepare(kRecordRefreshFailure)
+                      ->Bind(1, customer_integration_id)
+                      .Bind(2, user_id)
+                      .Bind(3, int64_t{failures})
+                      .Bind(4, next_refresh_at)
+                      .Run();
+    if (changed == 0) return Error(Errc::kNotFound, "User not found");
+    if (event) InsertEvent(db, *event);
     return Ok{};
   });
 }
@@ -225,11 +259,11 @@ Status SqliteStore::DeleteUser(const std::string& customer_integration_id,
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::ListUsersExpiringBefore(
-    int64_t before, int limit) {
+    int64_t before, int64_t now, int limit) {
   return Read<std::vector<std::pair<std::string, std::string>>>([&](SqliteDb& db) {
     std::vector<std::pair<std::string, std::string>> out;
     auto s = db.Prepare(kSelectExpiring);
-    s->Bind(1, before).Bind(2, int64_t{limit});
+    s->Bind(1, before).Bind(2, int64_t{limit}).Bind(3, now);
     while (s->Step()) out.emplace_back(s->Text(0), s->Text(1));
     return out;
   });

@@ -84,6 +84,14 @@ class Store {
   virtual Status RevokeApiKey(const std::string& key_id, int64_t now) = 0;
   virtual Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(const std::string& key_hash) = 0;
 
+  // Admin listings: every workspace, and a workspace's API keys (revoked ones too), oldest
+  // first (created_at, then id).
+  virtual Result<std::vector<Workspace>> ListWorkspaces() = 0;
+  virtual Result<std::vector<ApiKeySummary>> ListApiKeys(const std::string& workspace_id) = 0;
+  // Records that `key_id` was used at `now` (a later time recorded before is kept). Does
+  // not move ChangeStamp: callers throttle it, and it must not reload the caches.
+  virtual Status RecordApiKeyUse(const std::string& key_id, int64_t now) = 0;
+
   // Custom integrations. Put replaces an existing definition with the same id.
   virtual Status PutCustomIntegration(const CustomIntegration& ci) = 0;
   virtual Result<std::optional<CustomIntegration>> FindCustomIntegration(
@@ -118,7 +126,9 @@ class Store {
   virtual Result<int> CountSubmission(const std::string& token_hash) = 0;
   // Ends a session, once: marks it used and, when `success`, makes its user active with
   // `credentials` (kept as they were when nullopt), all in one transaction. kConflict
-  // when the session was already used. A failure leaves the user untouched.
+  // when the session was already used; kNotFound when the session or its user is gone
+  // (the user was deleted meanwhile), and then nothing is written, `event` included. A
+  // failure leaves the user untouched.
   // `event`, when given, is put in the webhook outbox in the same transaction (if the
   // workspace has a webhook). `access_expires_at` is stored beside the credentials.
   virtual Status FinishSession(const std::string& token_hash, bool success,
@@ -137,9 +147,18 @@ class Store {
   // Deletes the user, its sessions and lease. kNotFound when absent.
   virtual Status DeleteUser(const std::string& customer_integration_id, const std::string& user_id,
                             const std::optional<OutboxEvent>& event) = 0;
-  // Active OAuth users whose access token expires before `before`, at most `limit`.
+  // UpdateCredentials and a successful FinishSession also end a refresh failure streak.
+  // Records a failed refresh: the user's streak is now `failures` long and the sweep leaves
+  // it alone until `next_refresh_at`; `event`, when given, goes in the outbox in the same
+  // transaction. kNotFound when the user does not exist.
+  virtual Status RecordRefreshFailure(const std::string& customer_integration_id,
+                                      const std::string& user_id, int failures,
+                                      int64_t next_refresh_at,
+                                      const std::optional<OutboxEvent>& event) = 0;
+  // Active OAuth users whose access token expires before `before`, soonest first, at most
+  // `limit`, leaving out those backing off after failed refreshes (next_refresh_at > `now`).
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListUsersExpiringBefore(
-      int64_t before, int limit) = 0;
+      int64_t before, int64_t now, int limit) = 0;
 
   // A lease that lets one process at a time refresh a user's tokens. True when `holder`
   // now holds it (it was free, expired, or already `holder`'s) until `expires_at`.

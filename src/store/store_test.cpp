@@ -917,16 +917,38 @@ TEST_P(StoreTest, FinishSessionEndsASessionOnce) {
   EXPECT_EQ(late.error().code, Errc::kNotFound);
 }
 
+// A flow that completes after its user was deleted (the delete took the session with it):
+// kNotFound, not the kConflict of a used session, and nothing written: no user, no event.
+TEST_P(StoreTest, FinishSessionOfADeletedUserIsNotFound) {
+  CreateIntegration("ws-1", "ci-1");
+  ASSERT_TRUE(store_->SetWebhook({"ws-1", "https://hooks.example", {"k", "secret"}}, 1000).ok());
+  ConnectSession session = MakeSession("ci-1", "u-1", 1000);
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000), session).ok());
+  ASSERT_TRUE(store_->DeleteUser("ci-1", "u-1", std::nullopt).ok());
+
+  OutboxEvent connected{"msg_late", "ws-1", "user.connected", "{}", 0, 2000, 2000};
+  SealedSecret credentials{"key-1", "sealed"};
+  Status finished =
+      store_->FinishSession(session.token_hash, true, credentials, 9000, 2000, connected);
+  ASSERT_FALSE(finished.ok());
+  EXPECT_EQ(finished.error().code, Errc::kNotFound);
+  auto user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->has_value());
+  EXPECT_EQ(Count("webhook_outbox"), 0);
+  EXPECT_EQ(Count("integration_users"), 0);
+}
+
 TEST_P(StoreTest, CredentialsLifecycle) {
   CreateIntegration("ws-1", "ci-1");
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "u-1", 1000, true),
                                            MakeSession("ci-1", "u-1", 1000))
                   .ok());
   ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"k", "blob"}, 5000, 1100).ok());
-  auto expiring = store_->ListUsersExpiringBefore(6000, 10);
+  auto expiring = store_->ListUsersExpiringBefore(6000, 1100, 10);
   ASSERT_TRUE(expiring.ok());
   EXPECT_EQ(expiring->size(), 1u);
-  auto none = store_->ListUsersExpiringBefore(5000, 10);
+  auto none = store_->ListUsersExpiringBefore(5000, 1100, 10);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
 
@@ -939,7 +961,7 @@ TEST_P(StoreTest, CredentialsLifecycle) {
   ASSERT_TRUE(user.ok() && user->has_value());
   EXPECT_FALSE((*user)->active);
   EXPECT_EQ((*user)->credentials.blob, "blob");  // kept for audit
-  expiring = store_->ListUsersExpiringBefore(6000, 10);
+  expiring = store_->ListUsersExpiringBefore(6000, 1100, 10);
   ASSERT_TRUE(expiring.ok());
   EXPECT_TRUE(expiring->empty());
 
@@ -951,6 +973,49 @@ TEST_P(StoreTest, CredentialsLifecycle) {
   Status not_deactivated = store_->DeactivateUser("ci-1", "u-1", 1300, {});
   ASSERT_FALSE(not_deactivated.ok());
   EXPECT_EQ(not_deactivated.error().code, Errc::kNotFound);
+}
+
+// A failed refresh puts the user out of the sweep's list until its next attempt; the event
+// of the failure is written with it; new credentials end the streak.
+TEST_P(StoreTest, RefreshFailureBacksTheUserOff) {
+  CreateIntegration("ws-1", "ci-1");
+  ASSERT_TRUE(store_->SetWebhook({"ws-1", "https://hooks.example", {"k", "secret"}}, 1000).ok());
+  for (const char* user : {"u-1", "u-2"}) {
+    ASSERT_TRUE(store_
+                    ->CreateUserAndSession(MakeUser("ci-1", user, 1000, true),
+                                           MakeSession("ci-1", user, 1000))
+                    .ok());
+  }
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"k", "blob"}, 5000, 1100).ok());
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-2", {"k", "blob"}, 5500, 1100).ok());
+
+  OutboxEvent failed{"msg_f", "ws-1", "user.refresh_failed", "{}", 0, 1200, 1200};
+  ASSERT_TRUE(store_->RecordRefreshFailure("ci-1", "u-1", 1, 61'200, failed).ok());
+  EXPECT_EQ(Count("webhook_outbox"), 1);
+  auto user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->refresh_failures, 1);
+  EXPECT_EQ((*user)->next_refresh_at, 61'200);
+
+  using Due = std::vector<std::pair<std::string, std::string>>;
+  auto due = store_->ListUsersExpiringBefore(6000, 1300, 10);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(*due, (Due{{"ci-1", "u-2"}}));  // u-1 expires first, but is backing off
+  due = store_->ListUsersExpiringBefore(6000, 61'200, 10);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(*due, (Due{{"ci-1", "u-1"}, {"ci-1", "u-2"}}));  // due again
+
+  ASSERT_TRUE(store_->RecordRefreshFailure("ci-1", "u-1", 2, 181'200, std::nullopt).ok());
+  EXPECT_EQ(Count("webhook_outbox"), 1);
+  ASSERT_TRUE(store_->UpdateCredentials("ci-1", "u-1", {"k", "blob-2"}, 5000, 1400).ok());
+  user = store_->FindUser("ci-1", "u-1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->refresh_failures, 0);
+  EXPECT_EQ((*user)->next_refresh_at, std::nullopt);
+
+  Status missing = store_->RecordRefreshFailure("ci-1", "u-404", 1, 2000, failed);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
 }
 
 // Two stores on one database stand for two processes.

@@ -150,7 +150,8 @@ export async function connectOidc(browser, op, srv, apiKey, cid, userId) {
  *   POST /token      authorization_code and refresh_token grants, client auth
  *                    per `authMethod` ('client_secret_basic' | 'client_secret_post');
  *                    `fake.onRefresh(rec)` may return {status, json} (or a
- *                    Promise of it) to override the answer to a refresh
+ *                    Promise of it) to override the answer to a refresh;
+ *                    `fake.onCode(rec)` (may be async) runs before a code is exchanged
  *   POST /revoke     RFC 7009; records and answers 200
  * Access tokens live `expiresIn` seconds; refresh answers carry a new
  * refresh_token only when `fake.rotate` is true.
@@ -164,7 +165,7 @@ export async function startFakeOAuth({
   const codes = new Map();
   const fake = {
     clientId, clientSecret, authMethod, expiresIn, scope,
-    deny: false, rotate: false, onRefresh: undefined,
+    deny: false, rotate: false, onRefresh: undefined, onCode: undefined,
     authorizeRequests: [], tokenCalls: [], revocations: [],
     refreshCalls() { return fake.tokenCalls.filter((c) => c.grantType === 'refresh_token'); },
   };
@@ -219,6 +220,7 @@ export async function startFakeOAuth({
     const answer = (status, body) => { call.status = status; call.json = body; json(status, body); };
     if (!call.clientOk) return answer(401, { error: 'invalid_client' });
     if (call.grantType === 'authorization_code') {
+      if (fake.onCode) await fake.onCode(call);
       const q = codes.get(form.get('code'));
       codes.delete(form.get('code'));
       if (!q) return answer(400, { error: 'invalid_grant' });
