@@ -3,6 +3,8 @@
 //     "Integration is not active", as auth-url does, and serve again once it is activated;
 //   - an OAUTH2 flow that completes after its user was deleted fails cleanly: the result
 //     page shows `invalid_session`, the user stays deleted, no `user.connected` is sent;
+//   - AWS keys minted before a re-connect are not served after it, on either of two servers
+//     sharing the database; a deleted user gets none;
 //   - a first start on a busy port makes no bootstrap key (the port is bound first), so the
 //     next start makes and shows it; `workspace list` and `apikey list` show ids, names and
 //     times (last use included), never a key or its hash.
@@ -17,6 +19,7 @@ import {
 } from '../lib/harness.mjs';
 import { fetchPage, parseResult } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, waitFor } from '../peers/http.mjs';
+import { startSts, serviceCredentials, stsServerOptions } from '../peers/sts.mjs';
 import {
   getCredentials, deleteUser, setWebhook, startWebhookReceiver, startFakeOAuth, fakeOAuthDefinition,
   connectFakeOAuth, connectForm, startUpstream,
@@ -195,5 +198,61 @@ describe('state_fixes', { concurrency: 1, timeout: 120_000 }, () => {
     const unknown = await ctx.cli(['apikey', 'list', '--workspace', `ws-${rand()}`]);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /not found/i);
+  });
+});
+
+describe('state_fixes: minted AWS keys and re-connects', { concurrency: 1, timeout: 120_000 }, () => {
+  const ctx = new Context();
+  const awsCreds = serviceCredentials();
+  const ROLE_A = 'arn:aws:iam::123456789012:role/StateA';
+  const ROLE_B = 'arn:aws:iam::123456789012:role/StateB';
+  let sts;
+  let A;
+  let B;
+  let W;
+
+  before(async () => {
+    sts = await startSts({ credentials: awsCreds });
+    const opts = stsServerOptions(sts, ctx.env, awsCreds, 'arn:aws:iam::111122223333:user/toolregistry');
+    A = await ctx.startServer(opts);
+    B = await ctx.startServer(opts);
+    W = await ctx.workspace(A, 'state-aws');
+  });
+
+  after(async () => {
+    await ctx.cleanup();
+    await sts?.close();
+  });
+
+  const accessKey = async (srv, cid, userId) => {
+    const r = await getCredentials(srv, W.apiKey, cid, userId);
+    assert.equal(r.status, 200, `credentials: ${r.status} ${r.text}`);
+    return r.json.accessKeyId;
+  };
+  // RoleArns of the AssumeRole calls that minted keys (not the connect form's verification).
+  const mintedRoles = () => sts.calls.filter((c) => c.form.get('RoleSessionName') === 'toolregistry')
+    .map((c) => c.form.get('RoleArn'));
+
+  test('a re-connect invalidates minted keys on every server; a deleted user gets none', async () => {
+    const cid = (await ctx.enable(W.workspaceId, 'aws')).customerIntegrationId;
+    const userId = `aws-${rand()}`;
+    await connectForm(A, W.apiKey, cid, userId, { roleArn: ROLE_A });
+    const onA = await accessKey(A, cid, userId);
+    const onB = await accessKey(B, cid, userId);
+    assert.equal(await accessKey(A, cid, userId), onA, 'A cached its keys');
+    assert.equal(await accessKey(B, cid, userId), onB, 'B cached its keys');
+    const mintsBefore = mintedRoles().length;
+
+    await connectForm(A, W.apiKey, cid, userId, { roleArn: ROLE_B });
+    const afterOnA = await accessKey(A, cid, userId);
+    const afterOnB = await accessKey(B, cid, userId);
+    assert.ok(![onA, onB].includes(afterOnA), 'A served keys minted before the re-connect');
+    assert.ok(![onA, onB].includes(afterOnB), 'B served keys minted before the re-connect');
+    assert.deepEqual(mintedRoles().slice(mintsBefore), [ROLE_B, ROLE_B], 'one mint per server, for the new role');
+    assert.equal(await accessKey(B, cid, userId), afterOnB, 'B caches the new keys');
+
+    const deleted = await deleteUser(A, W.apiKey, cid, userId);
+    assert.equal(deleted.status, 204);
+    for (const srv of [A, B]) assertError(await getCredentials(srv, W.apiKey, cid, userId), 404);
   });
 });
