@@ -43,7 +43,14 @@ blackbox-test-pg: build test-deps
 	  '$(BUILD_DIR)/toolregistry_tests --gtest_brief=1 --gtest_filter="*Postgres*" && \
 	   $(NODE) --test --test-concurrency=2 "tests/blackbox/*.test.mjs"'
 
-test: unit-test blackbox-test blackbox-test-pg
+# The durability, crash and power-loss tests again on SQLite's own I/O (--sqlite-io=plain,
+# the fall-back of our VFS; docs/decisions.md, "Plain SQLite I/O").
+BLACKBOX_PLAIN := tests/blackbox/durability.test.mjs tests/blackbox/crash.test.mjs tests/blackbox/powerloss.test.mjs
+.PHONY: blackbox-test-plain
+blackbox-test-plain: build test-deps
+	TR_TEST_SQLITE_IO=plain TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry $(NODE) --test --test-concurrency=2 $(BLACKBOX_PLAIN)
+
+test: unit-test blackbox-test blackbox-test-plain blackbox-test-pg
 
 install: build
 	cmake --install $(BUILD_DIR)

@@ -333,7 +333,8 @@ http::Response Router::Proxy(const http::Request& request, std::string_view cid,
 }
 
 http::Response Router::Ready() {
-  if (auto s = store_.Ping(); !s) return ErrorResponse(503, {"Database unavailable"});
+  // The store's public reason: "Database unavailable", or why writes stopped.
+  if (auto s = store_.Ping(); !s) return ErrorResponse(503, {s.error().message()});
   return JsonResponse(200, json::object{{"status", "ready"}});
 }
 
@@ -344,9 +345,15 @@ http::Response Router::MetricsText() {
   response.body = Metrics::Global().RenderPrometheus(
       {{"toolregistry_db_idle_connections", "Open database connections not in use.",
         stats.idle_connections},
-       {"toolregistry_db_queued_writes", "Database work waiting: writes for the next group commit (SQLite), or calls for a free connection (PostgreSQL).",
+       {"toolregistry_db_queued_writes",
+        "Database work waiting: writes for the next group commit (SQLite), or calls for a free "
+        "connection (PostgreSQL).",
         stats.queued_writes},
-       {"toolregistry_db_commits", "Group commits since start.", stats.commits}});
+       {"toolregistry_db_commits", "Group commits since start.", stats.commits},
+       {"toolregistry_db_writes_refused",
+        "1 when writes are refused after a failed write or fsync of the database (restart once the "
+        "disk is fixed).",
+        stats.writes_refused}});
   return response;
 }
 

@@ -47,6 +47,11 @@ int Main(int argc, char** argv) {
       ->envname("TOOLREGISTRY_DATABASE");
   app.add_option("--catalog", common.catalog_dir, "load the catalog from this folder instead")
       ->envname("TOOLREGISTRY_CATALOG");
+  app.add_option("--sqlite-io", common.sqlite_io,
+                 "SQLite I/O: tr (default: our VFS, group commit) or plain (SQLite's own, "
+                 "synchronous=FULL)")
+      ->envname("TOOLREGISTRY_SQLITE_IO")
+      ->check(CLI::IsMember({"tr", "plain"}));
   app.add_flag("--json", common.json, "print one JSON object");
 
   std::function<int()> run;

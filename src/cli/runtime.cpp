@@ -204,9 +204,11 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options, Runti
     });
   }
 
-  auto store = SqliteStore::Open(*sqlite_path, use == RuntimeUse::kServer
-                                                  ? SqliteStore::Commits::kGroup
-                                                  : SqliteStore::Commits::kSynchronous);
+  const auto io = options.sqlite_io == "plain" ? SqliteStore::Io::kPlain : SqliteStore::Io::kTr;
+  auto store = SqliteStore::Open(*sqlite_path,
+                                 use == RuntimeUse::kServer ? SqliteStore::Commits::kGroup
+                                                            : SqliteStore::Commits::kSynchronous,
+                                 io);
   if (!store) return store.error();
   runtime->store = std::move(store.value());
   runtime->directory = std::make_unique<IntegrationDirectory>(runtime->catalog, *runtime->store);

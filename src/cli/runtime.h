@@ -17,6 +17,9 @@ namespace tr::cli {
 struct CommonOptions {
   std::string database = "sqlite:./data/toolregistry.db";
   std::string catalog_dir;  // empty: the catalog embedded in the binary
+  // SQLite's I/O: "tr" (our VFS and group commit) or "plain" (SQLite as it comes); see
+  // SqliteStore::Io. Moot on PostgreSQL.
+  std::string sqlite_io = "tr";
   bool json = false;
 };
 

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -79,6 +81,13 @@ constexpr char kSetCustomerIntegrationActive[] =
 constexpr char kClaimBootstrap[] =
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('bootstrapped', ?1)";
 
+// A failed write or sync of the database's files, as SQLite reports it (ENOSPC is
+// SQLITE_FULL); what SqliteStore::Fence stops writes for.
+bool IsIoFailure(const SqliteError& e) {
+  const int primary = e.code & 0xff;
+  return primary == SQLITE_IOERR || primary == SQLITE_FULL;
+}
+
 CustomerIntegration ReadCustomerIntegration(const SqliteStatement& s) {
   CustomerIntegration ci;
   ci.customer_integration_id = s.Text(0);
@@ -121,18 +130,20 @@ Error SqliteStore::ToError(const SqliteError& e) {
   }
 }
 
-SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
+SqliteStore::SqliteStore(std::string path, Io io) : path_(std::move(path)), io_(io) {}
 
 void SqliteStore::OpenConnections(Commits commits) {
-  // Through our VFS, which writes each commit's WAL frames with one pwrite
+  // kTr: through our VFS, which writes each commit's WAL frames with one pwrite
   // (store/sqlite_vfs.h).
-  writer_db_ = std::make_unique<SqliteDb>(path_, TrVfs());
+  writer_db_ = std::make_unique<SqliteDb>(path_, io_ == Io::kTr ? TrVfs() : nullptr);
   SqliteDb& db = *writer_db_;
   db.Exec("PRAGMA journal_mode=WAL");
-  // FULL for the migrations: they are durable when Open returns.
+  // FULL for the migrations: they are durable when Open returns. kPlain keeps it: SQLite
+  // syncs the WAL in every COMMIT.
   db.Exec("PRAGMA synchronous=FULL");
   db.Exec("PRAGMA foreign_keys=ON");
   ApplySqliteMigrations(db, SystemClock().NowMillis());
+  if (io_ == Io::kPlain) return;  // SQLite checkpoints itself; no WAL-index reads
   // From here on a commit only appends to the WAL; the syncer makes it durable.
   if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");
   db.CountWalPages(&wal_pages_);
@@ -145,15 +156,30 @@ void SqliteStore::OpenConnections(Commits commits) {
   wal_index_ = WalIndexHeader::Of(db);
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Commits commits) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Commits commits,
+                                                       Io io) {
   // SQLite answers SQLITE_BUSY at once, without waiting in its busy handler, to a connection
   // that opens while the last connection of another process closes (it holds an exclusive lock
   // while it checkpoints and removes the WAL) or recovers a WAL left by a crash. Both take
   // milliseconds, so opening tries again, for as long as a write would wait for a lock.
+  if (io == Io::kTr) {
+    std::optional<std::string> problem = CheckTrVfs(path);
+    const char* forced = std::getenv("TOOLREGISTRY_TEST_VFS_CHECK");
+    if (!problem && forced != nullptr && std::string_view(forced) == "fail") {
+      problem = "TOOLREGISTRY_TEST_VFS_CHECK=fail";
+    }
+    if (problem) {
+      spdlog::warn(
+          "sqlite I/O: the tr VFS's start-up check failed ({}): falling back to plain "
+          "SQLite (--sqlite-io=plain)",
+          *problem);
+      io = Io::kPlain;
+    }
+  }
   const auto give_up = std::chrono::steady_clock::now() + kOpenRetryFor;
   std::unique_ptr<SqliteStore> store;
   for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, kOpenRetryPause)) {
-    store.reset(new SqliteStore(path));
+    store.reset(new SqliteStore(path, io));
     try {
       store->OpenConnections(commits);
       break;
@@ -169,6 +195,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
       return Error(Errc::kUnavailable, "cannot open the database " + path);
     }
   }
+  spdlog::info("sqlite I/O for {}: {}", path, io == Io::kTr ? "tr" : "plain");
+  if (io == Io::kPlain) return store;  // no syncer: every COMMIT syncs
   // The WAL exists once a connection in WAL mode has read the database (the migrations did).
   // This descriptor is only ever fdatasync'ed: the data written through SQLite's own one.
   store->wal_fd_ = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
@@ -209,7 +237,7 @@ SqliteStore::Reader SqliteStore::AcquireReader() {
   // Reads from the process's one mapping of the file (store/sqlite_vfs.h): any
   // positive mmap_size makes SQLite ask the VFS for pages, and the VFS decides what it maps.
   static constexpr char kAskForMappedPages[] = "PRAGMA mmap_size=1073741824";
-  const char* vfs = TrVfs();
+  const char* vfs = io_ == Io::kTr ? TrVfs() : nullptr;
   auto db = std::make_unique<SqliteDb>(path_, vfs);
   db->Exec("PRAGMA query_only=1");
   if (vfs != nullptr) db->Exec(kAskForMappedPages);
@@ -246,6 +274,11 @@ void SqliteStore::BeginRead(Reader& reader) {
   reader.snapshot = header;
 }
 
+void SqliteStore::EndRead(Reader& reader) {
+  reader.in_transaction = false;
+  reader.db->Prepare(kCommit)->Run();
+}
+
 void SqliteStore::EndIdleSnapshots() {
   std::lock_guard lock(readers_mu_);
   std::erase_if(idle_readers_, [](Reader& reader) {
@@ -267,6 +300,7 @@ Status SqliteStore::Write(const WriteFn& fn) {
     std::lock_guard lock(writer_mu_);
     if (failed_.load()) return Error(Errc::kUnavailable, "Database unavailable");
     SqliteDb& db = *writer_db_;
+    if (io_ == Io::kPlain) return WritePlain(db, fn);
     try {
       if (!batch_open_) {
         db.Prepare(kBegin)->Run();
@@ -281,6 +315,11 @@ Status SqliteStore::Write(const WriteFn& fn) {
       status = fn(db);
     } catch (const SqliteError& e) {
       status = ToError(e);
+      // The statement's pages may have gone to the WAL (a spill); the batch goes with them.
+      if (IsIoFailure(e)) {
+        FailOpenBatch(db, e);
+        return status;
+      }
     } catch (const std::exception& e) {
       spdlog::error("a write failed: {}", e.what());
       status = Error(Errc::kInternal, "Internal server error");
@@ -313,6 +352,68 @@ Status SqliteStore::Write(const WriteFn& fn) {
   return AwaitDurable(ticket);
 }
 
+Status SqliteStore::WritePlain(SqliteDb& db, const WriteFn& fn) {
+  try {
+    db.Prepare(kBegin)->Run();
+  } catch (const SqliteError& e) {
+    FenceIfIoFailure(e);
+    return ToError(e);
+  }
+  Status status = Ok{};
+  try {
+    status = fn(db);
+    if (status.ok()) db.Prepare(kCommit)->Run();  // synchronous=FULL: synced when it returns
+  } catch (const SqliteError& e) {
+    FenceIfIoFailure(e);
+    status = ToError(e);
+  } catch (const std::exception& e) {
+    spdlog::error("a write failed: {}", e.what());
+    status = Error(Errc::kInternal, "Internal server error");
+  }
+  if (!status.ok()) {
+    try {
+      db.Prepare(kRollback)->Run();
+    } catch (const SqliteError&) {
+      // No transaction was open any more: SQLite ends one itself on an I/O error.
+    }
+    return status;
+  }
+  // Committed and on disk: its number is synced at once, for DurabilityScope and WhenDurable.
+  const uint64_t ticket = open_batch_++;
+  visible_.store(ticket);
+  committed_.store(ticket);
+  synced_.store(ticket);
+  ++fsyncs_;
+  return AwaitDurable(ticket);
+}
+
+void SqliteStore::FenceIfIoFailure(const SqliteError& e) {
+  if (!IsIoFailure(e)) return;
+  const char* what = "a write to the database's files failed";
+  if (e.code == SQLITE_IOERR_FSYNC || e.code == SQLITE_IOERR_DIR_FSYNC) {
+    what = "an fsync of the database's files failed";
+  } else if ((e.code & 0xff) == SQLITE_FULL) {
+    what = "the disk is full";
+  }
+  Fence(std::string(what) + " (SQLite: " + e.detail + ", code " + std::to_string(e.code) + ")");
+}
+
+void SqliteStore::Fence(const std::string& reason) {
+  {
+    std::lock_guard lock(fence_mu_);
+    if (failed_.load()) return;
+    fence_reason_ = reason;
+    failed_.store(true);
+  }
+  spdlog::critical(
+      "database writes stopped: {}; what was not on disk is answered 503, every "
+      "later write too; restart the server once the disk is fixed (toolregistry_db_"
+      "writes_refused=1)",
+      reason);
+  // The syncer answers whoever waits for a commit (kTr); kPlain has nobody waiting.
+  if (io_ == Io::kTr) WakeSyncer();
+}
+
 void SqliteStore::WakeSyncer() {
   bool idle;
   {
@@ -327,6 +428,7 @@ void SqliteStore::WakeSyncer() {
 
 void SqliteStore::FailOpenBatch(SqliteDb& db, const SqliteError& e) {
   spdlog::error("the open batch of writes failed ({}): rolled back", e.detail);
+  FenceIfIoFailure(e);
   try {
     db.Prepare(kRollback)->Run();
   } catch (const SqliteError&) {
@@ -354,7 +456,20 @@ Status SqliteStore::AfterRead() {
   // Read after the read: a batch takes its number (visible_) before its COMMIT.
   uint64_t seen = visible_.load();
   if (seen <= synced_.load()) return Ok{};
+  if (failed_.load() && OnlyRolledBackSince(seen)) return Ok{};
   return AwaitDurable(seen);
+}
+
+bool SqliteStore::OnlyRolledBackSince(uint64_t seen) {
+  // Fenced, nothing commits any more: the batches after the last synced one are few.
+  constexpr uint64_t kMaxLook = 16;
+  std::lock_guard lock(sync_mu_);
+  const uint64_t synced = synced_.load();
+  if (seen - synced > kMaxLook) return false;
+  for (uint64_t t = synced + 1; t <= seen; ++t) {
+    if (!failed_batches_.contains(t)) return false;
+  }
+  return true;
 }
 
 Status SqliteStore::AfterOwnRead() {
@@ -394,28 +509,29 @@ void SqliteStore::WhenDurable(uint64_t ticket, std::function<void(bool)> done) {
 void SqliteStore::SyncLoop() {
   std::unique_lock lock(sync_mu_);
   for (;;) {
-    sync_cv_.wait(lock, [&] { return stopping_ || (to_commit_ && !failed_.load()); });
-    if (!to_commit_ || failed_.load()) return;  // stopping, and nothing left to commit
+    sync_cv_.wait(lock, [&] { return stopping_ || to_commit_; });
+    if (!to_commit_) return;  // stopping, and nothing left to commit
     to_commit_ = false;
     lock.unlock();
-    const uint64_t batch = CommitOpenBatch();
-    // Every batch up to `batch` has written its WAL frames: one fsync covers them all.
-    int rc;
-    do {
-      rc = ::fdatasync(wal_fd_);
-    } while (rc != 0 && errno == EINTR);
-    const int error = rc == 0 ? 0 : errno;
-    lock.lock();
-    if (rc == 0) {
-      synced_.store(batch);
-      ++fsyncs_;
-    } else {
+    // Fenced (Fence): nothing is committed or synced any more; the round only answers.
+    uint64_t batch = 0;
+    int error = 0;
+    if (!failed_.load()) batch = CommitOpenBatch();
+    if (!failed_.load()) {
+      // Every batch up to `batch` has written its WAL frames: one fsync covers them all.
+      int rc;
+      do {
+        rc = ::fdatasync(wal_fd_);
+      } while (rc != 0 && errno == EINTR);
+      error = rc == 0 ? 0 : errno;
       // After a failed fsync the kernel may have dropped the dirty pages: what was committed
       // since the last good one may be gone, and another fsync could not tell. Stop writing.
-      failed_.store(true);
-      spdlog::critical("fsync of the database's WAL failed ({}): writes refused from now on; "
-                       "restart the server once the disk is fixed",
-                       std::strerror(error));
+      if (rc != 0) Fence(std::string("fdatasync of the WAL failed (") + std::strerror(error) + ")");
+    }
+    lock.lock();
+    if (!failed_.load()) {
+      synced_.store(batch);
+      ++fsyncs_;
     }
     // Answered outside the lock, each with what IsDurable said under it.
     std::vector<std::pair<std::function<void(bool)>, bool>> ready;
@@ -427,7 +543,7 @@ void SqliteStore::SyncLoop() {
     durable_cv_.notify_all();
     lock.unlock();
     for (auto& [done, durable] : ready) done(durable);
-    Checkpoint();
+    if (!failed_.load()) Checkpoint();
     lock.lock();
   }
 }
@@ -461,6 +577,8 @@ void SqliteStore::Checkpoint() {
     checkpoint_db_->CheckpointPassive();
   } catch (const SqliteError& e) {
     spdlog::warn("checkpoint of the WAL failed: {}", e.detail);
+    // A page written to the database file, or its sync, failed: the same fence as the WAL's.
+    FenceIfIoFailure(e);
   }
 }
 
@@ -672,6 +790,10 @@ std::optional<uint64_t> SqliteStore::ChangeStamp() {
 }
 
 Status SqliteStore::Ping() {
+  if (failed_.load()) {
+    std::lock_guard lock(fence_mu_);
+    return Error(Errc::kUnavailable, "Database writes stopped: " + fence_reason_);
+  }
   auto version = Read<int64_t>([](SqliteDb& db) {
     auto s = db.Prepare(kSchemaVersion);
     s->Step();
@@ -695,6 +817,7 @@ Store::Stats SqliteStore::GetStats() {
     stats.queued_writes = static_cast<double>(open_batch_writes_);
   }
   stats.commits = static_cast<double>(fsyncs_.load());
+  stats.writes_refused = failed_.load() ? 1 : 0;
   return stats;
 }
 

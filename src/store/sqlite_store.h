@@ -36,9 +36,22 @@ class SqliteStore final : public Store {
   // another process reading the file could not know. kSynchronous (admin commands, which run
   // beside a server): each COMMIT is on disk before any connection sees it.
   enum class Commits { kGroup, kSynchronous };
-  // Opens or creates the database at `path` and applies pending migrations.
+  // How the store does its I/O (`serve --sqlite-io`; docs/decisions.md, "Plain SQLite I/O").
+  // kTr: our VFS (store/sqlite_vfs.h), the syncer's group commit (`commits`), readers that
+  // reuse their snapshot while the WAL-index header stays the same. kPlain: SQLite as it
+  // comes: its "unix" VFS, each write its own transaction committed with synchronous=FULL
+  // on the calling thread (SQLite syncs the WAL before COMMIT returns), SQLite's automatic
+  // checkpoint, a read transaction per read; `commits` is moot. The measure and the fallback
+  // of the other.
+  enum class Io { kTr, kPlain };
+  // Opens or creates the database at `path` and applies pending migrations. kTr falls back
+  // to kPlain, with a warning, when the VFS's start-up check fails (CheckTrVfs), or when the
+  // environment variable TOOLREGISTRY_TEST_VFS_CHECK=fail says so (the tests' way to take
+  // that path).
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
-                                                   Commits commits = Commits::kGroup);
+                                                   Commits commits = Commits::kGroup,
+                                                   Io io = Io::kTr);
+  Io io() const { return io_; }
   ~SqliteStore() override;  // syncs what is committed, then closes every connection
 
   Status CreateWorkspace(const Workspace& ws) override;
@@ -113,7 +126,7 @@ class SqliteStore final : public Store {
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
 
-  explicit SqliteStore(std::string path);
+  SqliteStore(std::string path, Io io);
   // Runs `fn` on a reader connection, in one read transaction (one snapshot for all its
   // statements). SqliteError becomes kUnavailable/kInternal.
   template <typename T, typename Fn>
@@ -129,6 +142,7 @@ class SqliteStore final : public Store {
       Reader reader = AcquireReader();
       BeginRead(reader);
       T value = fn(*reader.db);
+      if (io_ == Io::kPlain) EndRead(reader);
       ReleaseReader(std::move(reader));
       if (Status seen = AfterRead(); !seen.ok()) return seen.error();
       return value;
@@ -155,6 +169,8 @@ class SqliteStore final : public Store {
   // Keeps the reader's read transaction if its snapshot is still the latest; else ends it
   // and begins a new one, with the header read before it.
   void BeginRead(Reader& reader);
+  // Ends the reader's read transaction (Io::kPlain: one per read).
+  static void EndRead(Reader& reader);
   // Ends the read transactions of idle readers, so that none holds back a checkpoint.
   void EndIdleSnapshots();
   // Logs the detail; the Error carries only a public message.
@@ -163,6 +179,17 @@ class SqliteStore final : public Store {
   // begun if none is open); then waits until the syncer has committed the batch and it is on
   // disk, or notes the batch in the thread's DurabilityScope.
   Status Write(const WriteFn& fn);
+  // Io::kPlain: runs `fn` in a transaction of its own, committed (and synced by SQLite)
+  // before it returns. Needs writer_mu_.
+  Status WritePlain(SqliteDb& db, const WriteFn& fn);
+  // A failed write or sync of the database's files (SQLITE_IOERR, SQLITE_FULL, or the
+  // syncer's fdatasync): from now on every write is refused (kUnavailable), /readyz says why
+  // (Ping), and every commit not known to be on disk is answered as failed. Nothing is
+  // retried: after a failed fsync the kernel may have dropped the dirty pages and marked them
+  // clean, so a later fsync that succeeds proves nothing (docs/decisions.md, "A failed fsync
+  // stops writes"). Other failures (a constraint, SQLITE_BUSY) are not I/O: no fence.
+  void FenceIfIoFailure(const SqliteError& e);
+  void Fence(const std::string& reason);
   // Tells the syncer the open batch has a write to commit.
   void WakeSyncer();
   // The syncer: commits the open batch, if any; returns the number of the last batch closed.
@@ -175,6 +202,12 @@ class SqliteStore final : public Store {
   // A read has returned: a batch it may have seen that is not on disk yet, it waits for, or
   // notes. AfterOwnRead: the same for a read on the writer connection (needs writer_mu_).
   Status AfterRead();
+  // Fenced: true when every batch after the last synced one up to `seen` was rolled back, so
+  // that a read saw nothing that is not on disk, and may be answered. After a failed fsync
+  // the batch it was for is committed and visible to every reader, and not known to be on
+  // disk: reads then fail too (kTr only; under kPlain a commit whose sync failed is never
+  // published).
+  bool OnlyRolledBackSince(uint64_t seen);
   Status AfterOwnRead();
   // Waits until batch `ticket` is on disk, or notes it in the thread's DurabilityScope.
   Status AwaitDurable(uint64_t ticket);
@@ -184,6 +217,7 @@ class SqliteStore final : public Store {
   static void InsertEvent(SqliteDb& db, const OutboxEvent& event);
 
   std::string path_;
+  Io io_;
 
   std::mutex writer_mu_;
   std::unique_ptr<SqliteDb> writer_db_;  // Guarded by writer_mu_
@@ -197,7 +231,9 @@ class SqliteStore final : public Store {
   std::atomic<uint64_t> visible_{0};
   std::atomic<uint64_t> committed_{0};
   std::atomic<uint64_t> synced_{0};
-  std::atomic<bool> failed_{false};  // an fsync failed: nothing more is written
+  std::atomic<bool> failed_{false};  // a write or an fsync failed: nothing more is written
+  std::mutex fence_mu_;
+  std::string fence_reason_;         // Guarded by fence_mu_: why failed_ was set, for /readyz
   std::atomic<int> wal_pages_{0};    // pages in the WAL after the last commit
 
   std::mutex readers_mu_;

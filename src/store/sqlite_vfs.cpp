@@ -310,4 +310,27 @@ const char* TrVfs() {
   return name;
 }
 
+std::optional<std::string> CheckTrVfs(const std::string& path) {
+  const char* vfs = TrVfs();
+  if (vfs == nullptr) return "SQLite's default VFS is not \"unix\"";
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, vfs) != SQLITE_OK) {
+    sqlite3_close(db);
+    return std::nullopt;
+  }
+  sqlite3_file* file = nullptr;
+  std::optional<std::string> problem;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods != &kMethods) {
+    problem = "the database file was not opened through the VFS";
+  } else if (Of(file)->mapping == nullptr) {
+    // Attach found another descriptor than the file's where the unix VFS's should be.
+    problem = "the unix VFS's file structure is not laid out as this build expects (SQLite " +
+              std::string(sqlite3_libversion()) + ")";
+  }
+  sqlite3_close(db);
+  return problem;
+}
+
 }  // namespace tr

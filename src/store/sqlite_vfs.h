@@ -45,9 +45,22 @@
 // through xFetch.
 #pragma once
 
+#include <optional>
+#include <string>
+
 namespace tr {
 
-// Registers the VFS once (not as the default); its name, for sqlite3_open_v2.
+// Registers the VFS once (not as the default); its name, for sqlite3_open_v2. nullptr when
+// SQLite's default VFS is not "unix" (the only one this VFS knows how to wrap).
 const char* TrVfs();
+
+// The start-up check of what this VFS relies on beyond SQLite's documented interface: the
+// head of the unix VFS's file structure (the descriptor it maps; UnixFileHead). Opens the
+// database at `path` through the VFS and checks that the descriptor read from the file
+// structure is the file's own, as Attach does at every open. nullopt when the VFS can be
+// used; else why not, for the log line of the fall-back to plain SQLite (SqliteStore::Io).
+// A file that cannot be opened at all is not the VFS's fault: nullopt, and the store's own
+// open reports it.
+std::optional<std::string> CheckTrVfs(const std::string& path);
 
 }  // namespace tr

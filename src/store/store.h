@@ -215,6 +215,8 @@ class Store {
     // SQLite: commits not on disk yet; PostgreSQL: callers waiting for a connection.
     double queued_writes = 0;
     double commits = 0;  // SQLite: fsyncs of the WAL (group commits) so far; PostgreSQL: commits
+    // 1 when writes are refused after a failed write or sync of the database (SQLite).
+    double writes_refused = 0;
   };
   virtual Stats GetStats() = 0;
 

@@ -133,7 +133,8 @@ ConnectSession MakeSession(const std::string& cid, const std::string& user_id, i
   return s;
 }
 
-enum class Backend { kSqlite, kPostgres };
+// kSqlitePlain: SQLite with SqliteStore::Io::kPlain (--sqlite-io=plain).
+enum class Backend { kSqlite, kSqlitePlain, kPostgres };
 
 // The admin URL `url` with its database name replaced by `name` (query string kept).
 std::string WithDatabase(const std::string& url, const std::string& name) {
@@ -147,6 +148,8 @@ std::string WithDatabase(const std::string& url, const std::string& name) {
 
 class StoreTest : public testing::TestWithParam<Backend> {
  protected:
+  bool IsSqlite() const { return GetParam() != Backend::kPostgres; }
+
   void SetUp() override {
     if (GetParam() == Backend::kPostgres) {
       const char* admin = std::getenv("TOOLREGISTRY_TEST_PG_URL");
@@ -173,7 +176,7 @@ class StoreTest : public testing::TestWithParam<Backend> {
 
   // Points path_ at a new, empty database (a new file, or a new PostgreSQL database).
   void UseNewDatabase(const std::string& name) {
-    if (GetParam() == Backend::kSqlite) {
+    if (IsSqlite()) {
       path_ = dir_.File(name + ".db");
       return;
     }
@@ -190,14 +193,16 @@ class StoreTest : public testing::TestWithParam<Backend> {
       EXPECT_TRUE(opened.ok()) << opened.error().message();
       return opened.ok() ? std::move(opened.value()) : nullptr;
     }
-    auto opened = SqliteStore::Open(path_);
+    auto opened = SqliteStore::Open(
+        path_, SqliteStore::Commits::kGroup,
+        GetParam() == Backend::kSqlitePlain ? SqliteStore::Io::kPlain : SqliteStore::Io::kTr);
     EXPECT_TRUE(opened.ok()) << opened.error().message();
     return opened.ok() ? std::move(opened.value()) : nullptr;
   }
 
   // A one-number query on a connection of its own: a view that does not go through the store.
   int64_t Query(const std::string& sql) {
-    if (GetParam() == Backend::kSqlite) return QueryInt(path_, sql.c_str());
+    if (IsSqlite()) return QueryInt(path_, sql.c_str());
     PgConn db(path_);
     return db.Exec(sql.c_str()).Int(0, 0);
   }
@@ -217,9 +222,17 @@ class StoreTest : public testing::TestWithParam<Backend> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
-                         testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         testing::Values(Backend::kSqlite, Backend::kSqlitePlain,
+                                         Backend::kPostgres),
                          [](const testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                           switch (info.param) {
+                             case Backend::kSqlite:
+                               return "Sqlite";
+                             case Backend::kSqlitePlain:
+                               return "SqlitePlain";
+                             default:
+                               return "Postgres";
+                           }
                          });
 
 TEST_P(StoreTest, OpenAppliesMigrationsAndReopens) {
@@ -745,7 +758,7 @@ TEST_P(StoreTest, InADurabilityScopeTheAnswerWaitsInsteadOfTheWrite) {
     EXPECT_TRUE(own->has_value());
     ticket = scope.ticket();
     // SQLite defers the fsync to the scope's owner; PostgreSQL commits durably at once.
-    if (GetParam() == Backend::kSqlite) {
+    if (IsSqlite()) {
       EXPECT_GT(ticket, 0u);
     }
   }
@@ -1181,7 +1194,7 @@ TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
     stamp = now;
   };
   auto moved_by_another = [&](const char* what) {
-    if (GetParam() == Backend::kSqlite) return moved(what);
+    if (IsSqlite()) return moved(what);
     std::optional<uint64_t> now =
         StampWhen(*store_, [&](std::optional<uint64_t> s) { return s.has_value() && s != stamp; });
     EXPECT_TRUE(now.has_value() && now != stamp) << what;
@@ -1215,7 +1228,7 @@ TEST_P(StoreTest, ChangeStampMovesWithEveryConfigurationChangeOfAnyConnection) {
   ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("cid-1", "u-1", 5000), MakeSession("cid-1", "u-1", 5000)).ok());
   ASSERT_TRUE(store_->FindWorkspace("ws-1").ok());
   EXPECT_EQ(store_->ChangeStamp(), stamp);
-  if (GetParam() != Backend::kSqlite) return;
+  if (!IsSqlite()) return;
 
   // SQL from a connection that is not ours at all (the sqlite3 shell), after the stamp was
   // read with nothing committed since; then after the WAL was checkpointed and restarted.

@@ -140,11 +140,19 @@ export function waitForAdminChange(probe) {
 // ---------------------------------------------------------------------------
 // Context: temp dir, database, environment, processes to clean up
 
+/**
+ * TR_TEST_SQLITE_IO=plain runs the servers and admin commands a test starts with SQLite's own
+ * I/O (`--sqlite-io=plain`, docs/decisions.md, "Plain SQLite I/O"); unset: the default (tr).
+ * `make blackbox-test-plain` runs the durability, crash and power-loss tests so.
+ */
+export const SQLITE_IO = process.env.TR_TEST_SQLITE_IO || undefined;
+
 function cleanEnv(extra) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('TOOLREGISTRY_')) env[k] = v;
   }
+  if (SQLITE_IO) env.TOOLREGISTRY_SQLITE_IO = SQLITE_IO;
   return { ...env, ...extra };
 }
 

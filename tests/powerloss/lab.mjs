@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BIN, startServer } from '../lib/harness.mjs';
+import { BIN, SQLITE_IO, startServer } from '../lib/harness.mjs';
 import { readLog } from './log.mjs';
 import { Recording } from './model.mjs';
 
@@ -39,6 +39,7 @@ function cleanEnv(extra) {
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('TOOLREGISTRY_') && !k.startsWith('TR_POWERLOSS_') && k !== 'LD_PRELOAD') env[k] = v;
   }
+  if (SQLITE_IO) env.TOOLREGISTRY_SQLITE_IO = SQLITE_IO;  // TR_TEST_SQLITE_IO (harness.mjs)
   return { ...env, ...extra };
 }
 
