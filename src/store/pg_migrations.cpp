@@ -144,6 +144,15 @@ CREATE TRIGGER custom_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE 
 CREATE TRIGGER customer_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON customer_integrations FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
 )sql",
+    // 3: bounded storage, as SQLite's migration 5: the retention pass's indexes, and the one
+    // a user's delete needs to find its sessions.
+    R"sql(
+CREATE INDEX connect_sessions_by_user ON connect_sessions (customer_integration_id, user_id);
+CREATE INDEX integration_users_never_connected ON integration_users (created_at)
+  WHERE active = 0 AND credentials IS NULL;
+CREATE INDEX webhook_outbox_finished ON webhook_outbox (created_at)
+  WHERE delivered_at IS NOT NULL OR next_attempt_at IS NULL;
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.
