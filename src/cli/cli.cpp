@@ -100,6 +100,11 @@ int Main(int argc, char** argv) {
                         "seconds between background OAuth refresh sweeps")
       ->envname("TOOLREGISTRY_REFRESH_SWEEP_INTERVAL")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  serve_cmd->add_option("--retention", serve.retention_seconds,
+                        "seconds expired connect sessions, never-connected users and finished "
+                        "webhook events are kept")
+      ->envname("TOOLREGISTRY_RETENTION")
+      ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600));
   serve_cmd->add_option("--rate-limit", serve.rate_limit, "requests per second per API key (0: off)")
       ->envname("TOOLREGISTRY_RATE_LIMIT")
       ->check(CLI::Range(0.0, 1e9));

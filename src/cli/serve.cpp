@@ -2,9 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "core/admin_service.h"
 #include "core/api_service.h"
 #include "core/credential_service.h"
+#include "core/janitor.h"
 #include "core/metrics.h"
 #include "core/proxy_service.h"
 #include "core/webhook_dispatcher.h"
@@ -25,19 +28,19 @@ namespace tr::cli {
 
 namespace {
 
-// Runs CredentialService::SweepOnce() every `interval` on its own thread until Stop().
-class BackgroundSweeper {
+// Runs `work` every `interval` on its own thread until Stop(). The work may Pause() between
+// steps of a long job; Pause returns false once Stop() was called.
+class PeriodicTask {
  public:
-  BackgroundSweeper(CredentialService& credentials, std::chrono::seconds interval)
-      : thread_([this, &credentials, interval] {
-          std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-            lock.unlock();
-            credentials.SweepOnce();
-            lock.lock();
-          }
+  PeriodicTask(std::chrono::milliseconds interval, std::function<void(PeriodicTask&)> work)
+      : work_(std::move(work)), thread_([this, interval] {
+          while (Pause(interval)) work_(*this);
         }) {}
-  ~BackgroundSweeper() { Stop(); }
+  ~PeriodicTask() { Stop(); }
+  bool Pause(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, duration, [this] { return stopping_; });
+  }
   void Stop() {
     {
       std::lock_guard lock(mu_);
@@ -48,10 +51,11 @@ class BackgroundSweeper {
   }
 
  private:
+  std::function<void(PeriodicTask&)> work_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // Guarded by mu_
-  std::thread thread_;
+  std::thread thread_;     // last: starts once the members above exist
 };
 
 // Raises the soft limit on open descriptors to the hard one: every connection holds one, and
@@ -184,7 +188,15 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
 
   WebhookDispatcher webhooks(*rt.store, *rt.keyring, rt.clock, http_client, WebhookOptions{});
   webhooks.Start();
-  BackgroundSweeper sweeper(*credentials, std::chrono::seconds(options.sweep_interval_seconds));
+  PeriodicTask sweeper(std::chrono::seconds(options.sweep_interval_seconds),
+                      [&](PeriodicTask&) { credentials->SweepOnce(); });
+  // Bounded storage: a pass a minute, or more often with a short retention (tests use 1 s).
+  Janitor janitor(*rt.store, rt.clock, JanitorOptions{options.retention_seconds * 1000});
+  const auto janitor_interval = std::chrono::milliseconds(
+      std::clamp<int64_t>(options.retention_seconds * 1000 / 4, 250, 60'000));
+  PeriodicTask janitor_task(janitor_interval, [&](PeriodicTask& task) {
+    janitor.RunOnce([&] { return task.Pause(std::chrono::milliseconds(5)); });
+  });
 
   if (*bootstrap) {
     std::cout << "bootstrap workspace default: " << (*bootstrap)->workspace_id << "\n"
@@ -193,6 +205,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::cout << "listening on http://" << bound << std::endl;
   spdlog::info("serving on {} (public URL {})", bound, public_url);
   server.Run();
+  janitor_task.Stop();
   sweeper.Stop();
   webhooks.Stop();
   spdlog::info("stopped");

@@ -17,6 +17,9 @@ struct ServeOptions {
   bool allow_private_network = false;
   AwsSettings aws;
   int64_t sweep_interval_seconds = 30;  // background OAuth refresh sweep
+  // How long finished things are kept: expired connect sessions, users that never
+  // connected, delivered or abandoned webhook events (core/janitor.h).
+  int64_t retention_seconds = int64_t{7} * 24 * 3600;
   double rate_limit = 1000;             // requests per second per API key; 0: off
   double rate_burst = 2000;
   double auth_failure_limit = 10;   // failed API-key attempts per second per client address

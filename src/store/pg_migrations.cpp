@@ -157,6 +157,15 @@ CREATE TABLE api_key_usage (
 ALTER TABLE integration_users ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE integration_users ADD COLUMN next_refresh_at BIGINT;
 )sql",
+    // 5: bounded storage, as SQLite's migration 7: the retention pass's indexes, and the one
+    // a user's delete needs to find its sessions.
+    R"sql(
+CREATE INDEX connect_sessions_by_user ON connect_sessions (customer_integration_id, user_id);
+CREATE INDEX integration_users_never_connected ON integration_users (created_at)
+  WHERE active = 0 AND credentials IS NULL;
+CREATE INDEX webhook_outbox_finished ON webhook_outbox (created_at)
+  WHERE delivered_at IS NOT NULL OR next_attempt_at IS NULL;
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

@@ -57,6 +57,7 @@ class PgStore final : public Store {
                                                   const std::string& user_id) override;
   Status CreateUserAndSession(const IntegrationUser& user, const ConnectSession& session) override;
   Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) override;
+  Result<Purged> PurgeFinished(int64_t before, int limit) override;
   Result<std::optional<ConnectSession>> FindSessionByToken(const std::string& token_hash) override;
   Result<std::optional<ConnectSession>> FindSessionByState(const std::string& state_hash) override;
   Result<int> CountSubmission(const std::string& token_hash) override;

@@ -137,12 +137,20 @@ void SqliteStore::OpenConnections(Commits commits) {
   // (store/sqlite_vfs.h).
   writer_db_ = std::make_unique<SqliteDb>(path_, io_ == Io::kTr ? TrVfs() : nullptr);
   SqliteDb& db = *writer_db_;
+  // Only takes effect on a new database, before its first page is written (journal_mode=WAL
+  // writes it): the retention pass can then give deleted rows' pages back to the file
+  // system (Compact). An older database reuses its free pages instead.
+  db.Exec("PRAGMA auto_vacuum=INCREMENTAL");
   db.Exec("PRAGMA journal_mode=WAL");
   // FULL for the migrations: they are durable when Open returns. kPlain keeps it: SQLite
   // syncs the WAL in every COMMIT.
   db.Exec("PRAGMA synchronous=FULL");
   db.Exec("PRAGMA foreign_keys=ON");
   ApplySqliteMigrations(db, SystemClock().NowMillis());
+  {
+    auto mode = db.Prepare("PRAGMA auto_vacuum");
+    incremental_vacuum_ = mode->Step() && mode->Int(0) == 2;
+  }
   if (io_ == Io::kPlain) return;  // SQLite checkpoints itself; no WAL-index reads
   // From here on a commit only appends to the WAL; the syncer makes it durable.
   if (commits == Commits::kGroup) db.Exec("PRAGMA synchronous=NORMAL");

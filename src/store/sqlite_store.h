@@ -78,6 +78,8 @@ class SqliteStore final : public Store {
                                                   const std::string& user_id) override;
   Status CreateUserAndSession(const IntegrationUser& user, const ConnectSession& session) override;
   Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) override;
+  Result<Purged> PurgeFinished(int64_t before, int limit) override;
+  Result<int64_t> Compact(int pages) override;
   Result<std::optional<ConnectSession>> FindSessionByToken(const std::string& token_hash) override;
   Result<std::optional<ConnectSession>> FindSessionByState(const std::string& state_hash) override;
   Result<int> CountSubmission(const std::string& token_hash) override;
@@ -246,6 +248,7 @@ class SqliteStore final : public Store {
     uint64_t ticket;
     std::function<void(bool)> done;
   };
+  bool incremental_vacuum_ = false;  // the database has auto_vacuum=INCREMENTAL; set at open
   std::vector<Waiter> waiters_;        // Guarded by sync_mu_ (WhenDurable)
   std::set<uint64_t> failed_batches_;  // Guarded by sync_mu_: rolled back, not on disk
   bool to_commit_ = false;             // Guarded by sync_mu_: a write is in the open batch

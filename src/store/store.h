@@ -228,6 +228,22 @@ class Store {
   // holds any row already.
   virtual Status ImportRows(const std::vector<DumpRow>& rows) = 0;
 
+  // Bounded storage (core/janitor.h). In one transaction, deletes up to `limit` rows of each
+  // kind that finished before `before`: connect sessions that expired, then users that never
+  // connected (inactive, no credentials, created before `before`) with no session left, then
+  // webhook events created before `before` that were delivered or given up. Returns how many
+  // rows it deleted: fewer than `limit` of every kind means nothing is left for now.
+  struct Purged {
+    int sessions = 0;
+    int users = 0;
+    int events = 0;
+  };
+  virtual Result<Purged> PurgeFinished(int64_t before, int limit) = 0;
+  // Gives up to `pages` pages of deleted rows back to the file system where the engine
+  // leaves that to its user (SQLite: an incremental vacuum, in its own short transaction).
+  // Returns how many free pages are left to give back; 0 when there is nothing to do.
+  virtual Result<int64_t> Compact(int /*pages*/) { return int64_t{0}; }
+
   // Start-up: claims the one-time bootstrap. True exactly once per database: when it
   // returns true, `ws` and `key` have been created in the same transaction.
   virtual Result<bool> BootstrapOnce(const Workspace& ws, const ApiKeyRecord& key) = 0;

@@ -31,7 +31,9 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/ids.h"
+#include "core/janitor.h"
 
 namespace tr {
 namespace {
@@ -1133,6 +1135,124 @@ TEST_P(StoreTest, OutboxClaimsAreDisjointAcrossStores) {
   ASSERT_EQ(retry->size(), 1u);
   EXPECT_EQ(retry->front().event_id, "msg_1");
   EXPECT_EQ(retry->front().attempts, 1);
+}
+
+TEST_P(StoreTest, PurgeFinishedDeletesWhatFinishedBeforeTheCutOffOnly) {
+  CreateIntegration("ws-1", "ci-1");
+  ASSERT_TRUE(store_->SetWebhook({"ws-1", "https://hooks.example", {"k", "secret"}}, 1000).ok());
+  // Sessions expire at created + 900,000 (MakeSession).
+  // "old": never connected, its only session expired before the cut-off: both go.
+  ConnectSession old_session = MakeSession("ci-1", "old", 1000);
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "old", 1000), old_session).ok());
+  // "connected": its expired session goes, the user stays.
+  ConnectSession used = MakeSession("ci-1", "connected", 1000);
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "connected", 1000), used).ok());
+  ASSERT_TRUE(store_->FinishSession(used.token_hash, true, SealedSecret{"k", "creds"}, std::nullopt,
+                                    2000, std::nullopt)
+                  .ok());
+  // "pending": never connected, but a newer session is still within the retention: stays.
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "pending", 1000),
+                                           MakeSession("ci-1", "pending", 1000))
+                  .ok());
+  ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", "pending", 1000),
+                                           MakeSession("ci-1", "pending", 2'000'000))
+                  .ok());
+  // Events: delivered and given up before the cut-off go; one still retrying stays.
+  for (const char* id : {"delivered", "abandoned", "retrying"}) {
+    ASSERT_TRUE(store_->EnqueueEvent({id, "ws-1", "user.connected", "{}", 0, 1000, 0}).ok());
+  }
+  ASSERT_TRUE(store_->MarkEventDelivered("delivered", 1500).ok());
+  ASSERT_TRUE(store_->MarkEventFailed("abandoned", 8, std::nullopt).ok());
+  ASSERT_TRUE(store_->MarkEventFailed("retrying", 3, 5'000'000).ok());
+
+  const int64_t cut_off = 1'500'000;  // after the first sessions expired, before the last
+  auto purged = store_->PurgeFinished(cut_off, 100);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(purged->sessions, 3);  // old, connected's, pending's first
+  EXPECT_EQ(purged->users, 1);
+  EXPECT_EQ(purged->events, 2);
+  auto old = store_->FindUser("ci-1", "old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->has_value());
+  for (const char* kept : {"connected", "pending"}) {
+    auto user = store_->FindUser("ci-1", kept);
+    ASSERT_TRUE(user.ok() && user->has_value()) << kept;
+  }
+  EXPECT_EQ(Count("connect_sessions"), 1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM webhook_outbox WHERE event_id = 'retrying'"), 1);
+  EXPECT_EQ(Count("webhook_outbox"), 1);
+
+  auto again = store_->PurgeFinished(cut_off, 100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->sessions + again->users + again->events, 0);
+}
+
+TEST_P(StoreTest, PurgeFinishedWorksInBatches) {
+  CreateIntegration("ws-1", "ci-1");
+  for (int i = 0; i < 25; ++i) {
+    const std::string user = fmt::format("u-{}", i);
+    ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", user, 1000),
+                                             MakeSession("ci-1", user, 1000))
+                    .ok());
+  }
+  int sessions = 0, users = 0, rounds = 0;
+  for (;; ++rounds) {
+    auto purged = store_->PurgeFinished(10'000'000, 10);
+    ASSERT_TRUE(purged.ok());
+    EXPECT_LE(purged->sessions, 10);
+    EXPECT_LE(purged->users, 10);
+    sessions += purged->sessions;
+    users += purged->users;
+    if (purged->sessions < 10 && purged->users < 10) break;
+  }
+  EXPECT_EQ(sessions, 25);
+  EXPECT_EQ(users, 25);
+  EXPECT_GE(rounds, 2);
+  EXPECT_EQ(Count("integration_users"), 0);
+}
+
+TEST_P(StoreTest, JanitorEmptiesTheStoreInShortBatchesAndGivesThePagesBack) {
+  CreateIntegration("ws-1", "ci-1");
+  constexpr int kUsers = 250;
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string user = fmt::format("user-with-a-long-enough-id-to-fill-pages-{:06}", i);
+    ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", user, 1000),
+                                             MakeSession("ci-1", user, 1000))
+                    .ok());
+  }
+  FakeClock clock(1000);
+  Janitor janitor(*store_, clock, JanitorOptions{/*retention_millis=*/60'000, /*batch_rows=*/100,
+                                                 /*compact_pages=*/2});
+  // Within the retention (the sessions expire at 901,000): nothing goes.
+  clock.Set(901'000 + 59'000);
+  Janitor::PassResult early = janitor.RunOnce();
+  EXPECT_TRUE(early.ok);
+  EXPECT_EQ(early.sessions + early.users, 0);
+
+  clock.Set(901'000 + 61'000);
+  int pauses = 0;
+  Janitor::PassResult pass = janitor.RunOnce([&] { return ++pauses > 0; });
+  EXPECT_TRUE(pass.ok);
+  EXPECT_EQ(pass.sessions, kUsers);
+  EXPECT_EQ(pass.users, kUsers);
+  EXPECT_GE(pauses, 3);  // three batches of at most 100, then compaction steps of 2 pages
+  EXPECT_EQ(pass.free_pages_left, 0);
+  EXPECT_EQ(Count("connect_sessions"), 0);
+  EXPECT_EQ(Count("integration_users"), 0);
+  if (GetParam() == Backend::kSqlite) {
+    EXPECT_EQ(Query("PRAGMA auto_vacuum"), 2);  // INCREMENTAL, for a new database
+    EXPECT_EQ(Query("PRAGMA freelist_count"), 0);
+  }
+
+  // A pass told to stop ends after its first batch.
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string user = fmt::format("second-{}", i);
+    ASSERT_TRUE(store_->CreateUserAndSession(MakeUser("ci-1", user, 1000),
+                                             MakeSession("ci-1", user, 1000))
+                    .ok());
+  }
+  Janitor::PassResult stopped = janitor.RunOnce([] { return false; });
+  EXPECT_EQ(stopped.sessions, 100);
 }
 
 TEST_P(StoreTest, ReplaceSealedIsACompareAndSet) {
