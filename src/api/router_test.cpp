@@ -80,7 +80,10 @@ class RouterTest : public testing::Test {
     credentials_ = std::make_unique<CredentialService>(*store_, *directory_, keyring_, clock_,
                                                       http_, CredentialOptions{});
     proxy_ = std::make_unique<ProxyService>(*store_, *directory_, *credentials_, http_, clock_);
-    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *store_);
+    tools_ = std::make_unique<ToolService>(*store_, *directory_, *api_, *proxy_);
+    mcp_sessions_ = std::make_unique<McpSessions>(*store_, clock_, kPublicUrl);
+    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *tools_,
+                                       *mcp_sessions_, *store_);
 
     auto ws = admin_->CreateWorkspace("acme");
     auto key = admin_->CreateApiKey(ws->workspace_id);
@@ -90,6 +93,8 @@ class RouterTest : public testing::Test {
   }
   ~RouterTest() override {
     router_.reset();
+    mcp_sessions_.reset();
+    tools_.reset();
     proxy_.reset();
     credentials_.reset();
     connect_.reset();
@@ -163,6 +168,8 @@ class RouterTest : public testing::Test {
   std::unique_ptr<ConnectService> connect_;
   std::unique_ptr<CredentialService> credentials_;
   std::unique_ptr<ProxyService> proxy_;
+  std::unique_ptr<ToolService> tools_;
+  std::unique_ptr<McpSessions> mcp_sessions_;
   std::unique_ptr<Router> router_;
   std::string workspace_id_;
   std::string api_key_;

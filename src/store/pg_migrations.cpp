@@ -144,6 +144,18 @@ CREATE TRIGGER custom_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE 
 CREATE TRIGGER customer_integrations_bump_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON customer_integrations FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
 )sql",
+    // 3: MCP sessions (/v1/mcp), so that every node honours one.
+    R"sql(
+CREATE TABLE mcp_sessions (
+  session_hash     TEXT PRIMARY KEY,
+  workspace_id     TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  protocol_version TEXT NOT NULL,
+  url_elicitation  INTEGER NOT NULL,
+  created_at       BIGINT NOT NULL,
+  expires_at       BIGINT NOT NULL
+);
+CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

@@ -158,6 +158,18 @@ CREATE TRIGGER customer_integrations_update_bumps_config AFTER UPDATE ON custome
 CREATE TRIGGER customer_integrations_delete_bumps_config AFTER DELETE ON customer_integrations
   BEGIN UPDATE config_version SET version = version + 1; END;
 )sql",
+    // 5: MCP sessions (/v1/mcp), so that every process sharing the database honours one.
+    R"sql(
+CREATE TABLE mcp_sessions (
+  session_hash     TEXT PRIMARY KEY,
+  workspace_id     TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  protocol_version TEXT NOT NULL,
+  url_elicitation  INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL
+);
+CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =
