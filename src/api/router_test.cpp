@@ -44,8 +44,8 @@ using Headers = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // The fixed words of the API's paths; every other path segment is a variable.
 const std::set<std::string_view> kLiteralSegments = {
-    "v1", "integrations", "users", "auth-url", "credentials", "connect", "oauth", "callback",
-    "proxy", "healthz"};
+    "v1",       "integrations", "users",   "auth-url", "credentials", "connect", "oauth",
+    "callback", "proxy",        "healthz", "tools",    "call",        "mcp"};
 
 std::vector<std::string_view> Segments(std::string_view path) {
   std::vector<std::string_view> out;
@@ -231,6 +231,28 @@ TEST_F(RouterTest, MissingOrBadKeyIs401) {
     ExpectError(Call("GET", user, headers), 401, "Unauthorized");
     ExpectError(Call("POST", auth_url, headers, "{}"), 401, "Unauthorized");
   }
+}
+
+// The tool routes' refusals (their answers with tools are in core/tool_service_test.cpp and
+// the black-box tests tools_rest and mcp_server).
+TEST_F(RouterTest, ToolRoutesRefuseBadInput) {
+  ExpectError(Call("GET", "/v1/tools?userId=u-1", Headers{}), 401, "Unauthorized");
+  ExpectError(Call("POST", "/v1/tools/x/call", Headers{}, "{}"), 401, "Unauthorized");
+  ExpectError(Call("POST", "/v1/mcp", Headers{}, "{}"), 401, "Unauthorized");
+  ExpectError(Call("GET", "/v1/tools"), 400, "Bad Request");
+  ExpectError(Call("GET", "/v1/tools?userId=a&userId=b"), 400, "Bad Request");
+  ExpectError(Call("GET", "/v1/tools?userId=u-1&customerIntegrationId=nope"), 404, "Not Found");
+  http::Response empty = Call("GET", "/v1/tools?userId=u-1");
+  EXPECT_EQ(empty.status, 200);
+  EXPECT_EQ(empty.body, R"({"tools":[]})");
+  ExpectError(Call("POST", "/v1/tools/x/call", "not json"), 400, "Bad Request");
+  http::Response both = Call("POST", "/v1/tools/x/call", R"({"arguments": 1})");
+  EXPECT_EQ(both.status, 400);
+  EXPECT_EQ(json::parse(both.body).at("message").as_array().size(), 2u);  // each problem
+  ExpectError(Call("POST", "/v1/tools/x/call", R"({"userId": "u-1"})"), 404, "Not Found");
+  EXPECT_EQ(Call("GET", "/v1/mcp", Headers{{"x-api-key", api_key_}, {"x-user-id", "u"}}).status,
+            405);
+  EXPECT_EQ(Call("POST", "/v1/mcp", "{}").status, 400);  // no x-user-id
 }
 
 TEST_F(RouterTest, RevokedKeyIs401) {
