@@ -75,8 +75,9 @@ describe('tools_rest', { concurrency: 1, timeout: 120_000 }, () => {
     const foreign = (await ctx.enable(W2.workspaceId, 'open-meteo')).customerIntegrationId;
     assertError(await list(`userId=${userId}&customerIntegrationId=${foreign}`), 404);
     assertError(await list(`userId=${userId}`, 'sk_live_nope'), 401);
-    const empty = await list(`userId=${userId}`, W2.apiKey);
-    assert.deepEqual(empty.json, { tools: [] });
+    const W3 = await ctx.workspace(undefined, 'tools-empty');
+    const empty = await list(`userId=${userId}`, W3.apiKey);
+    assert.deepEqual(empty.json, { tools: [] }, 'a workspace without integrations has no tools');
   });
 
   test('a call puts each argument where the operation declares it, with the user credential', async () => {
