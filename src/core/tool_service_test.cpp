@@ -75,12 +75,19 @@ class ToolServiceTest : public testing::Test {
  protected:
   ToolServiceTest() : catalog_(TwoIntegrations()) {
     tools::Tool get_item = MakeTool("alpha_get_item", "GET", "/items/{id}");
+    get_item.input_schema = json::parse(R"({"type": "object", "required": ["id"],
+        "properties": {"id": {"type": "string"}, "q": {"type": "string"}}})")
+                                .get_object();
     get_item.operation.parameters.push_back(
         tools::Parameter{"id", "id", tools::ParamIn::kPath, "", false, true});
     get_item.operation.parameters.push_back(
         tools::Parameter{"q", "q", tools::ParamIn::kQuery, "", true, false});
     tools::Tool create = MakeTool("dup", "POST", "/items");
+    create.input_schema = json::parse(R"({"type": "object",
+        "properties": {"body": {"type": "object"}}})")
+                              .get_object();
     create.operation.has_body = true;
+    create.operation.body_content_type = "application/json";
     SetTools(catalog_, "alpha", tools::ToolSet{{get_item, create}});
     SetTools(catalog_, "beta",
              tools::ToolSet{{MakeTool("dup", "GET", "/b"), MakeTool("dup_2", "GET", "/c")}});
