@@ -165,22 +165,28 @@ CommandResult IntegrationImportOpenApi(AdminService& admin, const std::string& w
   if (!text) return text.error();
   auto imported = admin.ImportOpenApi(workspace_id, *text, file, integration_id);
   if (!imported) return imported.error();
-  json::array names;
-  json::array warnings;
+  *text = std::string();  // a large document: free it before the output is built
+  // The output shares the definition's storage, so the document moves into it uncopied.
+  json::object out(imported->definition.storage());
+  out["integrationId"] = imported->parsed->integration_id;
+  out["workspaceId"] = workspace_id;
+  out["definition"] = std::move(imported->definition);
+  json::array tools(out.storage());
+  json::array warnings(out.storage());
   if (const auto& set = imported->parsed->tools) {
     for (const auto& tool : set->tools) {
-      names.push_back(json::object{{"name", tool.name},
-                                   {"description", tool.description},
-                                   {"inputSchema", tool.input_schema},
-                                   {"annotations", tool.annotations}});
+      json::object item(out.storage());
+      item["name"] = tool.name;
+      item["description"] = tool.description;
+      item["inputSchema"] = tool.input_schema;
+      item["annotations"] = tool.annotations;
+      tools.push_back(std::move(item));
     }
     for (const auto& w : set->warnings) warnings.emplace_back(w);
   }
-  return json::object{{"integrationId", imported->parsed->integration_id},
-                      {"workspaceId", workspace_id},
-                      {"definition", std::move(imported->definition)},
-                      {"tools", std::move(names)},
-                      {"warnings", std::move(warnings)}};
+  out["tools"] = std::move(tools);
+  out["warnings"] = std::move(warnings);
+  return out;
 }
 
 CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args) {

@@ -116,15 +116,13 @@ Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& works
                                                         std::string_view document_text,
                                                         const std::string& source,
                                                         const std::string& integration_id) {
-  ImportedIntegration imported;
-  {
-    auto doc = tools::ParseDocumentText(document_text, source);
-    if (!doc) return doc.error();
-    if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
-    auto made = tools::DefinitionFromOpenApi(*doc, integration_id, source);
-    if (!made) return made.error();
-    imported.definition = std::move(*made);
-  }
+  auto doc = tools::ParseDocumentText(document_text, source);
+  if (!doc) return doc.error();
+  if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
+  auto made = tools::DefinitionFromOpenApi(std::move(*doc), integration_id, source);
+  if (!made) return made.error();
+  // Moved, not assigned: the definition keeps the document's storage (no copy).
+  ImportedIntegration imported{std::move(*made), nullptr};
   auto stored = StoreDefinition(workspace_id, json::serialize(imported.definition), source);
   if (!stored) return stored.error();
   imported.parsed = std::move(*stored);

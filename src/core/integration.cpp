@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
@@ -360,7 +361,10 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
   boost::system::error_code ec;
   json::parse_options options;
   options.max_depth = tools::kMaxDocumentDepth;  // an inline OpenAPI document nests deeply
-  json::value root = json::parse(json_text, ec, {}, options);
+  // One arena for the text (which may hold a large OpenAPI document): parsed fast, freed at
+  // once; the definition and its tools copy what they keep.
+  json::monotonic_resource arena;
+  json::value root = json::parse(json_text, ec, &arena, options);
   if (ec) return Error(Errc::kInvalidArgument, fmt::format("{}: not valid JSON", source));
   if (!root.is_object()) {
     return Error(Errc::kInvalidArgument, fmt::format("{}: must be a JSON object", source));

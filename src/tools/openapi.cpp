@@ -378,10 +378,7 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
   } else {
     tool.name = ToolName(integration_id_ + "_" + std::string(method) + "_" + std::string(path));
   }
-  if (auto compiled = CompileValidator(tool); !compiled) {
-    Warn(where + ": left out, its schema cannot be checked (" + compiled.error().message() + ")");
-    return std::optional<Tool>();
-  }
+  tool.validator = SchemaValidator::Deferred();
   return std::optional<Tool>(std::move(tool));
 }
 

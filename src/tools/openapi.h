@@ -31,12 +31,13 @@ struct ToolSelection {
 Status CheckOpenApiVersion(const boost::json::value& document, std::string_view source);
 
 // Every selected operation of `document` as a tool, in the document's order, names unique
-// within the set (a clash gets _2, _3 in that order), each with its compiled validator.
+// within the set (a clash gets _2, _3 in that order), each with a
+// validator compiled on first use.
 // kInvalidArgument, messages prefixed with `source`, when the document is not OpenAPI 3.0 or
 // 3.1 (Swagger 2.0 is refused by name), is malformed where it matters (paths, an operation's
 // parameters), or when `selection` names an operation the document lacks or an invalid name.
-// What is left out but does not stop the import (cookie parameters, non-local $refs, tools
-// whose schema cannot be compiled) is listed in ToolSet::warnings.
+// What is left out but does not stop the import (cookie parameters, non-local $refs) is
+// listed in ToolSet::warnings.
 Result<ToolSet> ToolsFromOpenApi(const boost::json::value& document,
                                  std::string_view integration_id, const ToolSelection& selection,
                                  std::string_view source);

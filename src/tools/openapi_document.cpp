@@ -5,6 +5,7 @@
 #include <string>
 
 #include <yaml-cpp/yaml.h>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 namespace tr::tools {
@@ -104,7 +105,9 @@ Result<json::value> ParseDocumentText(std::string_view text, std::string_view so
     json::parse_options options;
     options.max_depth = kMaxDocumentDepth;
     json::error_code ec;
-    json::value doc = json::parse(text, ec, {}, options);
+    // One arena for the document: parsed fast, freed at once. Tools copy what they keep.
+    json::value doc =
+        json::parse(text, ec, json::make_shared_resource<json::monotonic_resource>(), options);
     if (ec) {
       return Error(Errc::kInvalidArgument,
                    std::string(source) + ": not valid JSON (" + ec.message() + ")");

@@ -65,8 +65,7 @@ bool IsAbsoluteHttpUrl(std::string_view text) {
 
 }  // namespace
 
-Result<json::object> DefinitionFromOpenApi(const json::value& document,
-                                           std::string_view integration_id,
+Result<json::object> DefinitionFromOpenApi(json::value document, std::string_view integration_id,
                                            std::string_view source) {
   const json::object* doc = document.if_object();
   if (!doc)
@@ -75,7 +74,7 @@ Result<json::object> DefinitionFromOpenApi(const json::value& document,
   const json::object* info = ObjectAt(*doc, "info");
   std::string title = info ? std::string(StringAt(*info, "title")) : "";
 
-  json::object def;
+  json::object def(document.storage());
   def["integrationId"] = integration_id.empty() ? IdFromTitle(title) : std::string(integration_id);
   def["name"] = title.empty() ? def["integrationId"] : json::value(CutUtf8(title, 200));
   if (info && !StringAt(*info, "description").empty()) {
@@ -151,7 +150,9 @@ Result<json::object> DefinitionFromOpenApi(const json::value& document,
   }
   if (auth_types.empty()) auth_types.push_back("NONE");
   def["authTypes"] = std::move(auth_types);
-  def["tools"] = json::object{{"openapi", document}};
+  json::object tools(document.storage());
+  tools["openapi"] = std::move(document);
+  def["tools"] = std::move(tools);
   return def;
 }
 

@@ -19,7 +19,8 @@ namespace tr::tools {
 // authorizationCode -> OAUTH2 with its URLs and scopes; none usable -> NONE), and
 // "tools": {"openapi": <the document>}. kInvalidArgument naming `source` when the document
 // is not OpenAPI 3.0/3.1 or has no absolute http(s) server URL.
-Result<boost::json::object> DefinitionFromOpenApi(const boost::json::value& document,
+// `document` is moved into the definition (same storage: no copy).
+Result<boost::json::object> DefinitionFromOpenApi(boost::json::value document,
                                                   std::string_view integration_id,
                                                   std::string_view source);
 

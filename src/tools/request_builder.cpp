@@ -180,7 +180,8 @@ Result<BuiltRequest> BuildRequest(const Tool& tool, const json::object& argument
       return Error(Errc::kInternal, "tool " + tool.name + ": " + compiled.error().message());
     validator = std::move(*compiled);
   }
-  if (auto problems = validator->Check(json::value(arguments)); !problems.empty()) {
+  if (auto problems = validator->Check(tool.input_schema, json::value(arguments));
+      !problems.empty()) {
     return Error(Errc::kInvalidArgument, std::move(problems));
   }
 

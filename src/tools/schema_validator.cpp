@@ -117,27 +117,40 @@ bool IsEnclosingReport(std::string_view description) {
 
 }  // namespace
 
-SchemaValidator::SchemaValidator() : schema_(std::make_unique<valijson::Schema>()) {}
+SchemaValidator::SchemaValidator() = default;
 SchemaValidator::~SchemaValidator() = default;
 
-Result<std::shared_ptr<const SchemaValidator>> SchemaValidator::Compile(
-    const json::object& schema) {
+std::string SchemaValidator::CompileFrom(const json::object& schema) const {
   json::value checked(schema);
-  if (!Copy(checked, 0)) {
-    return Error(Errc::kInvalidArgument, "inputSchema: nested too deeply");
-  }
-  std::shared_ptr<SchemaValidator> validator(new SchemaValidator());
+  if (!Copy(checked, 0)) return "inputSchema: nested too deeply";
+  auto compiled = std::make_unique<valijson::Schema>();
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
     valijson::adapters::BoostJsonAdapter adapter(checked);
-    parser.populateSchema(adapter, *validator->schema_);
+    parser.populateSchema(adapter, *compiled);
   } catch (const std::exception& e) {
-    return Error(Errc::kInvalidArgument, std::string("inputSchema: ") + e.what());
+    return std::string("inputSchema: ") + e.what();
   }
+  schema_ = std::move(compiled);
+  return "";
+}
+
+Result<std::shared_ptr<const SchemaValidator>> SchemaValidator::Compile(
+    const json::object& schema) {
+  std::shared_ptr<SchemaValidator> validator(new SchemaValidator());
+  std::call_once(validator->once_, [&] { validator->problem_ = validator->CompileFrom(schema); });
+  if (!validator->problem_.empty()) return Error(Errc::kInvalidArgument, validator->problem_);
   return std::shared_ptr<const SchemaValidator>(std::move(validator));
 }
 
-std::vector<std::string> SchemaValidator::Check(const json::value& value) const {
+std::shared_ptr<const SchemaValidator> SchemaValidator::Deferred() {
+  return std::shared_ptr<const SchemaValidator>(new SchemaValidator());
+}
+
+std::vector<std::string> SchemaValidator::Check(const json::object& schema,
+                                                const json::value& value) const {
+  std::call_once(once_, [&] { problem_ = CompileFrom(schema); });
+  if (!problem_.empty()) return {"arguments: cannot be checked: " + problem_};
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::BoostJsonAdapter target(value);
