@@ -57,9 +57,9 @@ struct Environment {
     services = std::make_unique<testing_support::TestServices>(
         *catalog, dir / "toolregistry.db", clock, keyring, http,
         ApiServiceOptions{kPublicUrl, 900'000, 1000, 1000, 1000, 1000});
-    router =
-        std::make_unique<api::Router>(*services->api, *services->connect, *services->credentials,
-                                      *services->proxy, *services->store);
+    router = std::make_unique<api::Router>(
+        *services->api, *services->connect, *services->credentials, *services->proxy,
+        *services->tools, *services->mcp_sessions, *services->store);
     std::string workspace_id = services->NewWorkspace("acme");
     auto key = services->admin->CreateApiKey(workspace_id);
     if (!key) throw std::runtime_error(key.error().message());

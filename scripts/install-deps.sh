@@ -9,6 +9,7 @@
 #   test:  node/npm (test peers), sqlite3, psql/pg_dump/initdb (postgresql), chromium, promtool
 #          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx, the openssl
 #          CLI (outbound_pool.test.mjs makes a CA),
+#          GNU time (openapi_import.test.mjs measures peak RSS),
 #          clang-14 + libclang-rt-14-dev (make fuzz: libFuzzer), clang-16 + libclang-rt-16-dev
 #          (the second compiler's build and its sanitizers), getent/runuser (base system)
 #   bench: wrk, curl, nginx, sqlite3, postgresql, valgrind (BENCH_PROFILE=1)
@@ -19,8 +20,9 @@ build_packages=(
   libboost-json1.81-dev libboost-url1.81-dev   # bring the 1.81 Beast/Asio headers; never libboost-dev (1.74)
   libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
+  libvalijson-dev libyaml-cpp-dev   # tool arguments' JSON Schema checks; YAML OpenAPI documents
 )
-test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx
+test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx time
   clang-14 libclang-rt-14-dev   # make fuzz: libFuzzer
   clang-16 libclang-rt-16-dev)  # make clang-test: the second compiler
 bench_packages=(wrk curl nginx sqlite3 postgresql valgrind)

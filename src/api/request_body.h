@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "core/result.h"
 
 namespace tr::api {
@@ -18,5 +20,14 @@ inline constexpr unsigned kMaxJsonDepth = 32;
 // null), not yet validated (ValidateRedirectUri does that). Error(kInvalidArgument, message)
 // when the body is not JSON, not an object, or redirectUri is neither a string nor null.
 Result<std::optional<std::string>> ParseAuthUrlBody(std::string_view body);
+
+// The body of POST /v1/tools/{name}/call: {"userId": string, "arguments": object}, the
+// arguments optional (then {}). Error(kInvalidArgument, messages) otherwise. The userId is
+// checked by the tool service.
+struct ToolCallBody {
+  std::string user_id;
+  boost::json::object arguments;
+};
+Result<ToolCallBody> ParseToolCallBody(std::string_view body);
 
 }  // namespace tr::api

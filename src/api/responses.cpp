@@ -93,4 +93,30 @@ std::string UserJson(const IntegrationUser& user) {
   return out;
 }
 
+json::object UserToolToJson(const UserTool& tool) {
+  json::object o;
+  o["name"] = tool.name;
+  o["description"] = tool.tool->description;
+  o["inputSchema"] = tool.tool->input_schema;
+  o["annotations"] = tool.tool->annotations;
+  o["customerIntegrationId"] = tool.customer_integration_id;
+  o["integrationId"] = tool.integration_id;
+  o["connected"] = tool.connected;
+  return o;
+}
+
+json::object ToolCallResultToJson(const ToolCallResult& result) {
+  json::object o;
+  o["status"] = result.status;
+  o["contentType"] = ReplaceInvalidUtf8(result.content_type);
+  if (result.json) {
+    o["json"] = *result.json;
+  } else {
+    o["body"] = result.body;
+    if (result.base64) o["bodyEncoding"] = "base64";
+  }
+  o["truncated"] = result.truncated;
+  return o;
+}
+
 }  // namespace tr::api

@@ -8,6 +8,7 @@
 
 #include "core/integration_directory.h"
 #include "core/result.h"
+#include "core/tool_service.h"
 #include "http/message.h"
 
 namespace tr::api {
@@ -27,5 +28,12 @@ http::Response SerializedJsonResponse(int status, std::string body);
 boost::json::object IntegrationToJson(const IntegrationView& view);
 // The IntegrationUserResponseDto of the seed, serialized.
 std::string UserJson(const IntegrationUser& user);
+
+// A tool of GET /v1/tools: {"name","description","inputSchema","annotations",
+// "customerIntegrationId","integrationId","connected"}.
+boost::json::object UserToolToJson(const UserTool& tool);
+// The answer of POST /v1/tools/{name}/call: {"status","contentType","json" or "body",
+// "truncated"}, plus "bodyEncoding": "base64" for a body that was not UTF-8.
+boost::json::object ToolCallResultToJson(const ToolCallResult& result);
 
 }  // namespace tr::api

@@ -119,6 +119,8 @@ http::Response NotFoundRoute(const http::Request& request, std::string_view path
 http::Dispatch Router::Classify(const http::Request& head) {
   std::string_view path = head.target.substr(0, head.target.find('?'));
   if (path.starts_with("/v1/proxy/")) return http::Dispatch::kStreaming;
+  // A tool call (REST or MCP) waits for its upstream.
+  if (path == "/v1/mcp" || path.starts_with("/v1/tools/")) return http::Dispatch::kBlocking;
   // Database work does not block: a write is committed on the calling thread in tens of
   // microseconds, and its fsync is waited for by the response's hold (Handle), not a thread.
   // What blocks is an outbound call: the connect flow's and a credential refresh.
@@ -178,6 +180,15 @@ http::Response Router::Route(const http::Request& request) {
     size_t prefix = 1 + seg[0].size() + 1 + seg[1].size() + 1 + seg[2].size() + 1 + seg[3].size();
     return routed(Proxy(request, seg[2], seg[3], target.substr(prefix)),
                   fmt::format("{} /v1/proxy/{{cid}}/{{userId}}/...", request.method));
+  }
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "tools" && get) {
+    return routed(ListTools(request, query), "GET /v1/tools");
+  }
+  if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "tools" && seg[3] == "call" && post) {
+    return routed(CallTool(request, seg[2]), "POST /v1/tools/{name}/call");
+  }
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "mcp") {
+    return routed(Mcp(request), fmt::format("{} /v1/mcp", request.method));
   }
   if (seg.size() == 2 && seg[0] == "connect" && get) {
     return routed(RenderStep(connect_.Start(seg[1])), "GET /connect/{token}");
@@ -330,6 +341,50 @@ http::Response Router::Proxy(const http::Request& request, std::string_view cid,
     }
   }
   return response;
+}
+
+http::Response Router::ListTools(const http::Request& request, std::string_view query) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::vector<std::string> user_ids = QueryValues(query, "userId");
+  if (user_ids.size() != 1) return ErrorResponse(400, {"userId must be given once"});
+  std::vector<std::string> cids = QueryValues(query, "customerIntegrationId");
+  if (cids.size() > 1)
+    return ErrorResponse(400, {"customerIntegrationId must be given at most once"});
+  std::optional<std::string_view> cid;
+  if (!cids.empty()) cid = cids.front();
+  auto list = tools_.List(*workspace, user_ids.front(), cid);
+  if (!list) return ErrorResponse(list.error());
+  json::array tools;
+  tools.reserve(list->size());
+  for (const UserTool& entry : *list) tools.emplace_back(UserToolToJson(entry));
+  return JsonResponse(200, json::object{{"tools", std::move(tools)}});
+}
+
+http::Response Router::CallTool(const http::Request& request, std::string_view raw_name) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  std::optional<std::string> name = PercentDecode(raw_name);
+  if (!name) return ErrorResponse(404, {"Tool not found"});
+  auto call = ParseToolCallBody(request.body);
+  if (!call) return ErrorResponse(400, call.error().messages);
+  auto outcome = tools_.Call(*workspace, *name, call->user_id, call->arguments);
+  if (!outcome) return ErrorResponse(outcome.error());
+  if (const auto* missing = std::get_if<NotConnected>(&*outcome)) {
+    json::object body{
+        {"statusCode", 409},
+        {"message", "User " + call->user_id + " has not connected " + missing->integration_name},
+        {"error", "Conflict"},
+        {"authorizeUrl", missing->authorize_url}};
+    return JsonResponse(409, body);
+  }
+  return JsonResponse(200, ToolCallResultToJson(std::get<ToolCallResult>(*outcome)));
+}
+
+http::Response Router::Mcp(const http::Request& request) {
+  auto workspace = Authenticate(request);
+  if (!workspace) return ErrorResponse(workspace.error());
+  return mcp_.Handle(request, *workspace);
 }
 
 http::Response Router::Ready() {

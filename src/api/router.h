@@ -3,11 +3,13 @@
 // Thread-safe: Handle() runs on any server thread concurrently.
 #pragma once
 
+#include "api/mcp.h"
 #include "core/api_service.h"
 #include "core/connect_service.h"
 #include "core/credential_service.h"
 #include "core/proxy_service.h"
 #include "core/stamped_cache.h"
+#include "core/tool_service.h"
 #include "http/message.h"
 
 namespace tr::api {
@@ -15,8 +17,14 @@ namespace tr::api {
 class Router {
  public:
   Router(ApiService& api, ConnectService& connect, CredentialService& credentials,
-         ProxyService& proxy, Store& store)
-      : api_(api), connect_(connect), credentials_(credentials), proxy_(proxy), store_(store) {}
+         ProxyService& proxy, ToolService& tools, McpSessions& mcp_sessions, Store& store)
+      : api_(api),
+        connect_(connect),
+        credentials_(credentials),
+        proxy_(proxy),
+        tools_(tools),
+        mcp_(tools, mcp_sessions),
+        store_(store) {}
 
   // Never throws for bad input; an exception means a bug (the server answers 500). The
   // response's `hold` is set when it may go out only once a commit is on disk.
@@ -39,6 +47,9 @@ class Router {
                             std::string_view user_id);
   http::Response Proxy(const http::Request& request, std::string_view cid,
                        std::string_view user_id, std::string_view rest);
+  http::Response ListTools(const http::Request& request, std::string_view query);
+  http::Response CallTool(const http::Request& request, std::string_view raw_name);
+  http::Response Mcp(const http::Request& request);
   http::Response Ready();
   http::Response MetricsText();
   http::Response ConnectSubmit(const http::Request& request, std::string_view token);
@@ -50,6 +61,8 @@ class Router {
   ConnectService& connect_;
   CredentialService& credentials_;
   ProxyService& proxy_;
+  ToolService& tools_;
+  McpEndpoint mcp_;
   Store& store_;  // for /readyz and the pool gauges of /metrics
   // GET /v1/integrations bodies by workspace and `active`, while the database is unchanged.
   StampedCache<std::string> list_bodies_;

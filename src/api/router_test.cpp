@@ -44,8 +44,8 @@ using Headers = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // The fixed words of the API's paths; every other path segment is a variable.
 const std::set<std::string_view> kLiteralSegments = {
-    "v1", "integrations", "users", "auth-url", "credentials", "connect", "oauth", "callback",
-    "proxy", "healthz"};
+    "v1",       "integrations", "users",   "auth-url", "credentials", "connect", "oauth",
+    "callback", "proxy",        "healthz", "tools",    "call",        "mcp"};
 
 std::vector<std::string_view> Segments(std::string_view path) {
   std::vector<std::string_view> out;
@@ -80,7 +80,10 @@ class RouterTest : public testing::Test {
     credentials_ = std::make_unique<CredentialService>(*store_, *directory_, keyring_, clock_,
                                                       http_, CredentialOptions{});
     proxy_ = std::make_unique<ProxyService>(*store_, *directory_, *credentials_, http_, clock_);
-    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *store_);
+    tools_ = std::make_unique<ToolService>(*store_, *directory_, *api_, *proxy_);
+    mcp_sessions_ = std::make_unique<McpSessions>(*store_, clock_, kPublicUrl);
+    router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *tools_,
+                                       *mcp_sessions_, *store_);
 
     auto ws = admin_->CreateWorkspace("acme");
     auto key = admin_->CreateApiKey(ws->workspace_id);
@@ -90,6 +93,8 @@ class RouterTest : public testing::Test {
   }
   ~RouterTest() override {
     router_.reset();
+    mcp_sessions_.reset();
+    tools_.reset();
     proxy_.reset();
     credentials_.reset();
     connect_.reset();
@@ -163,6 +168,8 @@ class RouterTest : public testing::Test {
   std::unique_ptr<ConnectService> connect_;
   std::unique_ptr<CredentialService> credentials_;
   std::unique_ptr<ProxyService> proxy_;
+  std::unique_ptr<ToolService> tools_;
+  std::unique_ptr<McpSessions> mcp_sessions_;
   std::unique_ptr<Router> router_;
   std::string workspace_id_;
   std::string api_key_;
@@ -224,6 +231,28 @@ TEST_F(RouterTest, MissingOrBadKeyIs401) {
     ExpectError(Call("GET", user, headers), 401, "Unauthorized");
     ExpectError(Call("POST", auth_url, headers, "{}"), 401, "Unauthorized");
   }
+}
+
+// The tool routes' refusals (their answers with tools are in core/tool_service_test.cpp and
+// the black-box tests tools_rest and mcp_server).
+TEST_F(RouterTest, ToolRoutesRefuseBadInput) {
+  ExpectError(Call("GET", "/v1/tools?userId=u-1", Headers{}), 401, "Unauthorized");
+  ExpectError(Call("POST", "/v1/tools/x/call", Headers{}, "{}"), 401, "Unauthorized");
+  ExpectError(Call("POST", "/v1/mcp", Headers{}, "{}"), 401, "Unauthorized");
+  ExpectError(Call("GET", "/v1/tools"), 400, "Bad Request");
+  ExpectError(Call("GET", "/v1/tools?userId=a&userId=b"), 400, "Bad Request");
+  ExpectError(Call("GET", "/v1/tools?userId=u-1&customerIntegrationId=nope"), 404, "Not Found");
+  http::Response empty = Call("GET", "/v1/tools?userId=u-1");
+  EXPECT_EQ(empty.status, 200);
+  EXPECT_EQ(empty.body, R"({"tools":[]})");
+  ExpectError(Call("POST", "/v1/tools/x/call", "not json"), 400, "Bad Request");
+  http::Response both = Call("POST", "/v1/tools/x/call", R"({"arguments": 1})");
+  EXPECT_EQ(both.status, 400);
+  EXPECT_EQ(json::parse(both.body).at("message").as_array().size(), 2u);  // each problem
+  ExpectError(Call("POST", "/v1/tools/x/call", R"({"userId": "u-1"})"), 404, "Not Found");
+  EXPECT_EQ(Call("GET", "/v1/mcp", Headers{{"x-api-key", api_key_}, {"x-user-id", "u"}}).status,
+            405);
+  EXPECT_EQ(Call("POST", "/v1/mcp", "{}").status, 400);  // no x-user-id
 }
 
 TEST_F(RouterTest, RevokedKeyIs401) {

@@ -1,5 +1,7 @@
 #include "cli/admin_commands.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -17,17 +19,28 @@ namespace {
 
 // Integration definitions and secret files are small; refuse anything bigger unread.
 constexpr std::streamsize kMaxFileBytes = 1 << 20;
+// OpenAPI documents are not: the largest public ones are about 20 MB.
+constexpr std::streamsize kMaxDocumentBytes = 64 << 20;
 
-Result<std::string> ReadSmallFile(const std::string& path) {
+Result<std::string> ReadSmallFile(const std::string& path,
+                                  std::streamsize max_bytes = kMaxFileBytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
   std::string contents;
-  contents.resize(kMaxFileBytes + 1);
-  in.read(contents.data(), kMaxFileBytes + 1);
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<std::uintmax_t>(max_bytes)) {
+    return Error(Errc::kInvalidArgument,
+                 fmt::format("{}: larger than {} MiB", path, max_bytes >> 20));
+  }
+  contents.resize(static_cast<size_t>(std::min<std::uintmax_t>(ec ? max_bytes : size, max_bytes)) +
+                  1);
+  in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   if (in.bad()) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
   contents.resize(static_cast<size_t>(in.gcount()));
-  if (contents.size() > static_cast<size_t>(kMaxFileBytes)) {
-    return Error(Errc::kInvalidArgument, fmt::format("{}: larger than 1 MiB", path));
+  if (contents.size() > static_cast<size_t>(max_bytes)) {
+    return Error(Errc::kInvalidArgument,
+                 fmt::format("{}: larger than {} MiB", path, max_bytes >> 20));
   }
   return contents;
 }
@@ -166,11 +179,43 @@ CommandResult CatalogShow(const Catalog& catalog, const std::string& integration
 
 CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file) {
-  auto text = ReadSmallFile(file);
+  auto text = ReadSmallFile(file, kMaxFileBytes);
   if (!text) return text.error();
-  auto id = admin.DefineIntegration(workspace_id, *text, file);
+  // A tools.openapi path is read from beside the definition file.
+  auto loader = DirectoryLoader(std::filesystem::path(file).parent_path().string());
+  auto id = admin.DefineIntegration(workspace_id, *text, file, loader);
   if (!id) return id.error();
   return json::object{{"integrationId", *id}, {"workspaceId", workspace_id}};
+}
+
+CommandResult IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
+                                       const std::string& file, const std::string& integration_id) {
+  auto text = ReadSmallFile(file, kMaxDocumentBytes);
+  if (!text) return text.error();
+  auto imported = admin.ImportOpenApi(workspace_id, *text, file, integration_id);
+  if (!imported) return imported.error();
+  *text = std::string();  // a large document: free it before the output is built
+  // The output shares the definition's storage, so the document moves into it uncopied.
+  json::object out(imported->definition.storage());
+  out["integrationId"] = imported->parsed->integration_id;
+  out["workspaceId"] = workspace_id;
+  out["definition"] = std::move(imported->definition);
+  json::array tools(out.storage());
+  json::array warnings(out.storage());
+  if (const auto& set = imported->parsed->tools) {
+    for (const auto& tool : set->tools) {
+      json::object item(out.storage());
+      item["name"] = tool.name;
+      item["description"] = tool.description;
+      item["inputSchema"] = tool.input_schema;
+      item["annotations"] = tool.annotations;
+      tools.push_back(std::move(item));
+    }
+    for (const auto& w : set->warnings) warnings.emplace_back(w);
+  }
+  out["tools"] = std::move(tools);
+  out["warnings"] = std::move(warnings);
+  return out;
 }
 
 CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args) {

@@ -29,6 +29,10 @@ CommandResult CatalogList(const Catalog& catalog);
 CommandResult CatalogShow(const Catalog& catalog, const std::string& integration_id);
 CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file);
+// integration import-openapi: prints the definition it stored, its tools (name, description,
+// inputSchema, annotations) and what the reader left out.
+CommandResult IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
+                                       const std::string& file, const std::string& integration_id);
 struct EnableArgs {
   std::string workspace_id;
   std::string integration_id;

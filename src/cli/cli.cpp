@@ -217,6 +217,21 @@ int Main(int argc, char** argv) {
       });
     };
   });
+  std::string import_integration_id;
+  auto* import_openapi = integration->add_subcommand(
+      "import-openapi",
+      "make a custom integration, with every operation as a tool, from an OpenAPI 3 document");
+  import_openapi->add_option("--workspace", workspace_id, "workspace id")->required();
+  import_openapi->add_option("--file", file, "OpenAPI 3.0 or 3.1 document (JSON or YAML)")->required();
+  import_openapi->add_option("--integration-id", import_integration_id,
+                         "integration id (default: made from info.title)");
+  import_openapi->callback([&] {
+    run = [&] {
+      return RunAdmin(common, [&](Runtime&, AdminService& a) {
+        return IntegrationImportOpenApi(a, workspace_id, file, import_integration_id);
+      });
+    };
+  });
   EnableArgs enable;
   auto* enable_cmd = integration->add_subcommand("enable", "enable an integration for a workspace");
   enable_cmd->add_option("--workspace", enable.workspace_id, "workspace id")->required();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 namespace tr::cli {
 
@@ -37,7 +38,12 @@ std::string Line(const json::object& o) {
 
 void PrintResult(const json::object& result, bool as_json) {
   if (as_json) {
-    std::cout << json::serialize(result) << std::endl;
+    // In pieces: an imported OpenAPI document's output is tens of megabytes.
+    json::serializer serializer;
+    serializer.reset(&result);
+    char buffer[64 * 1024];
+    while (!serializer.done()) std::cout << serializer.read(buffer);
+    std::cout << std::endl;
     return;
   }
   for (const auto& [key, value] : result) {

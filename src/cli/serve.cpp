@@ -118,6 +118,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   std::unique_ptr<ConnectService> connect;
   std::unique_ptr<CredentialService> credentials;
   std::unique_ptr<ProxyService> proxy;
+  std::unique_ptr<ToolService> tools;
+  std::unique_ptr<McpSessions> mcp_sessions;
   http::Server server(
       options.server,
       [&](const http::Request& request) {
@@ -184,7 +186,10 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                                     http_client, credential_options);
   proxy = std::make_unique<ProxyService>(*rt.store, *rt.directory, *credentials, http_client, rt.clock);
-  router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy, *rt.store);
+  tools = std::make_unique<ToolService>(*rt.store, *rt.directory, *api, *proxy);
+  mcp_sessions = std::make_unique<McpSessions>(*rt.store, rt.clock, public_url);
+  router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy, *tools,
+                                         *mcp_sessions, *rt.store);
 
   WebhookDispatcher webhooks(*rt.store, *rt.keyring, rt.clock, http_client, WebhookOptions{});
   webhooks.Start();

@@ -1,12 +1,19 @@
 #include "core/admin_service.h"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "core/ids.h"
 #include "core/webhook_dispatcher.h"
 #include "core/validation.h"
+#include "tools/openapi.h"
+#include "tools/openapi_document.h"
+#include "tools/openapi_import.h"
 
 namespace tr {
+
+namespace json = boost::json;
 
 namespace {
 
@@ -75,7 +82,28 @@ Result<std::vector<ApiKeySummary>> AdminService::ListApiKeys(const std::string& 
 
 Result<std::string> AdminService::DefineIntegration(const std::string& workspace_id,
                                                     const std::string& json_text,
-                                                    const std::string& source) {
+                                                    const std::string& source,
+                                                    const DefinitionFileLoader& loader) {
+  // A tools.openapi path is replaced by the document's text before anything is stored.
+  std::string stored_text = json_text;
+  if (loader && json_text.find("\"tools\"") != std::string::npos) {
+    json::parse_options options;
+    options.max_depth = tools::kMaxDocumentDepth;
+    boost::system::error_code ec;
+    json::value root = json::parse(json_text, ec, {}, options);
+    if (!ec && root.is_object()) {
+      auto inlined = InlineToolsDocument(root.get_object(), source, loader);
+      if (!inlined) return inlined.error();
+      if (*inlined) stored_text = json::serialize(root);
+    }
+  }
+  auto def = StoreDefinition(workspace_id, std::move(stored_text), source);
+  if (!def) return def.error();
+  return (*def)->integration_id;
+}
+
+Result<std::shared_ptr<const IntegrationDefinition>> AdminService::StoreDefinition(
+    const std::string& workspace_id, std::string json_text, const std::string& source) {
   auto def = ParseIntegrationDefinition(json_text, source);
   if (!def) return def.error();
   if (directory_.catalog().Find(def->integration_id)) {
@@ -85,9 +113,27 @@ Result<std::string> AdminService::DefineIntegration(const std::string& workspace
   }
   if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
   const int64_t now = clock_.NowMillis();
-  CustomIntegration ci{workspace_id, def->integration_id, json_text, now, now};
+  CustomIntegration ci{workspace_id, def->integration_id, std::move(json_text), now, now};
   if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
-  return def->integration_id;
+  return std::shared_ptr<const IntegrationDefinition>(
+      std::make_shared<IntegrationDefinition>(std::move(*def)));
+}
+
+Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
+                                                        std::string_view document_text,
+                                                        const std::string& source,
+                                                        const std::string& integration_id) {
+  auto doc = tools::ParseDocumentText(document_text, source);
+  if (!doc) return doc.error();
+  if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
+  auto made = tools::DefinitionFromOpenApi(std::move(*doc), integration_id, source);
+  if (!made) return made.error();
+  // Moved, not assigned: the definition keeps the document's storage (no copy).
+  ImportedIntegration imported{std::move(*made), nullptr};
+  auto stored = StoreDefinition(workspace_id, json::serialize(imported.definition), source);
+  if (!stored) return stored.error();
+  imported.parsed = std::move(*stored);
+  return imported;
 }
 
 Result<CustomerIntegration> AdminService::EnableIntegration(const EnableRequest& request) {

@@ -4,7 +4,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "core/clock.h"
 #include "core/integration_directory.h"
@@ -28,6 +31,11 @@ struct EnableRequest {
   std::optional<std::vector<std::string>> scopes;
 };
 
+struct ImportedIntegration {
+  boost::json::object definition;  // as stored
+  std::shared_ptr<const IntegrationDefinition> parsed;
+};
+
 class AdminService {
  public:
   AdminService(Store& store, IntegrationDirectory& directory, const crypto::Keyring& keyring,
@@ -44,9 +52,18 @@ class AdminService {
   Result<std::vector<Workspace>> ListWorkspaces();
   Result<std::vector<ApiKeySummary>> ListApiKeys(const std::string& workspace_id);
 
-  // Validates `json_text` (named `source` in errors) and stores it for the workspace.
+  // Validates `json_text` (named `source` in errors) and stores it for the workspace. A
+  // tools.openapi path is read through `loader` and stored inline, so that the stored
+  // definition stands alone.
   Result<std::string> DefineIntegration(const std::string& workspace_id,
-                                        const std::string& json_text, const std::string& source);
+                                        const std::string& json_text, const std::string& source,
+                                        const DefinitionFileLoader& loader = {});
+  // A custom integration made from an OpenAPI document (CONTRACT section 10,
+  // `integration import-openapi`; tools/openapi_import.h); the definition it stored.
+  Result<ImportedIntegration> ImportOpenApi(const std::string& workspace_id,
+                                            std::string_view document_text,
+                                            const std::string& source,
+                                            const std::string& integration_id);
   Result<CustomerIntegration> EnableIntegration(const EnableRequest& request);
   Status SetIntegrationActive(const std::string& customer_integration_id, bool active);
   Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id);
@@ -61,6 +78,9 @@ class AdminService {
 
  private:
   Status RequireWorkspace(const std::string& workspace_id);
+  // Parses `json_text` (tools and all) and stores it as the workspace's custom integration.
+  Result<std::shared_ptr<const IntegrationDefinition>> StoreDefinition(
+      const std::string& workspace_id, std::string json_text, const std::string& source);
   ApiKeyRecord NewKeyRecord(const std::string& workspace_id, const std::string& api_key);
 
   Store& store_;

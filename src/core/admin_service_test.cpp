@@ -7,11 +7,14 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <boost/json/serialize.hpp>
 
 #include "core/api_service.h"
 #include "core/ids.h"
@@ -358,6 +361,124 @@ TEST_F(AdminServiceTest, BootstrapIfEmptyOnce) {
   auto second = admin_->BootstrapIfEmpty();
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->has_value());
+}
+
+// CONTRACT section 10: `tools` in definitions, import-openapi, and the parse cache.
+constexpr char kOpenApiYaml[] = R"(openapi: 3.0.3
+info: {title: Acme Tasks!, description: Tasks of Acme}
+servers: [{url: "https://{region}.tasks.acme.test/v2/", variables: {region: {default: eu}}}]
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Key}
+    oauth:
+      type: oauth2
+      flows:
+        authorizationCode:
+          authorizationUrl: https://auth.acme.test/authorize
+          tokenUrl: https://auth.acme.test/token
+          scopes: {tasks.read: read, tasks.write: write}
+paths:
+  /tasks:
+    get: {operationId: listTasks, parameters: [{name: X-Key, in: header, schema: {type: string}}]}
+    post:
+      operationId: createTask
+      requestBody: {required: true, content: {application/json: {schema: {type: object, required: [title], properties: {title: {type: string}}}}}}
+)";
+
+TEST_F(AdminServiceTest, ImportOpenApiStoresADefinitionWithTools) {
+  std::string ws = NewWorkspace();
+  auto imported = admin_->ImportOpenApi(ws, kOpenApiYaml, "tasks.yaml", "");
+  ASSERT_TRUE(imported.ok()) << imported.error().message();
+  const auto& def = imported->definition;
+  EXPECT_EQ(def.at("integrationId"), "acme-tasks");
+  EXPECT_EQ(def.at("name"), "Acme Tasks!");
+  EXPECT_EQ(def.at("description"), "Tasks of Acme");
+  EXPECT_EQ(def.at("apiBaseUrl"), "https://eu.tasks.acme.test/v2");
+  EXPECT_EQ(def.at("host"), "eu.tasks.acme.test");
+  EXPECT_EQ(boost::json::serialize(def.at("authTypes")), R"(["API_TOKEN","OAUTH2"])");
+  EXPECT_EQ(boost::json::serialize(def.at("apiToken")), R"({"header":"X-Key","prefix":""})");
+  EXPECT_EQ(boost::json::serialize(def.at("oauth2").at("scopes")),
+            R"(["tasks.read","tasks.write"])");
+
+  auto found = directory_->Find(ws, "acme-tasks");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->definition->tools);
+  const auto& tools = found->definition->tools->tools;
+  ASSERT_EQ(tools.size(), 2u);
+  EXPECT_EQ(tools[0].name, "acme-tasks_listTasks");
+  EXPECT_EQ(boost::json::serialize(tools[0].input_schema), R"({"type":"object","properties":{}})");
+  EXPECT_EQ(tools[1].name, "acme-tasks_createTask");
+  // Parsed once: the same definition while the row is unchanged.
+  auto again = directory_->Find(ws, "acme-tasks");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->definition.get(), found->definition.get());
+  clock_.Advance(5);
+  ASSERT_TRUE(admin_->ImportOpenApi(ws, kOpenApiYaml, "tasks.yaml", "acme-tasks").ok());
+  auto after = directory_->Find(ws, "acme-tasks");
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->definition.get(), found->definition.get());
+
+  auto swagger = admin_->ImportOpenApi(ws, R"({"swagger": "2.0"})", "old.json", "");
+  ASSERT_FALSE(swagger.ok());
+  EXPECT_EQ(swagger.error().message(),
+            "old.json: Swagger 2.0 is not supported: convert the document to OpenAPI 3.0 or 3.1 "
+            "first (for example with swagger2openapi)");
+  auto relative =
+      admin_->ImportOpenApi(ws, "openapi: 3.1.0\nservers: [{url: /v1}]\n", "r.yaml", "");
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.error().message().find("servers[0].url"), std::string::npos);
+}
+
+TEST_F(AdminServiceTest, DefineReadsAToolsDocumentBesideTheFileAndStoresItInline) {
+  std::string ws = NewWorkspace();
+  { std::ofstream(dir_ / "tasks.yaml") << kOpenApiYaml; }
+  const std::string definition =
+      R"({"integrationId": "tasks", "name": "Tasks", "host": "tasks.acme.test",
+      "authTypes": ["NONE"], "tools": {"openapi": "tasks.yaml", "include": ["createTask"],
+      "names": {"createTask": "new_task"}}})";
+  auto id =
+      admin_->DefineIntegration(ws, definition, "custom.json", DirectoryLoader(dir_.string()));
+  ASSERT_TRUE(id.ok()) << id.error().message();
+  auto stored = store_->FindCustomIntegration(ws, "tasks");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_NE((*stored)->definition_json.find("createTask"), std::string::npos);  // inline now
+  auto found = directory_->Find(ws, "tasks");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->definition->tools->tools.size(), 1u);
+  EXPECT_EQ(found->definition->tools->tools[0].name, "new_task");
+
+  // Without a loader (the API, the database) a path cannot be read.
+  auto refused = admin_->DefineIntegration(ws, definition, "custom.json");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(),
+            "custom.json: tools.openapi: a path is allowed only in a definition file; give the "
+            "document itself");
+  auto outside = admin_->DefineIntegration(
+      ws, R"({"integrationId": "t2", "name": "T", "host": "t.test", "authTypes": ["NONE"],
+              "tools": {"openapi": "../x.yaml"}})",
+      "custom.json", DirectoryLoader(dir_.string()));
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.error().message(),
+            "custom.json: tools.openapi: ../x.yaml: must be a relative path inside the "
+            "definition's folder");
+  auto unknown = admin_->DefineIntegration(
+      ws, R"({"integrationId": "t3", "name": "T", "host": "t.test", "authTypes": ["NONE"],
+              "tools": {"openapi": {"openapi": "3.1.0"}, "include": ["nope"]}})",
+      "custom.json");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message(),
+            "custom.json: tools.include: the document has no operation \"nope\"");
+}
+
+TEST(CatalogToolsTest, OpenMeteoShipsItsForecastTool) {
+  auto def = EmbeddedCatalog().Find("open-meteo");
+  ASSERT_TRUE(def && def->tools);
+  ASSERT_EQ(def->tools->tools.size(), 1u);
+  const auto& tool = def->tools->tools[0];
+  EXPECT_EQ(tool.name, "open-meteo_forecast");
+  EXPECT_EQ(boost::json::serialize(tool.annotations), R"({"readOnlyHint":true})");
+  EXPECT_EQ(boost::json::serialize(tool.input_schema.at("required")),
+            R"(["latitude","longitude"])");
 }
 
 }  // namespace

@@ -9,12 +9,29 @@
 
 namespace tr {
 
+namespace {
+
+// Files under catalog/openapi/ are documents definitions refer to, not definitions.
+bool IsToolsDocument(std::string_view name) {
+  return name.starts_with("openapi/") || name.find("/openapi/") != std::string_view::npos;
+}
+
+}  // namespace
+
 Result<Catalog> Catalog::LoadEmbedded() {
   std::vector<std::pair<std::string, std::string>> files;
   for (const EmbeddedFile* f = kEmbeddedCatalog; f->name != nullptr; ++f) {
     files.emplace_back(f->name, f->contents);
   }
-  return Load(files);
+  // tools.openapi paths name embedded files under catalog/ ("openapi/github.yaml").
+  DefinitionFileLoader loader = [](std::string_view relative) -> Result<std::string> {
+    const std::string name = "catalog/" + std::string(relative);
+    for (const EmbeddedFile* f = kEmbeddedCatalog; f->name != nullptr; ++f) {
+      if (name == f->name) return std::string(f->contents);
+    }
+    return Error(Errc::kInvalidArgument, fmt::format("{}: not in the catalog", relative));
+  };
+  return Load(files, loader);
 }
 
 Result<Catalog> Catalog::LoadDirectory(const std::string& dir) {
@@ -35,14 +52,19 @@ Result<Catalog> Catalog::LoadDirectory(const std::string& dir) {
     }
     files.emplace_back(entry.path().string(), text.str());
   }
-  if (ec) return Error(Errc::kInvalidArgument, fmt::format("catalog folder {}: {}", dir, ec.message()));
-  return Load(files);
+  if (ec)
+    return Error(Errc::kInvalidArgument, fmt::format("catalog folder {}: {}", dir, ec.message()));
+  // The OpenAPI documents definitions name (tools.openapi: "openapi/x.yaml") are read when
+  // a definition asks for them.
+  return Load(files, DirectoryLoader(dir));
 }
 
-Result<Catalog> Catalog::Load(const std::vector<std::pair<std::string, std::string>>& files) {
+Result<Catalog> Catalog::Load(const std::vector<std::pair<std::string, std::string>>& files,
+                              const DefinitionFileLoader& loader) {
   Catalog catalog;
   for (const auto& [name, contents] : files) {
-    auto def = ParseIntegrationDefinition(contents, name);
+    if (IsToolsDocument(name)) continue;
+    auto def = ParseIntegrationDefinition(contents, name, loader);
     if (!def) return def.error();
     std::string stem = std::filesystem::path(name).stem().string();
     if (stem != def->integration_id) {

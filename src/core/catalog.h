@@ -19,8 +19,10 @@ class Catalog {
   static Result<Catalog> LoadEmbedded();
   // Every *.json file of `dir`. Error names the file and field of the first bad file.
   static Result<Catalog> LoadDirectory(const std::string& dir);
-  // From (file name, contents) pairs; the building block of the two above.
-  static Result<Catalog> Load(const std::vector<std::pair<std::string, std::string>>& files);
+  // From (file name, contents) pairs; the building block of the two above. Files under an
+  // openapi/ folder are skipped (documents that definitions name, read through `loader`).
+  static Result<Catalog> Load(const std::vector<std::pair<std::string, std::string>>& files,
+                              const DefinitionFileLoader& loader = {});
 
   // nullptr when absent.
   std::shared_ptr<const IntegrationDefinition> Find(std::string_view integration_id) const;

@@ -4,10 +4,13 @@
 #include <regex>
 #include <set>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
+
+#include "tools/openapi_document.h"
 
 namespace tr {
 
@@ -353,9 +356,15 @@ bool IntegrationDefinition::Supports(AuthType type) const {
 }
 
 Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_text,
-                                                         std::string_view source) {
+                                                         std::string_view source,
+                                                         const DefinitionFileLoader& loader) {
   boost::system::error_code ec;
-  json::value root = json::parse(json_text, ec);
+  json::parse_options options;
+  options.max_depth = tools::kMaxDocumentDepth;  // an inline OpenAPI document nests deeply
+  // One arena for the text (which may hold a large OpenAPI document): parsed fast, freed at
+  // once; the definition and its tools copy what they keep.
+  json::monotonic_resource arena;
+  json::value root = json::parse(json_text, ec, &arena, options);
   if (ec) return Error(Errc::kInvalidArgument, fmt::format("{}: not valid JSON", source));
   if (!root.is_object()) {
     return Error(Errc::kInvalidArgument, fmt::format("{}: must be a JSON object", source));
@@ -420,6 +429,11 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
     }
   }
   if (r.failed()) return Error(Errc::kInvalidArgument, problem);
+  if (const json::value* tools = r.Find(obj, "tools")) {
+    auto set = ReadIntegrationTools(*tools, def.integration_id, source, loader);
+    if (!set) return set.error();
+    def.tools = std::move(*set);
+  }
   if (def.api_base_url.empty()) def.api_base_url = "https://" + def.host;
   if (!def.Supports(AuthType::kApiToken)) def.api_token.reset();
   return def;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/integration_tools.h"
 #include "core/result.h"
 #include "tools/tool.h"
 
@@ -86,7 +87,10 @@ struct IntegrationDefinition {
 // section 8: `host` is a host name or IPv4 address with an optional port (1-65535), nothing
 // else; an integration offering API_TOKEN declares the field "token" (what it sends) and a
 // valid header name or a non-empty query parameter, and a prefix without control characters.
+// `tools` (core/integration_tools.h) is read here, once: a definition's ToolSet is built when
+// it is parsed. `loader` reads a tools.openapi given as a path; without one, paths are refused.
 Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_text,
-                                                         std::string_view source);
+                                                         std::string_view source,
+                                                         const DefinitionFileLoader& loader = {});
 
 }  // namespace tr

@@ -10,17 +10,38 @@ Result<IntegrationDirectory::Found> IntegrationDirectory::Find(const std::string
   auto custom = store_.FindCustomIntegration(workspace_id, integration_id);
   if (!custom) return custom.error();
   if (*custom) {
-    auto def = ParseIntegrationDefinition((*custom)->definition_json, integration_id);
-    if (!def) {
-      spdlog::error("stored custom integration {} does not parse: {}", integration_id,
-                    def.error().message());
-      return Error(Errc::kInternal, "Internal server error");
-    }
-    return Found{std::make_shared<const IntegrationDefinition>(std::move(def.value())),
-                 IntegrationSource::kCustom};
+    auto def = ParseCustom(**custom);
+    if (!def) return Error(Errc::kInternal, "Internal server error");
+    return Found{std::move(def), IntegrationSource::kCustom};
   }
   if (auto def = catalog_.Find(integration_id)) return Found{def, IntegrationSource::kCatalog};
   return Error(Errc::kNotFound, fmt::format("Integration {} not found", integration_id));
+}
+
+std::shared_ptr<const IntegrationDefinition> IntegrationDirectory::ParseCustom(
+    const CustomIntegration& custom) {
+  // Bounded: custom integrations are few per workspace; when full, start over.
+  constexpr size_t kMaxParsed = 1024;
+  const std::string key = custom.workspace_id + '\n' + custom.integration_id;
+  {
+    std::lock_guard lock(mu_);
+    auto it = parsed_.find(key);
+    if (it != parsed_.end() && it->second.updated_at == custom.updated_at &&
+        it->second.size == custom.definition_json.size()) {
+      return it->second.definition;
+    }
+  }
+  auto def = ParseIntegrationDefinition(custom.definition_json, custom.integration_id);
+  if (!def) {
+    spdlog::error("stored custom integration {} does not parse: {}", custom.integration_id,
+                  def.error().message());
+    return nullptr;
+  }
+  auto shared = std::make_shared<const IntegrationDefinition>(std::move(def.value()));
+  std::lock_guard lock(mu_);
+  if (parsed_.size() >= kMaxParsed) parsed_.clear();
+  parsed_.insert_or_assign(key, Parsed{custom.updated_at, custom.definition_json.size(), shared});
+  return shared;
 }
 
 Result<IntegrationView> IntegrationDirectory::View(CustomerIntegration ci) {

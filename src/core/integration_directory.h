@@ -3,8 +3,11 @@
 // Thread-safe (the catalog is immutable; the store is thread-safe).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/catalog.h"
@@ -38,8 +41,20 @@ class IntegrationDirectory {
   const Catalog& catalog() const { return catalog_; }
 
  private:
+  // A stored custom definition parsed once, not on every request: parsing builds its tools
+  // from an OpenAPI document that may be megabytes. Keyed by workspace and integration id;
+  // used while the row's updated_at and size are the same (every redefinition changes them).
+  struct Parsed {
+    int64_t updated_at;
+    size_t size;
+    std::shared_ptr<const IntegrationDefinition> definition;
+  };
+  std::shared_ptr<const IntegrationDefinition> ParseCustom(const CustomIntegration& custom);
+
   const Catalog& catalog_;
   Store& store_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Parsed> parsed_;  // Guarded by mu_
 };
 
 }  // namespace tr

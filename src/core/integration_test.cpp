@@ -542,7 +542,10 @@ TEST(CatalogTest, LoadEmbeddedHasTheExpectedEntries) {
     return d->auth_types.front() == AuthType::kNone;
   }));
   size_t embedded_files = 0;
-  for (const EmbeddedFile* f = kEmbeddedCatalog; f->name != nullptr; ++f) ++embedded_files;
+  for (const EmbeddedFile* f = kEmbeddedCatalog; f->name != nullptr; ++f) {
+    // Files under catalog/openapi/ are documents that definitions name, not definitions.
+    if (!std::string_view(f->name).starts_with("catalog/openapi/")) ++embedded_files;
+  }
   EXPECT_EQ(all.size(), embedded_files);
 }
 

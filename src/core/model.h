@@ -107,6 +107,17 @@ struct Webhook {
   SealedSecret secret;  // "whsec_..." sealed with the workspace id as associated data
 };
 
+// An MCP session (CONTRACT section 10, /v1/mcp): made at initialize, ended by DELETE or
+// expiry. Stored so that every node honours it. The session id itself is not kept.
+struct McpSession {
+  std::string session_hash;      // HashSecret(session id)
+  std::string workspace_id;      // the API key's workspace that made it
+  std::string protocol_version;  // as negotiated at initialize
+  bool url_elicitation = false;  // the client declared elicitation with `url`
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
 struct ConnectSession {
   std::string token_hash;  // HashSecret(token); the token itself is never stored
   std::string customer_integration_id;

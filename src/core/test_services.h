@@ -19,7 +19,9 @@
 #include "core/connect_service.h"
 #include "core/credential_service.h"
 #include "core/integration_directory.h"
+#include "core/mcp_sessions.h"
 #include "core/proxy_service.h"
+#include "core/tool_service.h"
 #include "store/sqlite_store.h"
 
 namespace tr::testing_support {
@@ -37,7 +39,9 @@ struct TestServices {
             ConnectOptions{api_options.public_url, 5, credential_options.aws})),
         credentials(std::make_unique<CredentialService>(*store, *directory, keyring, clock, http,
                                                         credential_options)),
-        proxy(std::make_unique<ProxyService>(*store, *directory, *credentials, http, clock)) {}
+        proxy(std::make_unique<ProxyService>(*store, *directory, *credentials, http, clock)),
+        tools(std::make_unique<ToolService>(*store, *directory, *api, *proxy)),
+        mcp_sessions(std::make_unique<McpSessions>(*store, clock, api_options.public_url)) {}
 
   // A new workspace's id.
   std::string NewWorkspace(const std::string& name) {
@@ -111,6 +115,8 @@ struct TestServices {
   std::unique_ptr<ConnectService> connect;
   std::unique_ptr<CredentialService> credentials;
   std::unique_ptr<ProxyService> proxy;
+  std::unique_ptr<ToolService> tools;
+  std::unique_ptr<McpSessions> mcp_sessions;
 
  private:
   static std::unique_ptr<SqliteStore> Open(const std::filesystem::path& file) {

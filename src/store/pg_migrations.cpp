@@ -166,6 +166,18 @@ CREATE INDEX integration_users_never_connected ON integration_users (created_at)
 CREATE INDEX webhook_outbox_finished ON webhook_outbox (created_at)
   WHERE delivered_at IS NOT NULL OR next_attempt_at IS NULL;
 )sql",
+    // 6: MCP sessions (/v1/mcp), so that every node honours one.
+    R"sql(
+CREATE TABLE mcp_sessions (
+  session_hash     TEXT PRIMARY KEY,
+  workspace_id     TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  protocol_version TEXT NOT NULL,
+  url_elicitation  INTEGER NOT NULL,
+  created_at       BIGINT NOT NULL,
+  expires_at       BIGINT NOT NULL
+);
+CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

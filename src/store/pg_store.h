@@ -82,6 +82,9 @@ class PgStore final : public Store {
                                int64_t expires_at) override;
   Status ReleaseLease(const std::string& customer_integration_id, const std::string& user_id,
                       const std::string& holder) override;
+  Status CreateMcpSession(const McpSession& session, int64_t now) override;
+  Result<std::optional<McpSession>> FindMcpSession(const std::string& session_hash) override;
+  Result<bool> DeleteMcpSession(const std::string& session_hash) override;
   Status SetWebhook(const Webhook& webhook, int64_t now) override;
   Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) override;
   Status EnqueueEvent(const OutboxEvent& event) override;

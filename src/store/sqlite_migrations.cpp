@@ -182,6 +182,18 @@ CREATE INDEX integration_users_never_connected ON integration_users (created_at)
 CREATE INDEX webhook_outbox_finished ON webhook_outbox (created_at)
   WHERE delivered_at IS NOT NULL OR next_attempt_at IS NULL;
 )sql",
+    // 8: MCP sessions (/v1/mcp), so that every process sharing the database honours one.
+    R"sql(
+CREATE TABLE mcp_sessions (
+  session_hash     TEXT PRIMARY KEY,
+  workspace_id     TEXT NOT NULL REFERENCES workspaces(workspace_id),
+  protocol_version TEXT NOT NULL,
+  url_elicitation  INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL
+);
+CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

@@ -185,6 +185,12 @@ class Store {
   virtual Status MarkEventFailed(const std::string& event_id, int attempts,
                                  std::optional<int64_t> next_attempt_at) = 0;
 
+  // MCP sessions. Create also removes sessions expired at `now`; Find returns expired ones
+  // too (the caller checks expires_at); Delete is true when a session was removed.
+  virtual Status CreateMcpSession(const McpSession& session, int64_t now) = 0;
+  virtual Result<std::optional<McpSession>> FindMcpSession(const std::string& session_hash) = 0;
+  virtual Result<bool> DeleteMcpSession(const std::string& session_hash) = 0;
+
   // Key rotation: up to `limit` sealed values whose key id is not `key_id`.
   virtual Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id,
                                                             int limit) = 0;

@@ -374,6 +374,26 @@ TEST_P(StoreTest, WorkspaceCreateAndFind) {
   EXPECT_EQ(duplicate.error().code, Errc::kConflict);
 }
 
+TEST_P(StoreTest, McpSessionsCreateFindDeleteAndExpire) {
+  ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
+  McpSession old{"hash-old", "ws-1", "2025-06-18", false, 1000, 2000};
+  ASSERT_TRUE(store_->CreateMcpSession(old, 1000).ok());
+  McpSession fresh{"hash-new", "ws-1", "2025-11-25", true, 3000, 9000};
+  ASSERT_TRUE(store_->CreateMcpSession(fresh, 3000).ok());  // removes the expired one
+  auto found = store_->FindMcpSession("hash-new");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->workspace_id, "ws-1");
+  EXPECT_EQ((*found)->protocol_version, "2025-11-25");
+  EXPECT_TRUE((*found)->url_elicitation);
+  EXPECT_EQ((*found)->created_at, 3000);
+  EXPECT_EQ((*found)->expires_at, 9000);
+  EXPECT_FALSE(store_->FindMcpSession("hash-old")->has_value());
+  EXPECT_TRUE(*store_->DeleteMcpSession("hash-new"));
+  EXPECT_FALSE(*store_->DeleteMcpSession("hash-new"));
+  EXPECT_FALSE(store_->FindMcpSession("hash-new")->has_value());
+}
+
 TEST_P(StoreTest, ApiKeyCreateFindRevoke) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ApiKeyRecord key{"key-1", "ws-1", HashSecret("sk_live_x"), 1000, std::nullopt};

@@ -32,6 +32,11 @@ const ROUTES = [
   ['post', '/v1/integrations/{customerIntegrationId}/users/{userId}/auth-url'],
   ['get', '/v1/integrations/{customerIntegrationId}/users/{userId}/credentials'],
   ...['get', 'post', 'put', 'patch', 'delete'].map((m) => [m, '/v1/proxy/{customerIntegrationId}/{userId}/{path}']),
+  ['get', '/v1/tools'],
+  ['post', '/v1/tools/{name}/call'],
+  ['post', '/v1/mcp'],
+  ['delete', '/v1/mcp'],
+  ['get', '/v1/mcp'],
   ['get', '/connect/{token}'],
   ['post', '/connect/{token}'],
   ['get', '/oauth/callback'],
@@ -173,7 +178,7 @@ describe('openapi', { concurrency: 1, timeout: 120_000 }, () => {
     assert.deepEqual([...documented].sort(), [...routes].sort());
 
     // Each documented operation reaches a handler (no "Cannot GET ..." 404 of the router).
-    const fill = { customerIntegrationId: randomUuid(), userId: 'someone', path: 'a/b', token: 'x'.repeat(43) };
+    const fill = { customerIntegrationId: randomUuid(), userId: 'someone', path: 'a/b', token: 'x'.repeat(43), name: 'some_tool' };
     for (const [method, template] of ROUTES) {
       const url = template.replace(/\{(\w+)\}/g, (_, name) => fill[name]);
       const res = await request(server, method.toUpperCase(), url,

@@ -1,0 +1,48 @@
+// McpEndpoint: the MCP server at /v1/mcp (CONTRACT section 10): the Streamable HTTP
+// transport of the Model Context Protocol, revision 2025-11-25 (also 2025-06-18 and
+// 2025-03-26), with the tools of core/tool_service.h. Every POST carries one JSON-RPC
+// message and gets one JSON answer (no SSE: this server sends no requests or notifications
+// of its own); GET is 405; DELETE ends the session. Sessions are rows in the database
+// (core/mcp_sessions.h), so any node answers any session.
+// The caller (the Router) has checked the API key. Thread-safe; tools/call blocks on the
+// upstream, so it runs off the I/O threads.
+#pragma once
+
+#include <string>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/mcp_sessions.h"
+#include "core/tool_service.h"
+#include "http/message.h"
+
+namespace tr::api {
+
+class McpEndpoint {
+ public:
+  McpEndpoint(ToolService& tools, McpSessions& sessions) : tools_(tools), sessions_(sessions) {}
+
+  // Tools per tools/list page.
+  static constexpr size_t kPageSize = 100;
+
+  // One request to /v1/mcp from workspace `workspace_id`.
+  http::Response Handle(const http::Request& request, const std::string& workspace_id);
+
+ private:
+  struct Context;  // the request's workspace, user and session
+  http::Response Post(const http::Request& request, Context& context);
+  http::Response Delete(const http::Request& request, const Context& context);
+  // The answer to a JSON-RPC request: {"result"} or {"error"}.
+  boost::json::object Dispatch(const std::string& method, const boost::json::value& params,
+                               const Context& context);
+  boost::json::object Initialize(const boost::json::value& params, Context& context,
+                                 std::string& session_id);
+  boost::json::object ListTools(const boost::json::value& params, const Context& context);
+  boost::json::object CallTool(const boost::json::value& params, const Context& context);
+
+  ToolService& tools_;
+  McpSessions& sessions_;
+};
+
+}  // namespace tr::api

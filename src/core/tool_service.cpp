@@ -1,0 +1,209 @@
+#include "core/tool_service.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+
+#include "core/ids.h"
+#include "core/validation.h"
+#include "crypto/crypto.h"
+#include "http/message.h"
+#include "tools/request_builder.h"
+
+namespace tr {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxToolName = 64;  // CONTRACT section 10: ^[A-Za-z0-9_-]{1,64}$
+// A JSON body nested deeper than this is given as text: parsing it would cost the stack.
+constexpr unsigned kMaxJsonDepth = 64;
+
+// The length of the longest prefix of `text` that is well-formed UTF-8.
+size_t ValidUtf8Prefix(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) break;
+    i += n;
+  }
+  return i;
+}
+
+bool IsJsonContentType(std::string_view content_type) {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (http::EqualsIgnoreCase(media, "application/json")) return true;
+  return media.size() > 5 && http::EqualsIgnoreCase(media.substr(media.size() - 5), "+json");
+}
+
+}  // namespace
+
+std::vector<std::string> UniqueToolNames(const std::vector<std::string>& base) {
+  std::set<std::string> taken(base.begin(), base.end());
+  std::set<std::string> used;
+  std::vector<std::string> names;
+  names.reserve(base.size());
+  for (const std::string& name : base) {
+    if (used.insert(name).second) {
+      names.push_back(name);
+      continue;
+    }
+    // A repeat: the first free "_N", N from 2. A name some other tool has as its own is not
+    // free, so that tool keeps it whatever the order.
+    for (int n = 2;; ++n) {
+      const std::string suffix = fmt::format("_{}", n);
+      std::string candidate =
+          name.substr(0, std::min(name.size(), kMaxToolName - suffix.size())) + suffix;
+      if (taken.count(candidate) || used.count(candidate)) continue;
+      used.insert(candidate);
+      names.push_back(std::move(candidate));
+      break;
+    }
+  }
+  return names;
+}
+
+ToolCallResult ReadToolAnswer(int status, std::string content_type, std::string body,
+                              bool truncated) {
+  ToolCallResult result;
+  result.status = status;
+  result.content_type = std::move(content_type);
+  result.truncated = truncated;
+  if (!truncated && IsJsonContentType(result.content_type)) {
+    json::parse_options options;
+    options.max_depth = kMaxJsonDepth;
+    boost::system::error_code ec;
+    json::value parsed = json::parse(body, ec, {}, options);
+    if (!ec) {
+      result.json = std::move(parsed);
+      return result;
+    }
+  }
+  const size_t valid = ValidUtf8Prefix(body);
+  // A cut may split the last character: drop its first bytes rather than call it binary.
+  if (valid == body.size() || (truncated && body.size() - valid < 4)) {
+    body.resize(valid);
+    result.body = std::move(body);
+  } else {
+    result.body = crypto::Base64Encode(body);
+    result.base64 = true;
+  }
+  return result;
+}
+
+Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
+                                                std::string_view user_id,
+                                                std::optional<std::string_view> cid) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  if (cid && !IsUuidV4(*cid)) return Error(Errc::kNotFound, "Customer integration not found");
+  auto active = api_.ListIntegrations(workspace_id, true);
+  if (!active) return active.error();
+  if (cid && std::none_of(active->begin(), active->end(), [&](const IntegrationView& view) {
+        return view.customer_integration.customer_integration_id == *cid;
+      })) {
+    // An inactive one of the workspace's own has no tools; any other is not found.
+    auto ci = store_.FindCustomerIntegration(std::string(*cid));
+    if (!ci) return ci.error();
+    if (!*ci || (*ci)->workspace_id != workspace_id) {
+      return Error(Errc::kNotFound, "Customer integration not found");
+    }
+    return std::vector<UserTool>();
+  }
+  std::vector<UserTool> list;
+  std::vector<std::string> base_names;
+  for (IntegrationView& view : *active) {
+    if (!view.definition->tools || view.definition->tools->tools.empty()) continue;
+    const CustomerIntegration& ci = view.customer_integration;
+    auto user = store_.FindUser(ci.customer_integration_id, std::string(user_id));
+    if (!user) return user.error();
+    const bool connected = *user && (*user)->active;
+    for (const tools::Tool& tool : view.definition->tools->tools) {
+      UserTool entry;
+      entry.definition = view.definition;
+      entry.tool = &tool;
+      entry.customer_integration_id = ci.customer_integration_id;
+      entry.integration_id = ci.integration_id;
+      entry.connected = connected;
+      base_names.push_back(tool.name);
+      list.push_back(std::move(entry));
+    }
+  }
+  std::vector<std::string> names = UniqueToolNames(base_names);
+  for (size_t i = 0; i < list.size(); ++i) list[i].name = std::move(names[i]);
+  if (cid) {
+    std::erase_if(list, [&](const UserTool& t) { return t.customer_integration_id != *cid; });
+  }
+  return list;
+}
+
+Result<NotConnected> ToolService::ConnectLink(const std::string& workspace_id, const UserTool& tool,
+                                              std::string_view user_id) {
+  auto url = api_.CreateAuthUrl(workspace_id, tool.customer_integration_id, user_id, std::nullopt);
+  if (!url) return url.error();
+  return NotConnected{std::move(*url), tool.definition->name, tool.customer_integration_id};
+}
+
+Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::string_view name,
+                                          std::string_view user_id, const json::object& arguments) {
+  auto list = List(workspace_id, user_id);
+  if (!list) return list.error();
+  auto found =
+      std::find_if(list->begin(), list->end(), [&](const UserTool& t) { return t.name == name; });
+  if (found == list->end()) return Error(Errc::kNotFound, "Tool not found");
+  const UserTool& tool = *found;
+
+  // Nothing is sent for invalid arguments, whether or not the user is connected.
+  auto built = tools::BuildRequest(*tool.tool, arguments);
+  if (!built) return built.error();
+  if (!tool.connected) {
+    auto link = ConnectLink(workspace_id, tool, user_id);
+    if (!link) return link.error();
+    return ToolCallOutcome(std::move(*link));
+  }
+
+  ProxyRequest request;
+  request.method = std::move(built->method);
+  request.path_and_query = std::move(built->path_and_query);
+  request.body = std::move(built->body);
+  bool has_accept = false;
+  for (auto& [header, value] : built->headers) {
+    has_accept = has_accept || http::EqualsIgnoreCase(header, "accept");
+    request.headers.emplace_back(std::move(header), std::move(value));
+  }
+  if (!has_accept) request.headers.emplace_back("Accept", "application/json");
+
+  auto upstream = proxy_.Forward(workspace_id, tool.customer_integration_id, user_id, request);
+  if (!upstream) {
+    // The user stopped being active after the list was read (a failed refresh, a revoke).
+    if (upstream.error().code == Errc::kConflict) {
+      auto link = ConnectLink(workspace_id, tool, user_id);
+      if (!link) return link.error();
+      return ToolCallOutcome(std::move(*link));
+    }
+    return upstream.error();
+  }
+  std::string body;
+  bool truncated = false;
+  char piece[16 << 10];
+  while (true) {
+    std::optional<size_t> n = upstream->body->Read(piece, sizeof piece);
+    if (!n) return Error(Errc::kBadGateway, "Upstream unreachable: its answer broke off");
+    if (*n == 0) break;
+    const size_t room = kMaxBodyBytes - body.size();
+    body.append(piece, std::min(*n, room));
+    if (*n > room) {
+      // Enough: the rest is not read; dropping the reader abandons the transfer.
+      truncated = true;
+      break;
+    }
+  }
+  std::string content_type = upstream->Header("content-type");
+  return ToolCallOutcome(
+      ReadToolAnswer(upstream->status, std::move(content_type), std::move(body), truncated));
+}
+
+}  // namespace tr

@@ -1,0 +1,95 @@
+// ToolService: the tools an agent may call for one end user, and the calls themselves
+// (CONTRACT section 10), for both the REST tool API and the MCP server. A tool call is
+// built from its arguments (tools/request_builder.h) and sent through ProxyService, the
+// one call path to an upstream: the same auth, refresh-and-retry, SSRF rules and limits.
+// Knows no HTTP. Thread-safe; Call blocks on the upstream.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/api_service.h"
+#include "core/integration_directory.h"
+#include "core/proxy_service.h"
+#include "store/store.h"
+#include "tools/tool.h"
+
+namespace tr {
+
+// One tool as one user sees it.
+struct UserTool {
+  std::string name;                                         // unique among the user's tools
+  std::shared_ptr<const IntegrationDefinition> definition;  // owns *tool
+  const tools::Tool* tool = nullptr;
+  std::string customer_integration_id;
+  std::string integration_id;
+  bool connected = false;  // the user is active in this customer integration
+};
+
+// The upstream's answer to a tool call.
+struct ToolCallResult {
+  int status = 0;
+  std::string content_type;
+  std::optional<boost::json::value> json;  // the parsed body, when it is JSON and whole
+  std::string body;                        // otherwise the body (UTF-8; see `base64`)
+  bool base64 = false;                     // `body` is base64: the upstream's bytes were not UTF-8
+  bool truncated = false;                  // the body was over kMaxBodyBytes and was cut there
+};
+
+// The user has not connected the tool's integration (or is no longer active there).
+struct NotConnected {
+  std::string authorize_url;  // a fresh connect link, as auth-url makes it
+  std::string integration_name;
+  std::string customer_integration_id;
+};
+
+using ToolCallOutcome = std::variant<ToolCallResult, NotConnected>;
+
+class ToolService {
+ public:
+  ToolService(Store& store, IntegrationDirectory& directory, ApiService& api, ProxyService& proxy)
+      : store_(store), directory_(directory), api_(api), proxy_(proxy) {}
+
+  // An upstream body is read up to this size; the rest is cut (truncated: true).
+  static constexpr size_t kMaxBodyBytes = 1 << 20;
+
+  // The tools of the workspace's active customer integrations, oldest integration first,
+  // each integration's tools in its document's order. `cid` narrows the list to one
+  // customer integration (kNotFound when it is malformed, unknown or another workspace's);
+  // names are those of the whole list. kInvalidArgument for a malformed userId.
+  Result<std::vector<UserTool>> List(const std::string& workspace_id, std::string_view user_id,
+                                     std::optional<std::string_view> cid = std::nullopt);
+
+  // Calls tool `name` for the user: kNotFound (no such tool), kInvalidArgument (the
+  // arguments fail the tool's inputSchema: one message per problem; or a bad userId), the
+  // proxy's kBadGateway / kGatewayTimeout / kUnavailable; else the upstream's answer (any
+  // status) or NotConnected.
+  Result<ToolCallOutcome> Call(const std::string& workspace_id, std::string_view name,
+                               std::string_view user_id, const boost::json::object& arguments);
+
+ private:
+  Result<NotConnected> ConnectLink(const std::string& workspace_id, const UserTool& tool,
+                                   std::string_view user_id);
+
+  Store& store_;
+  IntegrationDirectory& directory_;
+  ApiService& api_;
+  ProxyService& proxy_;
+};
+
+// The names of `base` tool names made unique in order: a repeat gets "_2", "_3"... (cut so
+// that it stays within 64 characters), skipping names already taken.
+std::vector<std::string> UniqueToolNames(const std::vector<std::string>& base);
+
+// The upstream's body as a tool result: parsed when JSON, else text (or base64).
+ToolCallResult ReadToolAnswer(int status, std::string content_type, std::string body,
+                              bool truncated);
+
+}  // namespace tr

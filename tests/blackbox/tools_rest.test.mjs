@@ -1,0 +1,136 @@
+// CONTRACT section 10, the REST tool API: GET /v1/tools lists the tools of the
+// workspace's active customer integrations with `connected` per user; POST
+// /v1/tools/{name}/call builds the request from the operation (path, query, header,
+// JSON body), sends it with the user's credential through the proxy's call path to a
+// loopback upstream, and answers {status, contentType, json|body, truncated}. Unknown
+// tool 404, invalid arguments 400 with every problem, an unconnected user 409 with a
+// fresh connect link.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Context, request, assertError, rand } from '../lib/harness.mjs';
+import { defineIntegration } from '../peers/http.mjs';
+import { connectForm } from '../peers/lifecycle.mjs';
+import { toolsUpstream, toolsDefinition } from '../peers/tools.mjs';
+
+describe('tools_rest', { concurrency: 1, timeout: 120_000 }, () => {
+  const ctx = new Context();
+  let server;
+  let upstream;
+  let W;
+  let W2;
+  let cid;
+  const integrationId = `tools-${rand(4)}`;
+  const userId = `u-${rand()}`;
+  const token = `tok_${rand(12)}`;
+
+  before(async () => {
+    upstream = await toolsUpstream({ credentialOk: (rec) => rec.headers['x-token'] === `Token ${token}` });
+    W = await ctx.workspace(undefined, 'tools');
+    W2 = await ctx.workspace(undefined, 'tools-other');
+    await defineIntegration(ctx, W.workspaceId, toolsDefinition(integrationId, upstream));
+    cid = (await ctx.enable(W.workspaceId, integrationId)).customerIntegrationId;
+    server = await ctx.startServer({ extraArgs: ['--allow-private-network'] });
+    await connectForm(server, W.apiKey, cid, userId, { token });
+  });
+
+  after(async () => {
+    await upstream?.close();
+    await ctx.cleanup();
+  });
+
+  const name = (op) => `${integrationId}_${op}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  const list = (query, key = W.apiKey) => request(server, 'GET', `/v1/tools?${query}`, { key });
+  const call = (tool, json, key = W.apiKey) =>
+    request(server, 'POST', `/v1/tools/${encodeURIComponent(tool)}/call`, { key, json });
+
+  test('GET /v1/tools lists the tools with their schema, annotations and connected', async () => {
+    const res = await list(`userId=${encodeURIComponent(userId)}`);
+    assert.equal(res.status, 200, res.text);
+    const tools = res.json.tools;
+    assert.deepEqual(tools.map((t) => t.name), ['createItem', 'getItem', 'deleteItem', 'status', 'text'].map(name));
+    for (const t of tools) {
+      assert.equal(t.customerIntegrationId, cid);
+      assert.equal(t.integrationId, integrationId);
+      assert.equal(t.connected, true);
+      assert.equal(t.inputSchema.type, 'object');
+      assert.match(t.name, /^[A-Za-z0-9_-]{1,64}$/);
+    }
+    const create = tools[0];
+    assert.deepEqual(Object.keys(create.inputSchema.properties).sort(), ['X-Trace', 'body', 'dryRun', 'org']);
+    assert.ok(!JSON.stringify(create.inputSchema).includes('X-Token'), 'auth stays out of the schema');
+    assert.equal(tools[1].annotations.readOnlyHint, true);
+    assert.equal(tools[2].annotations.destructiveHint, true);
+
+    const other = await list(`userId=someone-else&customerIntegrationId=${cid}`);
+    assert.equal(other.status, 200);
+    assert.equal(other.json.tools.length, 5);
+    assert.ok(other.json.tools.every((t) => t.connected === false));
+  });
+
+  test('GET /v1/tools: userId required, foreign or malformed customerIntegrationId 404, API key 401', async () => {
+    assertError(await list(''), 400);
+    assertError(await list(`userId=${userId}&customerIntegrationId=not-a-uuid`), 404);
+    const foreign = (await ctx.enable(W2.workspaceId, 'open-meteo')).customerIntegrationId;
+    assertError(await list(`userId=${userId}&customerIntegrationId=${foreign}`), 404);
+    assertError(await list(`userId=${userId}`, 'sk_live_nope'), 401);
+    const W3 = await ctx.workspace(undefined, 'tools-empty');
+    const empty = await list(`userId=${userId}`, W3.apiKey);
+    assert.deepEqual(empty.json, { tools: [] }, 'a workspace without integrations has no tools');
+  });
+
+  test('a call puts each argument where the operation declares it, with the user credential', async () => {
+    const n = upstream.requests.length;
+    const res = await call(name('createItem'), {
+      userId,
+      arguments: { org: 'acme corp/é', dryRun: true, 'X-Trace': 'trace-1', body: { title: 'Hello', tags: ['a', 'b'] } },
+    });
+    assert.equal(res.status, 200, res.text);
+    const recs = upstream.requests.slice(n);
+    assert.equal(recs.length, 1);
+    assert.equal(recs[0].path, `/api/orgs/${encodeURIComponent('acme corp/é')}/items`);
+    assert.equal(recs[0].headers['x-api-key'], undefined, 'the API key stays behind');
+    assert.deepEqual(res.json, {
+      status: 201,
+      contentType: 'application/json',
+      json: {
+        org: 'acme corp/é', dryRun: 'true', trace: 'trace-1', contentType: 'application/json',
+        body: { title: 'Hello', tags: ['a', 'b'] }, auth: `Token ${token}`,
+      },
+      truncated: false,
+    });
+  });
+
+  test('non-JSON and non-2xx answers come back as they are', async () => {
+    const text = await call(name('text'), { userId, arguments: {} });
+    assert.equal(text.status, 200);
+    assert.deepEqual(text.json, { status: 200, contentType: 'text/plain', body: 'plain words', truncated: false });
+    const teapot = await call(name('status'), { userId, arguments: { code: 418 } });
+    assert.equal(teapot.status, 200);
+    assert.equal(teapot.json.status, 418);
+    assert.deepEqual(teapot.json.json, { error: 'status 418' });
+  });
+
+  test('unknown tool 404; invalid arguments 400 with every problem and nothing sent', async () => {
+    assertError(await call(`${integrationId}_nope`, { userId, arguments: {} }), 404);
+    const n = upstream.requests.length;
+    const res = await call(name('createItem'), { userId, arguments: { dryRun: 'maybe', body: { tags: 'x' } } });
+    assertError(res, 400);
+    assert.ok(Array.isArray(res.json.message) && res.json.message.length >= 2, res.text);
+    assert.equal(upstream.requests.length, n, 'nothing reached the upstream');
+    assertError(await call(name('getItem'), { arguments: { id: '1' } }), 400);
+    assertError(await call(name('getItem'), { userId, arguments: [1] }), 400);
+  });
+
+  test('a user who has not connected gets 409 with a fresh connect link', async () => {
+    const res = await call(name('getItem'), { userId: `new-${rand()}`, arguments: { id: '1' } });
+    assert.equal(res.status, 409, res.text);
+    assert.equal(res.json.statusCode, 409);
+    assert.equal(res.json.error, 'Conflict');
+    assert.equal(typeof res.json.message, 'string');
+    assert.ok(res.json.authorizeUrl.startsWith(`${server.url}/connect/`), res.json.authorizeUrl);
+    const page = await fetch(res.json.authorizeUrl);
+    assert.equal(page.status, 200, 'the link opens the connect form');
+  });
+});
