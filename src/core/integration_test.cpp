@@ -604,6 +604,31 @@ TEST(CatalogTest, LoadDirectoryReadsOnlyJsonFiles) {
   EXPECT_FALSE(missing.ok());
 }
 
+// A --catalog folder: definitions name OpenAPI documents under openapi/, read from disk.
+TEST(CatalogTest, LoadDirectoryReadsToolsDocumentsUnderOpenApi) {
+  std::string tmpl = (std::filesystem::path(testing::TempDir()) / "catalog_XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  std::filesystem::create_directory(dir / "openapi");
+  std::ofstream(dir / "open-meteo.json") << EmbeddedFileText("catalog/open-meteo.json");
+  std::ofstream(dir / "openapi" / "open-meteo.yaml")
+      << EmbeddedFileText("catalog/openapi/open-meteo.yaml");
+  auto catalog = Catalog::LoadDirectory(dir.string());
+  std::filesystem::remove(dir / "openapi" / "open-meteo.yaml");
+  auto without = Catalog::LoadDirectory(dir.string());
+  std::filesystem::remove_all(dir);
+
+  ASSERT_TRUE(catalog.ok()) << catalog.error().message();
+  auto def = catalog->Find("open-meteo");
+  ASSERT_TRUE(def && def->tools);
+  EXPECT_EQ(def->tools->tools.at(0).name, "open-meteo_forecast");
+  ASSERT_FALSE(without.ok());
+  EXPECT_NE(without.error().message().find("open-meteo.json: tools.openapi: "
+                                           "openapi/open-meteo.yaml: cannot be read"),
+            std::string::npos)
+      << without.error().message();
+}
+
 }  // namespace
 }  // namespace tr
 
