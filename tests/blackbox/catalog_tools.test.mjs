@@ -35,11 +35,16 @@ test('every curated document is valid OpenAPI 3.0', () => {
   }
 });
 
-test('each catalog definition that ships tools points at its curated document', () => {
+test('each curated integration\'s definition points at its document, and no other does', () => {
   const curation = JSON.parse(fs.readFileSync(path.join(dir, 'curation.json'), 'utf8'));
-  for (const id of Object.keys(curation.integrations)) {
-    const def = JSON.parse(fs.readFileSync(path.join(repoRoot, 'catalog', `${id}.json`), 'utf8'));
-    if (def.tools === undefined) continue;  // the definitions gain `tools` in a commit of their own
-    assert.equal(def.tools.openapi, `openapi/${id}.json`, id);
+  const catalog = path.join(repoRoot, 'catalog');
+  for (const file of fs.readdirSync(catalog).filter((f) => f.endsWith('.json'))) {
+    const id = file.replace(/\.json$/, '');
+    const def = JSON.parse(fs.readFileSync(path.join(catalog, file), 'utf8'));
+    if (curation.integrations[id]) {
+      assert.deepEqual(def.tools, {openapi: `openapi/${id}.json`}, id);
+    } else {
+      assert.equal(def.tools?.openapi, undefined, `${id} has no curated document`);
+    }
   }
 });
