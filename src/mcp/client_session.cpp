@@ -112,6 +112,7 @@ Status ClientSession::PostNotification(std::string_view method, const SessionSta
 }
 
 Status ClientSession::Initialize() {
+  if (State().initialized) return Ok{};  // the common case, without waiting on init_mu_
   std::lock_guard init(init_mu_);
   if (State().initialized) return Ok{};
   return InitializeLocked(0);

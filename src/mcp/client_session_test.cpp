@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <thread>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -40,6 +43,7 @@ class FakeServer final : public Transport {
 
   Result<net::StreamedResult> Send(std::string_view method, const net::Headers& headers,
                                    const std::string& body) override {
+    std::lock_guard lock(mu_);
     sent.push_back({std::string(method), headers, body});
     const Sent& s = sent.back();
     if (force_status) return Answer(force_status, {}, "");
@@ -92,6 +96,8 @@ class FakeServer final : public Transport {
   }
 
  private:
+  std::mutex mu_;  // calls may come from several threads
+
   Result<net::StreamedResult> Reply(const json::object& request, const json::object& result,
                                     net::Headers headers) {
     json::object response{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", result}};
@@ -163,6 +169,24 @@ TEST(McpClientSession, ReinitializesOnceWhenTheServerForgetsTheSession) {
   ASSERT_TRUE(result.ok()) << result.error().message();
   EXPECT_EQ(server.sessions_made, 2);
   EXPECT_EQ(session.session_id(), "session-2");
+}
+
+// Calls that all meet the 404 of one lost session start one new session between them.
+TEST(McpClientSession, ConcurrentCallsReinitializeOnce) {
+  FakeServer server;
+  ClientSession session(server);
+  ASSERT_TRUE(session.Initialize().ok());
+  server.live_session = "restarted";
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (session.CallTool("echo", json::object{{"message", "x"}}).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(server.sessions_made, 2);
 }
 
 TEST(McpClientSession, MapsErrors) {
