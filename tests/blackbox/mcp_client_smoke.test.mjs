@@ -4,12 +4,12 @@
 // which this file runs with the server's URL. (Once the tool service uses the session, the
 // same server is reached through the REST and MCP routes of the binary itself.)
 
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN } from '../lib/harness.mjs';
+import { BIN, Context, assertCliError, rand } from '../lib/harness.mjs';
 import { startEverything, everythingInstalled } from '../peers/mcp_everything.mjs';
 
 const TESTS_BIN = path.join(path.dirname(BIN), 'toolregistry_tests');
@@ -31,4 +31,29 @@ test('ClientSession lists and calls server-everything tools over loopback', {
   } finally {
     await server.stop();
   }
+});
+
+// Custom integrations may be remote MCP servers (CONTRACT section 11): `mcp.url`, OAUTH2
+// without declared endpoints (they are discovered), http only to a loopback address.
+const ctx = new Context();
+after(() => ctx.cleanup());
+
+test('integration define: a remote MCP server', async () => {
+  const wid = (await ctx.cliJson(['workspace', 'create', '--name', 'mcp-define'])).workspaceId;
+  const write = (def) => {
+    const file = path.join(ctx.dir, `${def.integrationId}.json`);
+    fs.writeFileSync(file, JSON.stringify(def));
+    return file;
+  };
+  const oauth = { integrationId: `mcp-${rand(3)}`, name: 'An MCP server', authTypes: ['OAUTH2', 'NONE'],
+    mcp: { url: 'https://mcp.example.com/mcp' } };
+  const defined = await ctx.cliJson(['integration', 'define', '--workspace', wid, '--file', write(oauth)]);
+  assert.equal(defined.integrationId, oauth.integrationId);
+  const enabled = await ctx.enable(wid, oauth.integrationId, { authType: 'NONE' });
+  assert.equal(enabled.authType, 'NONE');
+
+  const plain = { integrationId: `mcp-${rand(3)}`, name: 'Plain http', authTypes: ['NONE'],
+    mcp: { url: 'http://mcp.example.com/mcp' } };
+  const line = assertCliError(await ctx.cli(['integration', 'define', '--workspace', wid, '--file', write(plain), '--json']));
+  assert.match(line, /mcp\.url: must be https \(plain http only to a loopback address\)/);
 });
