@@ -6,13 +6,31 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, Context, assertCliError, rand } from '../lib/harness.mjs';
 import { startEverything, everythingInstalled } from '../peers/mcp_everything.mjs';
+import { startProtectedMcp } from '../peers/mcp_protected.mjs';
 
 const TESTS_BIN = path.join(path.dirname(BIN), 'toolregistry_tests');
+
+// Runs one test of toolregistry_tests with `env` added, without blocking this process (the
+// peers it talks to may live here). Resolves to {status, output}.
+function runUnitTest(filter, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TESTS_BIN, [`--gtest_filter=${filter}`], { env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    child.stderr.on('data', (chunk) => { output += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
+}
 
 test('ClientSession lists and calls server-everything tools over loopback', {
   skip: !everythingInstalled() ? 'server-everything is not installed (cd tests && npm install)'
@@ -20,16 +38,26 @@ test('ClientSession lists and calls server-everything tools over loopback', {
 }, async () => {
   const server = await startEverything();
   try {
-    const run = spawnSync(TESTS_BIN, ['--gtest_filter=McpEverythingSmoke.*', '--gtest_brief=0'], {
-      env: { ...process.env, TOOLREGISTRY_TEST_MCP_URL: server.url },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    const output = `${run.stdout}\n${run.stderr}`;
-    assert.equal(run.status, 0, output);
+    const { status, output } = await runUnitTest('McpEverythingSmoke.*', { TOOLREGISTRY_TEST_MCP_URL: server.url });
+    assert.equal(status, 0, output);
     assert.match(output, /\[ {7}OK \] McpEverythingSmoke\.ListsAndCallsTools/, output);
   } finally {
     await server.stop();
+  }
+});
+
+// MCP authorization discovery (src/auth/mcp_discovery.h) and RFC 7591 registration against a
+// real authorization server: oidc-provider behind a 401 challenge and RFC 9728 metadata.
+test('discovery and dynamic registration with oidc-provider', {
+  skip: !fs.existsSync(TESTS_BIN) ? `no ${TESTS_BIN}` : false,
+}, async () => {
+  const server = await startProtectedMcp();
+  try {
+    const { status, output } = await runUnitTest('McpDiscoverySmoke.*', { TOOLREGISTRY_TEST_MCP_AUTH_URL: server.mcpUrl });
+    assert.equal(status, 0, output);
+    assert.match(output, /\[ {7}OK \] McpDiscoverySmoke\.DiscoversAndRegistersWithOidcProvider/, output);
+  } finally {
+    await server.close();
   }
 });
 
