@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 
 #include "auth/mcp_registration.h"
+#include "auth/oauth2.h"
 
 namespace tr::auth {
 namespace {
@@ -244,6 +245,36 @@ TEST(McpRegistration, ReadsTheAnswer) {
   EXPECT_EQ(forbidden.error().message(),
             "the authorization server refused the registration (HTTP 403)");
   EXPECT_FALSE(ParseRegistrationResponse({201, {}, R"({"client_secret": "x"})"}).ok());
+}
+
+// The discovered server as OAuth settings: PKCE S256 and the RFC 8707 resource on the
+// authorization URL, the code exchange and the refresh; a public client sends no secret.
+TEST(McpRegistration, DiscoveredOAuthSettingsCarryTheResource) {
+  McpAuthorization found;
+  found.resource = "https://mcp.example.com/mcp";
+  found.scopes = {"read", "write"};
+  found.server.authorization_endpoint = "https://auth.example.com/authorize";
+  found.server.token_endpoint = "https://auth.example.com/token";
+  OAuth2Config config = McpOAuth2Config(found, "none");
+  EXPECT_TRUE(config.pkce);
+  OAuthClient client{"https://tr.example.com/oauth/client-metadata.json", "",
+                     "https://tr.example.com/oauth/callback"};
+  std::string url = BuildAuthorizationUrl(config, client, config.scopes, "st", "verifier");
+  // ':' and '/' may stand unescaped in a query (RFC 3986 section 3.4).
+  EXPECT_NE(url.find("&resource=https://mcp.example.com/mcp"), std::string::npos) << url;
+  EXPECT_NE(url.find("code_challenge_method=S256"), std::string::npos) << url;
+  EXPECT_NE(url.find("scope=read%20write"), std::string::npos) << url;
+
+  net::HttpCall exchange = BuildCodeExchangeCall(config, client, "code", "verifier");
+  EXPECT_NE(exchange.body.find("resource=https%3A%2F%2Fmcp.example.com%2Fmcp"), std::string::npos);
+  EXPECT_NE(exchange.body.find("client_id="), std::string::npos);
+  EXPECT_EQ(exchange.body.find("client_secret"), std::string::npos) << exchange.body;
+  for (const auto& [name, value] : exchange.headers) EXPECT_NE(name, "Authorization");
+
+  net::HttpCall refresh =
+      BuildRefreshCall(McpOAuth2Config(found, "client_secret_basic"), {"id", "secret", ""}, "rt");
+  EXPECT_NE(refresh.body.find("resource=https%3A%2F%2Fmcp.example.com%2Fmcp"), std::string::npos);
+  EXPECT_EQ(refresh.body.find("client_secret"), std::string::npos);
 }
 
 }  // namespace

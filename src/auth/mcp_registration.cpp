@@ -122,4 +122,17 @@ Result<ClientRegistration> ParseRegistrationResponse(const net::HttpResult& answ
   return reg;
 }
 
+OAuth2Config McpOAuth2Config(const McpAuthorization& found,
+                             const std::string& token_endpoint_auth_method) {
+  OAuth2Config config;
+  config.authorization_url = found.server.authorization_endpoint;
+  config.token_url = found.server.token_endpoint;
+  config.revocation_url = found.server.revocation_endpoint;
+  config.scopes = found.scopes;
+  config.token_endpoint_auth_method = token_endpoint_auth_method;
+  config.pkce = true;
+  config.resource = found.resource;
+  return config;
+}
+
 }  // namespace tr::auth

@@ -14,6 +14,7 @@
 #include <boost/json/object.hpp>
 
 #include "auth/mcp_discovery.h"
+#include "core/integration.h"
 #include "core/result.h"
 #include "net/http_client.h"
 
@@ -69,5 +70,12 @@ struct ClientRegistration {
 // kBadGateway, "the authorization server refused the registration: <error>: <description>"
 // (or with its HTTP status); never with a secret.
 Result<ClientRegistration> ParseRegistrationResponse(const net::HttpResult& answer);
+
+// The OAuth settings the connect flow and the refresh use for a discovered MCP server:
+// its authorization server's endpoints, the chosen scopes, PKCE (always: discovery refused
+// a server without S256), the RFC 8707 resource, and how the registered client
+// authenticates ("client_secret_basic", "client_secret_post" or "none").
+OAuth2Config McpOAuth2Config(const McpAuthorization& found,
+                             const std::string& token_endpoint_auth_method);
 
 }  // namespace tr::auth

@@ -33,6 +33,9 @@ struct OAuth2Config {
   std::string token_endpoint_auth_method = "client_secret_post";
   bool pkce = false;
   std::string issuer;  // empty: none
+  // RFC 8707 resource indicator, sent on the authorization, code exchange and refresh
+  // requests when set: a remote MCP server's canonical URI (discovered, never from a file).
+  std::string resource;
 };
 
 struct ApiTokenField {
