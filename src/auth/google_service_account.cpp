@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "core/validation.h"
 #include "crypto/crypto.h"
 
 namespace tr::auth {
@@ -155,22 +156,6 @@ std::optional<json::value> ParseJson(std::string_view text) {
   json::value v = json::parse(text, ec, {}, options);
   if (ec) return std::nullopt;
   return v;
-}
-
-// `text` with control characters replaced by spaces, cut to at most `max` bytes at a UTF-8
-// character boundary (Boost.JSON strings are valid UTF-8).
-std::string SafeMessage(std::string_view text, size_t max) {
-  if (text.size() > max) {
-    size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    text = text.substr(0, cut);
-  }
-  std::string out(text);
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = ' ';
-  }
-  return out;
 }
 
 // The "error" of an OAuth error answer when it is one of the codes RFC 6749 section 5.2
@@ -338,7 +323,7 @@ Result<AccessToken> ParseTokenResponse(int status, std::string_view body) {
   if (token_type == nullptr || token_type->is_null()) {
     token.token_type = "Bearer";
   } else if (token_type->is_string() && !token_type->get_string().empty()) {
-    token.token_type = SafeMessage(token_type->get_string(), 64);
+    token.token_type = SafeText(token_type->get_string(), 64);
   } else {
     return Invalid("token endpoint answer: token_type is not a string");
   }

@@ -43,6 +43,8 @@ void AddClientAuth(const OAuth2Config& config, const OAuthClient& client, net::H
     std::string credentials =
         net::FormEncode(client.client_id) + ":" + net::FormEncode(client.client_secret);
     call.headers.emplace_back("Authorization", "Basic " + crypto::Base64Encode(credentials));
+  } else if (config.token_endpoint_auth_method == "none") {
+    form.emplace_back("client_id", client.client_id);  // a public client (RFC 6749 2.3)
   } else {
     form.emplace_back("client_id", client.client_id);
     form.emplace_back("client_secret", client.client_secret);
@@ -150,6 +152,7 @@ std::string BuildAuthorizationUrl(const OAuth2Config& config, const OAuthClient&
     params.set("code_challenge", PkceChallenge(pkce_verifier));
     params.set("code_challenge_method", "S256");
   }
+  if (!config.resource.empty()) params.set("resource", config.resource);
   for (const auto& [key, value] : config.authorization_params) params.set(key, value);
   return std::string(url.buffer());
 }
@@ -159,14 +162,16 @@ net::HttpCall BuildCodeExchangeCall(const OAuth2Config& config, const OAuthClien
   std::vector<std::pair<std::string, std::string>> form{
       {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", client.redirect_uri}};
   if (config.pkce) form.emplace_back("code_verifier", pkce_verifier);
+  if (!config.resource.empty()) form.emplace_back("resource", config.resource);
   return TokenCall(config, client, std::move(form), config.token_url);
 }
 
 net::HttpCall BuildRefreshCall(const OAuth2Config& config, const OAuthClient& client,
                                const std::string& refresh_token) {
-  return TokenCall(config, client,
-                   {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}},
-                   config.token_url);
+  std::vector<std::pair<std::string, std::string>> form{{"grant_type", "refresh_token"},
+                                                        {"refresh_token", refresh_token}};
+  if (!config.resource.empty()) form.emplace_back("resource", config.resource);
+  return TokenCall(config, client, std::move(form), config.token_url);
 }
 
 net::HttpCall BuildRevocationCall(const OAuth2Config& config, const OAuthClient& client,

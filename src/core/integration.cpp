@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <fmt/format.h>
 
 #include "tools/openapi_document.h"
@@ -293,6 +294,44 @@ void ReadApiToken(Reader& r, const json::object& o, ApiTokenConfig& c) {
   }
 }
 
+// True for http://localhost, http://127.x.x.x and http://[::1]: the only plain-http MCP
+// servers a definition may name (a test's, or one beside the service).
+bool IsLoopbackHost(const boost::urls::url_view& url) {
+  switch (url.host_type()) {
+    case boost::urls::host_type::ipv4:
+      return url.host_ipv4_address().to_bytes()[0] == 127;
+    case boost::urls::host_type::ipv6:
+      return url.host_ipv6_address().is_loopback();
+    case boost::urls::host_type::name:
+      return url.encoded_host() == "localhost";
+    default:
+      return false;
+  }
+}
+
+// The `mcp` block: its URL, and which auth types go with it. Fills `host` (when absent)
+// from the URL; apiBaseUrl is defaulted by the caller.
+void ReadMcp(Reader& r, const json::object& o, IntegrationDefinition& def) {
+  McpConfig mcp;
+  if (!r.Url(o, "url", "mcp.url", mcp.url, true)) return;
+  auto url = boost::urls::parse_absolute_uri(mcp.url);
+  if (url->scheme() != "https" && !IsLoopbackHost(*url)) {
+    r.Fail("mcp.url", "must be https (plain http only to a loopback address)");
+    return;
+  }
+  if (url->has_query() || url->has_userinfo()) {
+    r.Fail("mcp.url", "must not carry a query or a user");
+    return;
+  }
+  for (AuthType type : def.auth_types) {
+    if (type != AuthType::kNone && type != AuthType::kApiToken && type != AuthType::kOAuth2) {
+      r.Fail("authTypes", "must contain only NONE, API_TOKEN and OAUTH2 for an MCP server");
+      return;
+    }
+  }
+  def.mcp = std::move(mcp);
+}
+
 void ReadAuthTypes(Reader& r, const json::object& root, IntegrationDefinition& def) {
   const json::value* v = r.Find(root, "authTypes");
   if (!v) {
@@ -382,17 +421,21 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
   if (!r.failed()) r.String(obj, "name", "name", def.name, true);
   if (!r.failed()) r.String(obj, "description", "description", def.description, false);
   if (!r.failed()) r.Url(obj, "logoUrl", "logoUrl", def.logo_url, false);
-  if (!r.failed() && r.String(obj, "host", "host", def.host, true)) {
-    if (std::string_view problem = HostProblem(def.host); !problem.empty()) r.Fail("host", problem);
+  const json::object* mcp = r.failed() ? nullptr : r.Object(obj, "mcp", "mcp");
+  if (!r.failed() && r.String(obj, "host", "host", def.host, mcp == nullptr)) {
+    if (std::string_view problem = HostProblem(def.host); !def.host.empty() && !problem.empty()) {
+      r.Fail("host", problem);
+    }
   }
   if (!r.failed()) r.Url(obj, "apiBaseUrl", "apiBaseUrl", def.api_base_url, false);
   if (!r.failed()) ReadAuthTypes(r, obj, def);
+  if (!r.failed() && mcp) ReadMcp(r, *mcp, def);
 
   if (!r.failed()) {
     if (const json::object* o = r.Object(obj, "oauth2", "oauth2")) {
       def.oauth2.emplace();
       ReadOAuth2(r, *o, *def.oauth2);
-    } else if (!r.failed() && def.Supports(AuthType::kOAuth2)) {
+    } else if (!r.failed() && def.Supports(AuthType::kOAuth2) && !def.mcp) {
       r.Fail("oauth2", "is required when authTypes contains OAUTH2");
     }
   }
@@ -433,6 +476,15 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
     auto set = ReadIntegrationTools(*tools, def.integration_id, source, loader);
     if (!set) return set.error();
     def.tools = std::move(*set);
+  }
+  if (def.mcp) {
+    // The MCP endpoint is the API: a proxied call with an empty path reaches it.
+    auto url = boost::urls::parse_absolute_uri(def.mcp->url);
+    if (def.host.empty()) def.host = std::string(url->encoded_host_and_port());
+    if (def.api_base_url.empty()) {
+      def.api_base_url = fmt::format("{}://{}{}", url->scheme(), url->encoded_host_and_port(),
+                                     url->encoded_path());
+    }
   }
   if (def.api_base_url.empty()) def.api_base_url = "https://" + def.host;
   if (!def.Supports(AuthType::kApiToken)) def.api_token.reset();

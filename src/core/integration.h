@@ -34,6 +34,9 @@ struct OAuth2Config {
   std::string token_endpoint_auth_method = "client_secret_post";
   bool pkce = false;
   std::string issuer;  // empty: none
+  // RFC 8707 resource indicator, sent on the authorization, code exchange and refresh
+  // requests when set: a remote MCP server's canonical URI (discovered, never from a file).
+  std::string resource;
 };
 
 struct ApiTokenField {
@@ -57,6 +60,13 @@ struct ApiTokenConfig {
   std::optional<Verification> verification;
 };
 
+// A remote MCP server as the integration (CONTRACT section 11): its Streamable HTTP
+// endpoint. https, or http to a loopback address (which only the private-network setting
+// lets the service reach).
+struct McpConfig {
+  std::string url;
+};
+
 struct IntegrationDefinition {
   std::string integration_id;
   std::string name;
@@ -74,6 +84,10 @@ struct IntegrationDefinition {
   std::string google_service_account_token_url{kDefaultGoogleTokenUrl};
   // The tools its `tools` object defines (CONTRACT section 10); null: none.
   std::shared_ptr<const tools::ToolSet> tools;
+  // Set for a remote MCP server. Its auth types are NONE, API_TOKEN and OAUTH2; OAUTH2 may
+  // come without `oauth2` endpoints (they are discovered, and Configured() stays false
+  // until the service supports that); host and apiBaseUrl default from its URL.
+  std::optional<McpConfig> mcp;
 
   bool Supports(AuthType type) const;
   // Whether the settings `type` needs are here (oauth2 for OAUTH2, apiToken for API_TOKEN,

@@ -657,5 +657,87 @@ TEST(IntegrationDefinitionTest, ConfiguredOnlyWithTheSettingsItsAuthTypeNeeds) {
   EXPECT_TRUE(full.Configured(AuthType::kGoogleServiceAccount));
 }
 
+// A remote MCP server (CONTRACT section 11): the URL gives host and apiBaseUrl, OAUTH2 may
+// come without endpoints (they are discovered), API_TOKEN defaults to a Bearer header.
+TEST(ParseIntegrationDefinitionTest, McpServerDefinitions) {
+  auto oauth = ParseIntegrationDefinition(R"json({
+    "integrationId": "linear-mcp", "name": "Linear MCP",
+    "mcp": {"url": "https://mcp.linear.app/mcp"}, "authTypes": ["OAUTH2"]})json",
+                                          "linear-mcp.json");
+  ASSERT_TRUE(oauth.ok()) << oauth.error().message();
+  ASSERT_TRUE(oauth->mcp.has_value());
+  EXPECT_EQ(oauth->mcp->url, "https://mcp.linear.app/mcp");
+  EXPECT_EQ(oauth->host, "mcp.linear.app");
+  EXPECT_EQ(oauth->api_base_url, "https://mcp.linear.app/mcp");
+  EXPECT_FALSE(oauth->oauth2.has_value());
+  EXPECT_FALSE(oauth->Configured(AuthType::kOAuth2));  // until discovery is wired in
+
+  auto token = ParseIntegrationDefinition(R"json({
+    "integrationId": "local", "name": "Local", "host": "mcp.example.com",
+    "apiBaseUrl": "https://mcp.example.com/base",
+    "mcp": {"url": "http://127.0.0.1:3001/mcp"}, "authTypes": ["API_TOKEN", "NONE"]})json",
+                                          "local.json");
+  ASSERT_TRUE(token.ok()) << token.error().message();
+  EXPECT_EQ(token->host, "mcp.example.com");
+  EXPECT_EQ(token->api_base_url, "https://mcp.example.com/base");
+  EXPECT_EQ(token->api_token->header, "Authorization");
+  EXPECT_EQ(token->api_token->prefix, "Bearer ");
+
+  for (std::string_view url : {"http://localhost:8080/mcp", "http://[::1]:9/mcp"}) {
+    json::object d{{"integrationId", "x"}, {"name", "X"}, {"authTypes", json::array{"NONE"}},
+                   {"mcp", {{"url", url}}}};
+    auto parsed = ParseIntegrationDefinition(json::serialize(d), "x.json");
+    ASSERT_TRUE(parsed.ok()) << url << ": " << parsed.error().message();
+    EXPECT_EQ(parsed->api_base_url, url);
+  }
+}
+
+TEST(ParseIntegrationDefinitionTest, McpServerFailures) {
+  const struct {
+    std::string_view json;
+    std::string_view expected;
+  } kCases[] = {
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":{}})",
+       "x.json: mcp.url: is required"},
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":"https://a.example/mcp"})",
+       "x.json: mcp: must be an object"},
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":{"url":"http://mcp.example.com/mcp"}})",
+       "x.json: mcp.url: must be https (plain http only to a loopback address)"},
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":{"url":"http://10.0.0.1/mcp"}})",
+       "x.json: mcp.url: must be https"},
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":{"url":"ftp://a.example/mcp"}})",
+       "x.json: mcp.url: must be an absolute http(s) URL"},
+      {R"({"integrationId":"x","name":"X","authTypes":["NONE"],"mcp":{"url":"https://a.example/mcp?key=1"}})",
+       "x.json: mcp.url: must not carry a query or a user"},
+      {R"({"integrationId":"x","name":"X","authTypes":["AWS_ASSUME_ROLE"],"mcp":{"url":"https://a.example/mcp"}})",
+       "x.json: authTypes: must contain only NONE, API_TOKEN and OAUTH2 for an MCP server"},
+      {R"({"integrationId":"x","name":"X","authTypes":["OAUTH2"]})",
+       "x.json: host: is required"},
+  };
+  for (const auto& c : kCases) {
+    auto parsed = ParseIntegrationDefinition(c.json, "x.json");
+    ASSERT_FALSE(parsed.ok()) << c.json;
+    EXPECT_TRUE(parsed.error().message().starts_with(c.expected))
+        << c.json << " -> " << parsed.error().message();
+  }
+}
+
+// Issue 17: at least 8 real remote MCP servers, each with its https URL.
+TEST(CatalogTest, ShipsRemoteMcpServers) {
+  auto catalog = Catalog::LoadEmbedded();
+  ASSERT_TRUE(catalog.ok()) << catalog.error().message();
+  size_t servers = 0;
+  for (const IntegrationDefinition* def : catalog->All()) {
+    if (!def->mcp) continue;
+    ++servers;
+    EXPECT_TRUE(def->mcp->url.starts_with("https://")) << def->integration_id;
+    EXPECT_EQ(def->api_base_url, def->mcp->url) << def->integration_id;
+  }
+  EXPECT_GE(servers, 8u);
+  ASSERT_NE(catalog->Find("linear-mcp"), nullptr);
+  EXPECT_EQ(catalog->Find("linear-mcp")->mcp->url, "https://mcp.linear.app/mcp");
+  EXPECT_EQ(catalog->Find("github-mcp")->auth_types.front(), AuthType::kApiToken);
+}
+
 }  // namespace
 }  // namespace tr

@@ -155,4 +155,18 @@ std::string ReplaceInvalidUtf8(std::string_view text) {
   return out;
 }
 
+std::string SafeText(std::string_view text, size_t max) {
+  if (text.size() > max) {
+    size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut);
+  }
+  std::string out(text);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 }  // namespace tr

@@ -38,4 +38,9 @@ size_t Utf8SequenceLength(std::string_view text, size_t i);
 // so that it can go into JSON (which must be UTF-8) as it is otherwise.
 std::string ReplaceInvalidUtf8(std::string_view text);
 
+// A peer's text (a provider's or an MCP server's) made fit for an error message: control
+// characters replaced by spaces, cut to at most `max` bytes at a UTF-8 character boundary.
+// REQUIRES: `text` is valid UTF-8 (as Boost.JSON strings are).
+std::string SafeText(std::string_view text, size_t max);
+
 }  // namespace tr
