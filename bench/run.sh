@@ -7,8 +7,9 @@
 #   BENCH_RUNS=3             measured runs per server and scenario (alternated)
 #   BENCH_DURATION=10s       length of one measured wrk run
 #   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
-#   BENCH_SCENARIOS="a64 a256 threads b c d e p"   which scenarios to run (p: the proxy,
-#                            three rows: p, pd, pu)
+#   BENCH_SCENARIOS="a64 a256 threads b c d e p r"   which scenarios to run (p: the proxy,
+#                            three rows: p, pd, pu; r: reads while the janitor deletes)
+#   BENCH_RETENTION_CALLS=1000000   (r): auth-url calls whose sessions expire before it
 #   BENCH_BIN=PATH           benchmark this binary; skips `make build` (default: build/toolregistry
 #                            after `make build`)
 #   BENCH_PROFILE=1          also run bench/profile.sh (callgrind) at the end
@@ -24,7 +25,7 @@ SMALL_USERS=1000
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
-SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e p}
+SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e p r}
 WRK_THREADS=2
 # A fixed master key (base64 of the 32 bytes "bench-master-key-0123456789abcde"), so that no
 # master.key file is generated and runs are repeatable.
@@ -490,6 +491,52 @@ if wanted e; then
   scripts/pg-cluster.sh stop "$PG_DIR"
   PG_DIR=""
 fi
+# (r): bounded storage (issue 14, point 4). BENCH_RETENTION_CALLS auth-url calls (new users
+# that never connect; sessions of 1 s) on a copy of the big database; then the same reads as
+# (b) on two copies of the result: tr-keep keeps everything (--retention of a year), tr-purge
+# deletes the backlog meanwhile (--retention 1). Reported: the p99 of both (wrk's 99%, the
+# median of the runs), and the rows and file size before the load, after it, and once the
+# janitor of tr-purge finished and the server stopped (its last connection checkpoints).
+RETENTION_NOTE=""
+if wanted r; then
+  R_CALLS=${BENCH_RETENTION_CALLS:-1000000}
+  R_DB=$TMP/retention.db
+  cp "$BIG_DB" "$R_DB"
+  # The seeded users stand for connected ones here, so that the janitor keeps them (it
+  # deletes never-connected users once their sessions are gone) and the reads find them.
+  sqlite3 "$R_DB" "UPDATE integration_users SET active = 1, credentials_key_id = 'bench', credentials = x'00'"
+  r_rows() { sqlite3 "$1" "SELECT (SELECT COUNT(*) FROM connect_sessions) + (SELECT COUNT(*) FROM integration_users)"; }
+  R_ROWS0=$(r_rows "$R_DB"); R_SIZE0=$(stat -c %s "$R_DB")
+  start_tr tr-fill "$R_DB" --connect-ttl 1 --retention 31536000
+  log "(r) $R_CALLS auth-url calls"
+  r_made=0; r_round=0
+  while [ "$r_made" -lt "$R_CALLS" ]; do
+    r_round=$((r_round + 1))
+    wrk -t"$WRK_THREADS" -c64 -d5s -H "x-api-key: $KEY" -s bench/lua/write.lua \
+      "http://127.0.0.1:${PORT[tr-fill]}" -- "$CID" "r$r_round" >"$TMP/wrk/r-fill-$r_round.txt" 2>&1
+    r_made=$(( $(r_rows "$R_DB") - R_ROWS0 ))
+    r_made=$((r_made / 2))  # a user and a session per call
+  done
+  stop tr-fill
+  R_ROWS1=$(r_rows "$R_DB"); R_SIZE1=$(stat -c %s "$R_DB")
+  cp "$R_DB" "$TMP/retention-keep.db"
+  start_tr tr-keep "$TMP/retention-keep.db" --retention 31536000; USERS_OF[tr-keep]=$USERS
+  start_tr tr-purge "$R_DB" --retention 1; USERS_OF[tr-purge]=$USERS
+  scenario r "(r) (b) GET .../users/{random user}; tr-purge deletes $r_made expired users and sessions meanwhile" 64 read nginx tr-keep tr-purge
+  r_p99() { local f v=(); for f in "$TMP"/wrk/r-"$1"-[0-9]*.txt; do v+=("$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) v = substr(v, 1, length(v) - 2) / 1000; else if (v ~ /ms$/) v = substr(v, 1, length(v) - 2) + 0; else if (v ~ /s$/) v = substr(v, 1, length(v) - 1) * 1000; print v }' "$f")"); done; median_of "${v[@]}"; }
+  R_P99_KEEP=$(r_p99 tr-keep); R_P99_PURGE=$(r_p99 tr-purge)
+  r_left=$(r_rows "$R_DB")
+  for _ in $(seq 1 600); do
+    [ "$r_left" -le "$R_ROWS0" ] && break
+    sleep 1; r_left=$(r_rows "$R_DB")
+  done
+  sleep 3  # the last incremental-vacuum steps
+  stop tr-keep; stop tr-purge
+  R_ROWS2=$(r_rows "$R_DB"); R_SIZE2=$(stat -c %s "$R_DB")
+  RETENTION_NOTE="(r) bounded storage: $r_made auth-url calls whose sessions expired; rows $R_ROWS0 before, $R_ROWS1 loaded, $R_ROWS2 after the janitor ($(awk -v a="$R_ROWS2" -v b="$R_ROWS0" 'BEGIN { printf "%.3f", a / b }')x); database file $((R_SIZE0 / 1048576)) MiB, $((R_SIZE1 / 1048576)) MiB, $((R_SIZE2 / 1048576)) MiB ($(awk -v a="$R_SIZE2" -v b="$R_SIZE0" 'BEGIN { printf "%.3f", a / b }')x; target within 10%); p99 of the reads $R_P99_KEEP ms without the cleanup, $R_P99_PURGE ms during it ($(awk -v a="$R_P99_PURGE" -v b="$R_P99_KEEP" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')x; target at most 2x)"
+  log "$RETENTION_NOTE"
+fi
+
 # (p): the proxy (issue 15). An upstream nginx (2 workers) serves a small JSON file, a 1 MiB
 # file, and answers a 1 MiB upload (read and discarded) with a small JSON body. In front of
 # it, in turns: toolregistry (`/v1/proxy/{cid}/{user}/…`, an integration without auth whose
@@ -739,6 +786,7 @@ mkdir -p "$RESULTS_DIR"
   echo "- nginx answers the POSTs of (c) and (d) with 200 and a file (it writes nothing)."
   echo
   echo "## Other measurements"
+  if [ -n "$RETENTION_NOTE" ]; then echo; echo "- $RETENTION_NOTE"; fi
   echo
   echo "- seeding: $SEED_LINE (bench/seed-users.sh: sqlite3 CLI, one transaction); $SEED_SMALL_LINE"
   echo "- ready to serve with $USERS users (median of $RUNS starts): \`listening on\` printed after $READY_LISTEN_BIG ms, first 200 on /v1/integrations after $READY_200_BIG ms (each start, listening/first 200 in ms: $READY_ALL_BIG)"

@@ -242,9 +242,11 @@ TEST_F(RouterTest, ToolRoutesRefuseBadInput) {
   ExpectError(Call("GET", "/v1/tools"), 400, "Bad Request");
   ExpectError(Call("GET", "/v1/tools?userId=a&userId=b"), 400, "Bad Request");
   ExpectError(Call("GET", "/v1/tools?userId=u-1&customerIntegrationId=nope"), 404, "Not Found");
-  http::Response empty = Call("GET", "/v1/tools?userId=u-1");
-  EXPECT_EQ(empty.status, 200);
-  EXPECT_EQ(empty.body, R"({"tools":[]})");
+  // The fixture's Stripe integration ships curated tools; u-1 has not connected.
+  http::Response listed = Call("GET", "/v1/tools?userId=u-1");
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_TRUE(listed.body.starts_with(R"({"tools":[{"name":"stripe_)")) << listed.body.substr(0, 200);
+  EXPECT_EQ(listed.body.find(R"("connected":true)"), std::string::npos);
   ExpectError(Call("POST", "/v1/tools/x/call", "not json"), 400, "Bad Request");
   http::Response both = Call("POST", "/v1/tools/x/call", R"({"arguments": 1})");
   EXPECT_EQ(both.status, 400);

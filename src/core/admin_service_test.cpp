@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
+#include <set>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,6 +22,7 @@
 #include "core/ids.h"
 #include "core/test_support.h"
 #include "store/sqlite_store.h"
+#include "tools/schema_validator.h"
 
 namespace tr {
 namespace {
@@ -479,6 +482,33 @@ TEST(CatalogToolsTest, OpenMeteoShipsItsForecastTool) {
   EXPECT_EQ(boost::json::serialize(tool.annotations), R"({"readOnlyHint":true})");
   EXPECT_EQ(boost::json::serialize(tool.input_schema.at("required")),
             R"(["latitude","longitude"])");
+}
+
+// Issue 16 point 3: the curated catalog tools (catalog/openapi/, docs/catalog.md) all load,
+// in the numbers promised, with names and schemas an MCP client accepts.
+TEST(CatalogToolsTest, EveryShippedToolLoadsWithAValidSchema) {
+  const std::regex valid_name("^[A-Za-z0-9_-]{1,64}$");
+  size_t integrations = 0, tools = 0;
+  for (const IntegrationDefinition* def : EmbeddedCatalog().All()) {
+    if (!def->tools || def->tools->tools.empty()) continue;
+    ++integrations;
+    SCOPED_TRACE(def->integration_id);
+    if (def->integration_id != "open-meteo") EXPECT_GE(def->tools->tools.size(), 5u);
+    std::set<std::string> names;
+    for (const tools::Tool& tool : def->tools->tools) {
+      ++tools;
+      SCOPED_TRACE(tool.name);
+      EXPECT_TRUE(std::regex_match(tool.name, valid_name));
+      EXPECT_TRUE(names.insert(tool.name).second) << "duplicate name";
+      EXPECT_FALSE(tool.description.empty());
+      EXPECT_LE(tool.description.size(), 1024u);
+      EXPECT_EQ(boost::json::serialize(tool.input_schema.at("type")), R"("object")");
+      EXPECT_EQ(boost::json::serialize(tool.input_schema).find("\"$ref\""), std::string::npos);
+      EXPECT_TRUE(tools::SchemaValidator::Compile(tool.input_schema).ok());
+    }
+  }
+  EXPECT_GE(integrations, 25u);
+  EXPECT_GE(tools, 250u);
 }
 
 }  // namespace

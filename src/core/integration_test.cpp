@@ -550,20 +550,21 @@ TEST(CatalogTest, LoadEmbeddedHasTheExpectedEntries) {
 }
 
 TEST(CatalogTest, LoadRejectsAFileNamedAfterAnotherId) {
-  std::string github = EmbeddedFileText("catalog/github.json");
-  auto catalog = Catalog::Load({{"catalog/gitlab.json", github}});
+  // gitlab.json names no OpenAPI file (Load without a folder reads none).
+  std::string gitlab = EmbeddedFileText("catalog/gitlab.json");
+  auto catalog = Catalog::Load({{"catalog/github.json", gitlab}});
   ASSERT_FALSE(catalog.ok());
   EXPECT_EQ(catalog.error().code, Errc::kInvalidArgument);
-  EXPECT_TRUE(catalog.error().message().starts_with("catalog/gitlab.json: integrationId:"))
+  EXPECT_TRUE(catalog.error().message().starts_with("catalog/github.json: integrationId:"))
       << catalog.error().message();
 
-  auto fine = Catalog::Load({{"catalog/github.json", github}});
+  auto fine = Catalog::Load({{"catalog/gitlab.json", gitlab}});
   ASSERT_TRUE(fine.ok()) << fine.error().message();
-  EXPECT_NE(fine->Find("github"), nullptr);
+  EXPECT_NE(fine->Find("gitlab"), nullptr);
 }
 
 TEST(CatalogTest, LoadNamesTheBadFile) {
-  auto catalog = Catalog::Load({{"catalog/github.json", EmbeddedFileText("catalog/github.json")},
+  auto catalog = Catalog::Load({{"catalog/gitlab.json", EmbeddedFileText("catalog/gitlab.json")},
                                 {"catalog/broken.json", "{\"integrationId\": \"broken\"}"}});
   ASSERT_FALSE(catalog.ok());
   EXPECT_TRUE(catalog.error().message().starts_with("catalog/broken.json: name:"))
@@ -574,7 +575,7 @@ TEST(CatalogTest, LoadNamesTheBadFile) {
 // credential stops the load, naming the file and the field.
 TEST(CatalogTest, LoadRefusesAnApiTokenEntryThatSendsNothing) {
   auto catalog = Catalog::Load(
-      {{"catalog/github.json", EmbeddedFileText("catalog/github.json")},
+      {{"catalog/gitlab.json", EmbeddedFileText("catalog/gitlab.json")},
        {"catalog/no-token.json",
         R"({"integrationId": "no-token", "name": "No token", "host": "api.example.com",
             "authTypes": ["API_TOKEN"],
@@ -588,7 +589,7 @@ TEST(CatalogTest, LoadDirectoryReadsOnlyJsonFiles) {
   std::string tmpl = (std::filesystem::path(testing::TempDir()) / "catalog_XXXXXX").string();
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
   const std::filesystem::path dir = tmpl;
-  std::ofstream(dir / "github.json") << EmbeddedFileText("catalog/github.json");
+  std::ofstream(dir / "gitlab.json") << EmbeddedFileText("catalog/gitlab.json");
   std::ofstream(dir / "README.md") << "not a definition";
   auto catalog = Catalog::LoadDirectory(dir.string());
   std::ofstream(dir / "stray.json") << "{";
@@ -598,7 +599,7 @@ TEST(CatalogTest, LoadDirectoryReadsOnlyJsonFiles) {
 
   ASSERT_TRUE(catalog.ok()) << catalog.error().message();
   EXPECT_EQ(catalog->All().size(), 1u);
-  EXPECT_NE(catalog->Find("github"), nullptr);
+  EXPECT_NE(catalog->Find("gitlab"), nullptr);
   ASSERT_FALSE(broken.ok());
   EXPECT_NE(broken.error().message().find("stray.json"), std::string::npos);
   EXPECT_FALSE(missing.ok());
