@@ -65,6 +65,8 @@ describe('isolation', { concurrency: 1, timeout: 60_000 }, () => {
       }
       fs.writeFileSync(path.join(catalogDir, f), JSON.stringify(def));
     }
+    // The OpenAPI documents the definitions' `tools` name, beside them as shipped.
+    fs.cpSync(path.join(shipped, 'openapi'), path.join(catalogDir, 'openapi'), { recursive: true });
     server = await ctx.startServer({ catalog: catalogDir, extraArgs: ['--allow-private-network'] });
 
     A = await ctx.workspace(server, `iso-a-${rand(3)}`);
