@@ -348,7 +348,7 @@ export async function bigTransactionScenario(tools, { users = 25000, requests = 
       const now = Date.now();
       const userIds = Array.from({ length: users }, (_, i) => `bulk-${crypto.randomBytes(5).toString('hex')}-${i}`);
       const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
-      for (const u of userIds) lines.push(JSON.stringify({ table: 'integration_users', row: [cid, u, 1, null, null, now, now, null] }));
+      for (const u of userIds) lines.push(JSON.stringify({ table: 'integration_users', row: [cid, u, 1, null, null, now, now, null, 0, null] }));
       dump = path.join(lab.dir, 'import.jsonl');
       fs.writeFileSync(dump, `${lines.join('\n')}\n`);
       lab.beginRecording();
