@@ -254,6 +254,9 @@ describe('integration import-openapi', { concurrency: 1, timeout: 120_000 }, () 
     assert.equal(new Set(names).size, names.length);
     console.log(`# 10 MB import: ${(doc.text.length / 1048576).toFixed(1)} MiB, ${doc.operations} operations, ` +
       `${seconds} s CPU (${wall} s wall), peak RSS ${(Number(kib) / 1024).toFixed(0)} MiB`);
+    // A sanitizer build runs several times slower and keeps shadow memory: the limits are the
+    // release build's, so there the import must only succeed.
+    if (process.env.TOOLREGISTRY_TEST_SANITIZER) return;
     assert.ok(Number(seconds) < 2, `took ${seconds} s of CPU`);
     assert.ok(Number(kib) < 200 * 1024, `peak RSS ${kib} KiB`);
   });
