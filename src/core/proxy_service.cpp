@@ -173,8 +173,9 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
   std::string base = def.api_base_url;
   std::string path = request.path_and_query;
   if (def.mcp && path.empty()) {
-    // An MCP server's endpoint is its apiBaseUrl exactly (core/mcp_upstreams.h sends there):
-    // "/mcp" and "/mcp/" may be different routes.
+    // An MCP server's endpoint, exactly as its mcp.url says (core/mcp_upstreams.h sends
+    // there): "/mcp" and "/mcp/" may be different routes, and apiBaseUrl may be set apart.
+    base = def.mcp->url;
   } else {
     while (!base.empty() && base.back() == '/') base.pop_back();
     if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;

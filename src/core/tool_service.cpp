@@ -127,8 +127,6 @@ Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspac
     const bool mcp = view.definition->mcp.has_value();
     if (!mcp && (!view.definition->tools || view.definition->tools->tools.empty())) continue;
     const CustomerIntegration& ci = view.customer_integration;
-    // Only the servers the caller asked about are read.
-    if (mcp && cid && ci.customer_integration_id != *cid) continue;
     auto user = store_.FindUser(ci.customer_integration_id, std::string(user_id));
     if (!user) return user.error();
     const bool connected = *user && (*user)->active;
@@ -139,8 +137,8 @@ Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspac
       integration.customer_integration_id = ci.customer_integration_id;
       integration.integration_id = ci.integration_id;
       // A user not connected has no session to read the server's tools with.
-      auto read = connected ? upstreams_.Tools(workspace_id, ci.customer_integration_id,
-                                               user_id, view.definition)
+      auto read = connected ? upstreams_.Tools(workspace_id, ci.customer_integration_id, user_id,
+                                               view.definition)
                             : Result<std::shared_ptr<const tools::ToolSet>>(
                                   Error(Errc::kConflict, "not connected"));
       if (!read) {
@@ -188,8 +186,8 @@ Result<ToolCallOutcome> ToolService::CallMcp(const std::string& workspace_id, co
                                              std::string_view user_id,
                                              const json::object& arguments) {
   // The upstream checks the arguments against its own schema: they go as they are.
-  auto result = upstreams_.Call(workspace_id, tool.customer_integration_id, user_id,
-                                tool.tool->key, arguments);
+  auto result = upstreams_.Call(workspace_id, tool.customer_integration_id, user_id, tool.tool->key,
+                                arguments);
   if (!result) {
     // The user stopped being active after the list was read (a failed refresh, a revoke).
     if (result.error().code == Errc::kConflict) {

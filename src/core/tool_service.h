@@ -85,11 +85,10 @@ class ToolService {
  private:
   // What List found out about the MCP servers it could not list for the user.
   struct McpGap {
-    UserTool integration;  // no tool: the customer integration and its definition
+    UserTool integration;        // no tool: the customer integration and its definition
     std::optional<Error> error;  // set: the server could not be read; else not connected
   };
-  Result<std::vector<UserTool>> ListTools(const std::string& workspace_id,
-                                          std::string_view user_id,
+  Result<std::vector<UserTool>> ListTools(const std::string& workspace_id, std::string_view user_id,
                                           std::optional<std::string_view> cid,
                                           std::vector<McpGap>* gaps);
   Result<ToolCallOutcome> CallMcp(const std::string& workspace_id, const UserTool& tool,
