@@ -291,6 +291,10 @@ json::object McpEndpoint::CallTool(const json::value& params, const Context& con
                    true));
   }
   const ToolCallResult& answer = std::get<ToolCallResult>(*outcome);
+  // A remote MCP server's result goes to the client as the server sent it.
+  if (answer.mcp_result && answer.json && answer.json->is_object()) {
+    return RpcResult(answer.json->get_object());
+  }
   std::string text = answer.json ? json::serialize(*answer.json) : answer.body;
   if (answer.base64) text = "(binary body, base64) " + text;
   if (answer.truncated) text += "\n[truncated at 1 MiB]";

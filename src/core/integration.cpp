@@ -472,7 +472,12 @@ Result<IntegrationDefinition> ParseIntegrationDefinition(std::string_view json_t
     }
   }
   if (r.failed()) return Error(Errc::kInvalidArgument, problem);
-  if (const json::value* tools = r.Find(obj, "tools")) {
+  const json::value* tools = r.Find(obj, "tools");
+  if (tools && def.mcp) {
+    auto selection = ReadMcpToolSelection(*tools, source);
+    if (!selection) return selection.error();
+    def.mcp->tools = std::move(*selection);
+  } else if (tools) {
     auto set = ReadIntegrationTools(*tools, def.integration_id, source, loader);
     if (!set) return set.error();
     def.tools = std::move(*set);

@@ -65,6 +65,9 @@ struct ApiTokenConfig {
 // lets the service reach).
 struct McpConfig {
   std::string url;
+  // The definition's `tools` object (include, exclude, names), applied to the server's
+  // tools/list (core/mcp_upstreams.h).
+  tools::ToolSelection tools;
 };
 
 struct IntegrationDefinition {

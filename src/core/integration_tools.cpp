@@ -10,6 +10,7 @@
 
 #include "tools/openapi.h"
 #include "tools/openapi_document.h"
+#include "tools/tool_name.h"
 
 namespace tr {
 
@@ -43,7 +44,51 @@ Status ReadStrings(const json::object& o, std::string_view key, std::string_view
   return Ok{};
 }
 
+// include, exclude and names of a `tools` object (the caller checks its other fields).
+Result<tools::ToolSelection> ReadSelection(const json::object& o, const std::string& where) {
+  tools::ToolSelection selection;
+  selection.where = where;
+  if (auto s = ReadStrings(o, "include", where, selection.include); !s) return s.error();
+  if (auto s = ReadStrings(o, "exclude", where, selection.exclude); !s) return s.error();
+  if (const json::value* names = o.if_contains("names"); names && !names->is_null()) {
+    if (!names->is_object())
+      return Error(Errc::kInvalidArgument, where + ".names: must be an object");
+    for (const auto& kv : names->get_object()) {
+      if (!kv.value().is_string()) {
+        return Error(Errc::kInvalidArgument, fmt::format("{}.names.{}: must be a string", where,
+                                                         std::string_view(kv.key())));
+      }
+      selection.names.emplace(kv.key(), kv.value().get_string());
+    }
+  }
+  return selection;
+}
+
 }  // namespace
+
+Result<tools::ToolSelection> ReadMcpToolSelection(const json::value& tools_value,
+                                                  std::string_view source) {
+  const std::string where = fmt::format("{}: tools", source);
+  const json::object* o = tools_value.if_object();
+  if (!o) return Error(Errc::kInvalidArgument, where + ": must be an object");
+  for (const auto& kv : *o) {
+    if (kv.key() != "include" && kv.key() != "exclude" && kv.key() != "names") {
+      return Error(Errc::kInvalidArgument,
+                   fmt::format("{}.{}: unknown field for an MCP server (include, exclude, names: "
+                               "its tools are its own tools/list)",
+                               where, std::string_view(kv.key())));
+    }
+  }
+  auto selection = ReadSelection(*o, where);
+  if (!selection) return selection.error();
+  for (const auto& [key, name] : selection->names) {
+    if (!tools::IsValidToolName(name)) {
+      return Error(Errc::kInvalidArgument,
+                   where + ".names." + key + ": must match ^[A-Za-z0-9_-]{1,64}$");
+    }
+  }
+  return selection;
+}
 
 Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
     const json::value& tools_value, std::string_view integration_id, std::string_view source,
@@ -59,21 +104,8 @@ Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
                                std::string_view(kv.key())));
     }
   }
-  tools::ToolSelection selection;
-  selection.where = where;
-  if (auto s = ReadStrings(*o, "include", where, selection.include); !s) return s.error();
-  if (auto s = ReadStrings(*o, "exclude", where, selection.exclude); !s) return s.error();
-  if (const json::value* names = o->if_contains("names"); names && !names->is_null()) {
-    if (!names->is_object())
-      return Error(Errc::kInvalidArgument, where + ".names: must be an object");
-    for (const auto& kv : names->get_object()) {
-      if (!kv.value().is_string()) {
-        return Error(Errc::kInvalidArgument, fmt::format("{}.names.{}: must be a string", where,
-                                                         std::string_view(kv.key())));
-      }
-      selection.names.emplace(kv.key(), kv.value().get_string());
-    }
-  }
+  auto selection = ReadSelection(*o, where);
+  if (!selection) return selection.error();
 
   const std::string doc_source = where + ".openapi";
   const json::value* openapi = o->if_contains("openapi");
@@ -104,7 +136,7 @@ Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
         Errc::kInvalidArgument,
         doc_source + ": must be an OpenAPI document (an object, its JSON or YAML text, or a path)");
   }
-  auto set = tools::ToolsFromOpenApi(*document, integration_id, selection, doc_source);
+  auto set = tools::ToolsFromOpenApi(*document, integration_id, *selection, doc_source);
   if (!set) return set.error();
   return std::shared_ptr<const tools::ToolSet>(std::make_shared<tools::ToolSet>(std::move(*set)));
 }

@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/result.h"
+#include "tools/openapi.h"
 #include "tools/tool.h"
 
 namespace tr {
@@ -26,6 +27,12 @@ using DefinitionFileLoader = std::function<Result<std::string>(std::string_view 
 Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
     const boost::json::value& tools, std::string_view integration_id, std::string_view source,
     const DefinitionFileLoader& loader);
+
+// The `tools` object of a remote MCP server's definition (CONTRACT section 11): include,
+// exclude and names only, keyed by the upstream's tool names (which the definition cannot
+// check: they come from the server's tools/list). kInvalidArgument as ReadIntegrationTools.
+Result<tools::ToolSelection> ReadMcpToolSelection(const boost::json::value& tools,
+                                                  std::string_view source);
 
 // `definition` with a tools.openapi path replaced by the text of the file it names, so that
 // the stored definition stands alone; whether it replaced one.

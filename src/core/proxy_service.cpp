@@ -171,9 +171,15 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
   const AuthType auth_type = view->customer_integration.auth_type;
 
   std::string base = def.api_base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
   std::string path = request.path_and_query;
-  if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
+  if (def.mcp && path.empty()) {
+    // An MCP server's endpoint, exactly as its mcp.url says (core/mcp_upstreams.h sends
+    // there): "/mcp" and "/mcp/" may be different routes, and apiBaseUrl may be set apart.
+    base = def.mcp->url;
+  } else {
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
+  }
 
   auto body = ReadCallerBody(request);
   if (!body) return body.error();

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 
 #include "core/ids.h"
@@ -98,6 +99,13 @@ ToolCallResult ReadToolAnswer(int status, std::string content_type, std::string 
 Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
                                                 std::string_view user_id,
                                                 std::optional<std::string_view> cid) {
+  return ListTools(workspace_id, user_id, cid, nullptr);
+}
+
+Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspace_id,
+                                                     std::string_view user_id,
+                                                     std::optional<std::string_view> cid,
+                                                     std::vector<McpGap>* gaps) {
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (cid && !IsUuidV4(*cid)) return Error(Errc::kNotFound, "Customer integration not found");
   auto active = api_.ListIntegrations(workspace_id, true);
@@ -116,15 +124,42 @@ Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
   std::vector<UserTool> list;
   std::vector<std::string> base_names;
   for (IntegrationView& view : *active) {
-    if (!view.definition->tools || view.definition->tools->tools.empty()) continue;
+    const bool mcp = view.definition->mcp.has_value();
+    if (!mcp && (!view.definition->tools || view.definition->tools->tools.empty())) continue;
     const CustomerIntegration& ci = view.customer_integration;
     auto user = store_.FindUser(ci.customer_integration_id, std::string(user_id));
     if (!user) return user.error();
     const bool connected = *user && (*user)->active;
-    for (const tools::Tool& tool : view.definition->tools->tools) {
+    std::shared_ptr<const tools::ToolSet> set = view.definition->tools;
+    if (mcp) {
+      UserTool integration;
+      integration.definition = view.definition;
+      integration.customer_integration_id = ci.customer_integration_id;
+      integration.integration_id = ci.integration_id;
+      // A user not connected has no session to read the server's tools with.
+      auto read = connected ? upstreams_.Tools(workspace_id, ci.customer_integration_id, user_id,
+                                               view.definition)
+                            : Result<std::shared_ptr<const tools::ToolSet>>(
+                                  Error(Errc::kConflict, "not connected"));
+      if (!read) {
+        const bool inactive = read.error().code == Errc::kConflict;
+        if (!inactive) {
+          spdlog::warn("the tools of MCP server {} (customer integration {}) could not be read: {}",
+                       ci.integration_id, ci.customer_integration_id, read.error().message());
+        }
+        if (gaps) {
+          gaps->push_back(McpGap{std::move(integration),
+                                 inactive ? std::nullopt : std::optional<Error>(read.error())});
+        }
+        continue;
+      }
+      set = std::move(*read);
+    }
+    for (const tools::Tool& tool : set->tools) {
       UserTool entry;
       entry.definition = view.definition;
       entry.tool = &tool;
+      if (mcp) entry.mcp_tools = set;
       entry.customer_integration_id = ci.customer_integration_id;
       entry.integration_id = ci.integration_id;
       entry.connected = connected;
@@ -147,14 +182,53 @@ Result<NotConnected> ToolService::ConnectLink(const std::string& workspace_id, c
   return NotConnected{std::move(*url), tool.definition->name, tool.customer_integration_id};
 }
 
+Result<ToolCallOutcome> ToolService::CallMcp(const std::string& workspace_id, const UserTool& tool,
+                                             std::string_view user_id,
+                                             const json::object& arguments) {
+  // The upstream checks the arguments against its own schema: they go as they are.
+  auto result = upstreams_.Call(workspace_id, tool.customer_integration_id, user_id, tool.tool->key,
+                                arguments);
+  if (!result) {
+    // The user stopped being active after the list was read (a failed refresh, a revoke).
+    if (result.error().code == Errc::kConflict) {
+      auto link = ConnectLink(workspace_id, tool, user_id);
+      if (!link) return link.error();
+      return ToolCallOutcome(std::move(*link));
+    }
+    return result.error();
+  }
+  ToolCallResult answer;
+  answer.status = 200;
+  answer.content_type = "application/json";
+  answer.json = json::value(std::move(*result));
+  answer.mcp_result = true;
+  return ToolCallOutcome(std::move(answer));
+}
+
 Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::string_view name,
                                           std::string_view user_id, const json::object& arguments) {
-  auto list = List(workspace_id, user_id);
+  std::vector<McpGap> gaps;
+  auto list = ListTools(workspace_id, user_id, std::nullopt, &gaps);
   if (!list) return list.error();
   auto found =
       std::find_if(list->begin(), list->end(), [&](const UserTool& t) { return t.name == name; });
-  if (found == list->end()) return Error(Errc::kNotFound, "Tool not found");
+  if (found == list->end()) {
+    // A name under an MCP server the user has not connected (or that could not be read) is
+    // taken as one of its tools: the user gets the connect link (or the server's error).
+    for (const McpGap& gap : gaps) {
+      const IntegrationDefinition& def = *gap.integration.definition;
+      bool named = name.starts_with(def.integration_id + "_");
+      for (const auto& [key, renamed] : def.mcp->tools.names) named = named || renamed == name;
+      if (!named) continue;
+      if (gap.error) return *gap.error;
+      auto link = ConnectLink(workspace_id, gap.integration, user_id);
+      if (!link) return link.error();
+      return ToolCallOutcome(std::move(*link));
+    }
+    return Error(Errc::kNotFound, "Tool not found");
+  }
   const UserTool& tool = *found;
+  if (tool.mcp_tools) return CallMcp(workspace_id, tool, user_id, arguments);
 
   // Nothing is sent for invalid arguments, whether or not the user is connected.
   auto built = tools::BuildRequest(*tool.tool, arguments);

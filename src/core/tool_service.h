@@ -17,6 +17,7 @@
 
 #include "core/api_service.h"
 #include "core/integration_directory.h"
+#include "core/mcp_upstreams.h"
 #include "core/proxy_service.h"
 #include "store/store.h"
 #include "tools/tool.h"
@@ -28,6 +29,8 @@ struct UserTool {
   std::string name;                                         // unique among the user's tools
   std::shared_ptr<const IntegrationDefinition> definition;  // owns *tool
   const tools::Tool* tool = nullptr;
+  // For a remote MCP server's tool: its user's tool set, which owns *tool.
+  std::shared_ptr<const tools::ToolSet> mcp_tools;
   std::string customer_integration_id;
   std::string integration_id;
   bool connected = false;  // the user is active in this customer integration
@@ -41,6 +44,9 @@ struct ToolCallResult {
   std::string body;                        // otherwise the body (UTF-8; see `base64`)
   bool base64 = false;                     // `body` is base64: the upstream's bytes were not UTF-8
   bool truncated = false;                  // the body was over kMaxBodyBytes and was cut there
+  // `json` is a remote MCP server's tools/call result, to be passed through as it is
+  // (status 200, content type application/json).
+  bool mcp_result = false;
 };
 
 // The user has not connected the tool's integration (or is no longer active there).
@@ -55,13 +61,15 @@ using ToolCallOutcome = std::variant<ToolCallResult, NotConnected>;
 class ToolService {
  public:
   ToolService(Store& store, IntegrationDirectory& directory, ApiService& api, ProxyService& proxy)
-      : store_(store), directory_(directory), api_(api), proxy_(proxy) {}
+      : store_(store), directory_(directory), api_(api), proxy_(proxy), upstreams_(proxy) {}
 
   // An upstream body is read up to this size; the rest is cut (truncated: true).
   static constexpr size_t kMaxBodyBytes = 1 << 20;
 
   // The tools of the workspace's active customer integrations, oldest integration first,
-  // each integration's tools in its document's order. `cid` narrows the list to one
+  // each integration's tools in its document's order (a remote MCP server's: its
+  // tools/list for this user, listed only when the user is connected there, and left out
+  // with a warning logged when the server cannot be read). `cid` narrows the list to one
   // customer integration (kNotFound when it is malformed, unknown or another workspace's);
   // names are those of the whole list. kInvalidArgument for a malformed userId.
   Result<std::vector<UserTool>> List(const std::string& workspace_id, std::string_view user_id,
@@ -75,6 +83,16 @@ class ToolService {
                                std::string_view user_id, const boost::json::object& arguments);
 
  private:
+  // What List found out about the MCP servers it could not list for the user.
+  struct McpGap {
+    UserTool integration;        // no tool: the customer integration and its definition
+    std::optional<Error> error;  // set: the server could not be read; else not connected
+  };
+  Result<std::vector<UserTool>> ListTools(const std::string& workspace_id, std::string_view user_id,
+                                          std::optional<std::string_view> cid,
+                                          std::vector<McpGap>* gaps);
+  Result<ToolCallOutcome> CallMcp(const std::string& workspace_id, const UserTool& tool,
+                                  std::string_view user_id, const boost::json::object& arguments);
   Result<NotConnected> ConnectLink(const std::string& workspace_id, const UserTool& tool,
                                    std::string_view user_id);
 
@@ -82,6 +100,7 @@ class ToolService {
   IntegrationDirectory& directory_;
   ApiService& api_;
   ProxyService& proxy_;
+  McpUpstreams upstreams_;  // this node's sessions with remote MCP servers
 };
 
 // The names of `base` tool names made unique in order: a repeat gets "_2", "_3"... (cut so

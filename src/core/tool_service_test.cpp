@@ -318,3 +318,150 @@ TEST_F(McpEndpointTest, OriginAndProtocolVersion) {
 
 }  // namespace
 }  // namespace tr
+
+namespace tr {
+namespace {
+
+// A remote MCP server (no auth) behind the HTTP fake: initialize, tools/list in two pages,
+// tools/call answered as SSE with notifications/tools/list_changed before the result.
+class FakeMcpServer final : public net::HttpClient {
+ public:
+  Result<net::HttpResult> Send(const net::HttpCall& call) override {
+    std::lock_guard lock(mu_);
+    urls.push_back(call.url);
+    if (call.method == "DELETE") return net::HttpResult{200, {}, ""};
+    json::object request = json::parse(call.body).as_object();
+    const std::string method(request.at("method").as_string());
+    methods.push_back(method);
+    if (!request.contains("id")) return net::HttpResult{202, {}, ""};
+    json::object result;
+    if (method == "initialize") {
+      result = json::parse(R"({"protocolVersion":"2025-11-25","capabilities":{"tools":{}},
+          "serverInfo":{"name":"fake","version":"1"}})")
+                   .as_object();
+    } else if (method == "tools/list") {
+      const json::value* params = request.if_contains("params");
+      const bool second = params && params->as_object().contains("cursor");
+      result =
+          second ? json::parse(R"({"tools":[{"name":"get-sum","inputSchema":{"type":"object"}}]})")
+                       .as_object()
+                 : json::parse(R"({"tools":[{"name":"echo","description":"Echoes",
+                            "inputSchema":{"type":"object","properties":{"message":{}}}}],
+                            "nextCursor":"p2"})")
+                       .as_object();
+    } else if (method == "tools/call") {
+      arguments.push_back(request.at("params").as_object().at("arguments").as_object());
+      result = json::parse(R"({"content":[{"type":"text","text":"hi"}],
+          "structuredContent":{"n":1},"isError":true})")
+                   .as_object();
+      json::object answer{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", result}};
+      return net::HttpResult{
+          200,
+          {{"content-type", "text/event-stream"}},
+          "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"
+          "data: " +
+              json::serialize(answer) + "\n\n"};
+    }
+    json::object answer{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", result}};
+    return net::HttpResult{200,
+                           {{"content-type", "application/json"}, {"mcp-session-id", "s-1"}},
+                           json::serialize(answer)};
+  }
+  size_t Count(std::string_view method) {
+    std::lock_guard lock(mu_);
+    return std::count(methods.begin(), methods.end(), method);
+  }
+  std::mutex mu_;
+  std::vector<std::string> urls, methods;
+  std::vector<json::object> arguments;
+};
+
+class McpUpstreamToolsTest : public testing::Test {
+ protected:
+  McpUpstreamToolsTest() : catalog_(Load()) {
+    dir_ = testing_support::MakeTempDir("mcp_tools");
+    services_ = std::make_unique<testing_support::TestServices>(
+        catalog_, dir_ / "toolregistry.db", clock_, keyring_, http_,
+        ApiServiceOptions{kPublicUrl, 900'000});
+    ws_ = services_->NewWorkspace("acme");
+    EnableRequest request;
+    request.workspace_id = ws_;
+    request.integration_id = "remote";
+    auto ci = services_->admin->EnableIntegration(request);
+    if (!ci) throw std::runtime_error(ci.error().message());
+    cid_ = ci->customer_integration_id;
+  }
+  ~McpUpstreamToolsTest() override {
+    services_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  static Catalog Load() {
+    auto loaded = Catalog::Load({{"remote.json", R"({"integrationId": "remote", "name": "Remote",
+        "authTypes": ["NONE"], "mcp": {"url": "https://mcp.test/mcp"},
+        "tools": {"names": {"get-sum": "sum"}}})"}});
+    if (!loaded) throw std::runtime_error(loaded.error().message());
+    return std::move(loaded.value());
+  }
+  void Connect(const std::string& user) {
+    ConnectStep done = services_->connect->Start(services_->NewSession(ws_, cid_, user));
+    ASSERT_TRUE(std::holds_alternative<FlowResult>(done));
+  }
+  std::vector<std::string> Names(const std::string& user) {
+    auto list = services_->tools->List(ws_, user);
+    EXPECT_TRUE(list) << list.error().message();
+    std::vector<std::string> names;
+    if (list) {
+      for (const UserTool& t : *list) names.push_back(t.name);
+    }
+    return names;
+  }
+
+  Catalog catalog_;
+  FakeClock clock_{kStart};
+  crypto::Keyring keyring_{std::string(crypto::Keyring::kKeySize, 'k')};
+  FakeMcpServer http_;
+  std::filesystem::path dir_;
+  std::unique_ptr<testing_support::TestServices> services_;
+  std::string ws_, cid_;
+};
+
+TEST_F(McpUpstreamToolsTest, UnconnectedUsersSeeNoneAndGetTheConnectLink) {
+  EXPECT_TRUE(Names("u-1").empty());
+  auto outcome = services_->tools->Call(ws_, "remote_echo", "u-1", json::object());
+  ASSERT_TRUE(outcome) << outcome.error().message();
+  EXPECT_TRUE(std::holds_alternative<NotConnected>(*outcome));
+  EXPECT_TRUE(http_.methods.empty());
+  EXPECT_EQ(services_->tools->Call(ws_, "other_echo", "u-2", json::object()).error().code,
+            Errc::kNotFound);
+}
+
+TEST_F(McpUpstreamToolsTest, ListedThroughCursorsCachedAndReadAgainOnListChanged) {
+  Connect("u-1");
+  EXPECT_EQ(Names("u-1"), (std::vector<std::string>{"remote_echo", "sum"}));
+  EXPECT_EQ(http_.Count("initialize"), 1u);
+  EXPECT_EQ(http_.Count("tools/list"), 2u);  // two pages
+  EXPECT_EQ(Names("u-1").size(), 2u);
+  EXPECT_EQ(http_.Count("tools/list"), 2u);               // cached
+  EXPECT_EQ(http_.urls.front(), "https://mcp.test/mcp");  // the endpoint, no "/" added
+
+  json::object arguments{{"message", "x"}, {"extra", json::array{1, 2}}};
+  auto outcome = services_->tools->Call(ws_, "remote_echo", "u-1", arguments);
+  ASSERT_TRUE(outcome) << outcome.error().message();
+  const auto& result = std::get<ToolCallResult>(*outcome);
+  EXPECT_TRUE(result.mcp_result);
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(
+      json::serialize(*result.json),
+      R"({"content":[{"type":"text","text":"hi"}],"structuredContent":{"n":1},"isError":true})");
+  EXPECT_EQ(http_.arguments.back(), arguments);  // unchanged
+  EXPECT_EQ(http_.Count("initialize"), 1u);      // one session for the user
+
+  Names("u-1");  // list_changed came with the call's answer
+  EXPECT_EQ(http_.Count("tools/list"), 4u);
+  Names("u-1");
+  EXPECT_EQ(http_.Count("tools/list"), 4u);
+}
+
+}  // namespace
+}  // namespace tr
