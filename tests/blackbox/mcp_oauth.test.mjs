@@ -12,12 +12,26 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Context, getUser, rand, request, authUrl } from '../lib/harness.mjs';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+import { Context, BIN, REPO_ROOT, getUser, rand, request, authUrl } from '../lib/harness.mjs';
 import { launchBrowser, readResult } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, waitFor } from '../peers/http.mjs';
 import { startProtectedMcp } from '../peers/mcp_protected.mjs';
 
 const TOKEN_TTL_SECONDS = 10;
+const CONFORMANCE = path.join(REPO_ROOT, 'tests', 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+const CLIENT_COMMAND = path.join(REPO_ROOT, 'tests', 'peers', 'conformance_client.mjs');
+// The suite's client auth scenarios that our client passes (the MCP client is the service;
+// tests/peers/conformance_client.mjs does the workspace's and the user's part). The others,
+// with the reasons, are in docs/decisions.md ("Conformance suite, client auth scenarios").
+const SCENARIOS = (process.env.MCP_CONFORMANCE_SCENARIOS || [
+  'auth/metadata-default', 'auth/metadata-var1',
+  'auth/scope-from-www-authenticate', 'auth/scope-from-scopes-supported', 'auth/scope-omitted-when-undefined',
+  'auth/token-endpoint-auth-basic', 'auth/token-endpoint-auth-post', 'auth/token-endpoint-auth-none',
+  'auth/pre-registration', 'auth/scope-retry-limit', 'auth/resource-mismatch',
+].join(',')).split(',');
 
 describe('mcp_oauth', { concurrency: 1, timeout: 180_000 }, () => {
   const ctx = new Context();
@@ -77,6 +91,14 @@ describe('mcp_oauth', { concurrency: 1, timeout: 180_000 }, () => {
     // A second link reuses the stored registration.
     await connectLink(server, W.apiKey, cid, `other-${rand()}`);
     assert.equal(mcp.registrations.length, 1, 'the registration is stored, not repeated');
+  });
+
+  test('the Client ID Metadata Document is served under the public URL', async () => {
+    const r = await request(server, 'GET', '/oauth/client-metadata.json');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.client_id, `${server.url}/oauth/client-metadata.json`);
+    assert.equal(r.json.token_endpoint_auth_method, 'none');
+    assert.deepEqual(r.json.redirect_uris, [`${server.url}/oauth/callback`]);
   });
 
   test('a tool call: the MCP server gets a token bound to its resource', async () => {
@@ -151,5 +173,21 @@ describe('mcp_oauth', { concurrency: 1, timeout: 180_000 }, () => {
       assert.equal(r.status, 400, r.text);
       assert.match(r.json.message, /give a client id to integration enable/);
     });
+  });
+
+  describe('@modelcontextprotocol/conformance client auth scenarios', () => {
+    for (const scenario of SCENARIOS) {
+      test(scenario, async () => {
+        const env = { ...process.env, ...ctx.env, TR_BIN: BIN, TR_DATABASE: ctx.database, TR_URL: server.url,
+          TR_KEY: W.apiKey, TR_WORKSPACE: W.workspaceId };
+        const child = spawn(process.execPath, [CONFORMANCE, 'client', '--scenario', scenario,
+          '--command', `${process.execPath} ${CLIENT_COMMAND}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        child.stdout.on('data', (c) => { output += c; });
+        child.stderr.on('data', (c) => { output += c; });
+        const code = await new Promise((resolve) => child.once('close', resolve));
+        assert.equal(code, 0, `${output}\n${server.stderrTail.slice(-3000)}`);
+      });
+    }
   });
 });
