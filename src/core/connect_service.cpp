@@ -98,7 +98,10 @@ Status ConnectService::PrepareConnect(const CustomerIntegration& ci) {
   auto view = directory_.View(ci);
   if (!view) return view.error();
   if (!OAuthClients::Discovered(*view->definition, ci.auth_type)) return Ok{};
-  auto setup = oauth_clients_.ForConnect(view->customer_integration, *view->definition);
+  // A stored discovery is good enough here, however old: auth-url runs on an I/O thread, and
+  // the connect page (a blocking route) discovers again when it is due.
+  auto setup = oauth_clients_.ForConnect(view->customer_integration, *view->definition,
+                                         /*rediscover_stale=*/false);
   if (!setup) return setup.error();
   return Ok{};
 }

@@ -162,11 +162,19 @@ std::shared_ptr<std::mutex> OAuthClients::LockFor(const std::string& customer_in
 }
 
 Result<OAuthSetup> OAuthClients::ForConnect(const CustomerIntegration& ci,
-                                            const IntegrationDefinition& def) {
+                                            const IntegrationDefinition& def,
+                                            bool rediscover_stale) {
   if (def.oauth2) return Declared(ci, def);
   if (!def.mcp) return Error(Errc::kInternal, "Internal server error");
-  std::shared_ptr<std::mutex> mutex = LockFor(ci.customer_integration_id);
+  const std::string& cid = ci.customer_integration_id;
+  std::shared_ptr<std::mutex> mutex = LockFor(cid);
   std::lock_guard discovering(*mutex);
+  const int64_t now = clock_.NowMillis();
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(failures_, [now](const auto& entry) { return entry.second.until <= now; });
+    if (auto it = failures_.find(cid); it != failures_.end()) return it->second.error;
+  }
   auto row = store_.FindMcpOAuthClient(ci.customer_integration_id);
   if (!row) return row.error();
   std::optional<OAuthSetup> previous;
@@ -174,13 +182,18 @@ Result<OAuthSetup> OAuthClients::ForConnect(const CustomerIntegration& ci,
   if (*row) {
     auto stored = Stored(**row);
     if (!stored) return stored.error();
-    if (clock_.NowMillis() - (*row)->updated_at < options_.rediscover_after_millis) {
+    if (!rediscover_stale || now - (*row)->updated_at < options_.rediscover_after_millis) {
       return std::move(*stored);
     }
     previous = std::move(*stored);
     replaces = (*row)->updated_at;
   }
-  return Discover(ci, def, previous, replaces);
+  auto setup = Discover(ci, def, previous, replaces);
+  if (!setup && setup.error().code != Errc::kInternal) {
+    std::lock_guard lock(mu_);
+    failures_.insert_or_assign(cid, Failure{setup.error(), now + options_.failure_cache_millis});
+  }
+  return setup;
 }
 
 Result<OAuthSetup> OAuthClients::Discover(const CustomerIntegration& ci,

@@ -41,6 +41,9 @@ struct OAuthClientOptions {
   // A stored discovery older than this is done again by the next connect flow; the client
   // is kept while the authorization server stays the same.
   int64_t rediscover_after_millis = 24LL * 3600 * 1000;
+  // A failed discovery is answered again, without calls, for this long: a broken server
+  // must not cost an outbound round of calls on every auth-url.
+  int64_t failure_cache_millis = 30'000;
 };
 
 class OAuthClients {
@@ -52,12 +55,14 @@ class OAuthClients {
   // without declared endpoints).
   static bool Discovered(const IntegrationDefinition& def, AuthType type);
 
-  // For a connect flow: the declared settings, or the stored discovery when it is fresh,
-  // else discovery and registration now. Errors have public messages saying which step
-  // failed: kBadGateway (no metadata, a non-HTTPS server, a refused registration, a server
-  // that cannot be reached), kInvalidArgument (no way to register: give a client id),
-  // kInternal (a sealed value cannot be opened).
-  Result<OAuthSetup> ForConnect(const CustomerIntegration& ci, const IntegrationDefinition& def);
+  // For a connect flow: the declared settings, or the stored discovery when it is fresh
+  // (or at all, when `rediscover_stale` is false), else discovery and registration now.
+  // Errors have public messages saying which step failed: kBadGateway (no metadata, a
+  // non-HTTPS server, a refused registration, a server that cannot be reached),
+  // kInvalidArgument (no way to register: give a client id), kInternal (a sealed value
+  // cannot be opened). A failure is remembered for failure_cache_millis.
+  Result<OAuthSetup> ForConnect(const CustomerIntegration& ci, const IntegrationDefinition& def,
+                                bool rediscover_stale = true);
 
   // For the code exchange, a refresh or a revocation: the declared settings or the stored
   // discovery, without any outbound call. kInternal when nothing was stored or it cannot
@@ -87,6 +92,11 @@ class OAuthClients {
 
   std::mutex mu_;
   std::map<std::string, std::weak_ptr<std::mutex>> discovering_;  // Guarded by mu_
+  struct Failure {
+    Error error;
+    int64_t until;
+  };
+  std::map<std::string, Failure> failures_;  // Guarded by mu_
 };
 
 }  // namespace tr

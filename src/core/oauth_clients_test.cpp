@@ -176,9 +176,17 @@ TEST_F(OAuthClientsTest, TheConnectPageSaysWhichStepFailed) {
   EXPECT_NE(failed.message.find("publishes no protected-resource metadata"), std::string::npos)
       << failed.message;
 
+  // The failure is remembered for a while: no calls until then.
+  const size_t calls = http_.calls.size();
+  step = Start("bob");
+  ASSERT_TRUE(std::holds_alternative<FlowResult>(step));
+  EXPECT_EQ(std::get<FlowResult>(step).error_code, "discovery_failed");
+  EXPECT_EQ(http_.calls.size(), calls);
+
   http_.metadata = true;
   http_.refuse_registration = true;
-  step = Start("bob");
+  clock_.Advance(30'000);
+  step = Start("carol");
   ASSERT_TRUE(std::holds_alternative<FlowResult>(step));
   EXPECT_EQ(std::get<FlowResult>(step).error_code, "registration_refused");
   EXPECT_NE(std::get<FlowResult>(step).message.find("invalid_client_metadata: closed"),
