@@ -199,6 +199,11 @@ http::Response Router::Route(const http::Request& request) {
   if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "callback" && get) {
     return routed(OAuthCallback(query), "GET /oauth/callback");
   }
+  if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "client-metadata.json" && get) {
+    // The Client ID Metadata Document: an authorization server fetches it to learn who we are.
+    return routed(SerializedJsonResponse(200, connect_.ClientMetadataDocument()),
+                  "GET /oauth/client-metadata.json");
+  }
   if (seg.size() == 1 && seg[0] == "openapi.json" && get) {
     return routed(OpenApiDocument(), "GET /openapi.json");
   }

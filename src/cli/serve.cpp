@@ -172,7 +172,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
       *rt.store, *rt.directory, *rt.keyring, rt.clock,
       ApiServiceOptions{public_url, options.connect_ttl_seconds * 1000, options.rate_limit,
                         options.rate_burst, options.auth_failure_limit,
-                        options.auth_failure_burst});
+                        options.auth_failure_burst,
+                        [&connect](const CustomerIntegration& ci) { return connect->PrepareConnect(ci); }});
   for (auto [value, name] : {std::pair{&options.aws.access_key_id, "AWS_ACCESS_KEY_ID"},
                              std::pair{&options.aws.secret_access_key, "AWS_SECRET_ACCESS_KEY"},
                              std::pair{&options.aws.session_token, "AWS_SESSION_TOKEN"}}) {
@@ -180,7 +181,8 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   }
   connect = std::make_unique<ConnectService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                              http_client,
-                                             ConnectOptions{public_url, 5, options.aws});
+                                             ConnectOptions{public_url, 5, options.aws,
+                                                            options.allow_private_network});
   CredentialOptions credential_options;
   credential_options.aws = options.aws;
   credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,

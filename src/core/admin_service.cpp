@@ -156,7 +156,9 @@ Result<CustomerIntegration> AdminService::EnableIntegration(const EnableRequest&
     }
     auth_type = *parsed;
   }
-  if (auth_type == AuthType::kOAuth2 &&
+  // A remote MCP server's client may be registered when a user first connects (CONTRACT
+  // section 11); a client id given here is used as it is, with or without a secret.
+  if (auth_type == AuthType::kOAuth2 && def.oauth2 &&
       (request.client_id.empty() || !request.client_secret || request.client_secret->empty())) {
     return Error(Errc::kInvalidArgument,
                  "OAUTH2 needs --client-id and --client-secret (or --client-secret-file)");

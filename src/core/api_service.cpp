@@ -112,6 +112,9 @@ Result<std::string> ApiService::CreateAuthUrl(const std::string& workspace_id,
   auto ci = FindOwned(workspace_id, cid);
   if (!ci) return ci.error();
   if (auto active = RequireActiveIntegration(ci->active); !active) return active.error();
+  if (ci->auth_type == AuthType::kOAuth2 && options_.prepare_oauth_connect) {
+    if (auto ready = options_.prepare_oauth_connect(*ci); !ready) return ready.error();
+  }
   if (redirect_uri) {
     auto allowed = store_.ListRedirectOrigins(workspace_id);
     if (!allowed) return allowed.error();

@@ -3,6 +3,7 @@
 // Thread-safe: one instance serves every request thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,9 @@ struct ApiServiceOptions {
   double rate_limit_burst = 0;
   double auth_failures_per_second = 0;  // failed API-key attempts per client address; 0: off
   double auth_failures_burst = 0;
+  // Checks, before a link is made, that a connect flow for an OAUTH2 customer integration
+  // can begin (ConnectService::PrepareConnect: a remote MCP server's discovery); unset: none.
+  std::function<Status(const CustomerIntegration&)> prepare_oauth_connect;
 };
 
 class ApiService {

@@ -89,7 +89,22 @@ ConnectService::ConnectService(Store& store, IntegrationDirectory& directory,
       keyring_(keyring),
       clock_(clock),
       http_(http),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      oauth_clients_(store, keyring, clock, http,
+                     OAuthClientOptions{options_.public_url, options_.allow_private_network}) {}
+
+Status ConnectService::PrepareConnect(const CustomerIntegration& ci) {
+  if (ci.auth_type != AuthType::kOAuth2) return Ok{};
+  auto view = directory_.View(ci);
+  if (!view) return view.error();
+  if (!OAuthClients::Discovered(*view->definition, ci.auth_type)) return Ok{};
+  // A stored discovery is good enough here, however old: auth-url runs on an I/O thread, and
+  // the connect page (a blocking route) discovers again when it is due.
+  auto setup = oauth_clients_.ForConnect(view->customer_integration, *view->definition,
+                                         /*rediscover_stale=*/false);
+  if (!setup) return setup.error();
+  return Ok{};
+}
 
 Result<ConnectService::Loaded> ConnectService::Load(std::optional<ConnectSession> session) {
   if (!session) return Error(Errc::kNotFound, "invalid_session");
@@ -145,18 +160,11 @@ ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::stri
   return r;
 }
 
-std::optional<std::pair<std::string, auth::OAuthClient>> ConnectService::UnsealOAuth(
-    const Loaded& loaded) {
+std::optional<std::string> ConnectService::UnsealVerifier(const Loaded& loaded) {
   auto verifier = keyring_.Open(loaded.session.pkce_verifier.key_id,
                                 loaded.session.pkce_verifier.blob, loaded.session.token_hash);
-  auto secret = keyring_.Open(loaded.ci.client_secret.key_id, loaded.ci.client_secret.blob,
-                              loaded.ci.customer_integration_id);
-  if (!verifier || !secret) {
-    spdlog::error("connect session cannot be unsealed (master key changed?)");
-    return std::nullopt;
-  }
-  return std::make_pair(std::move(*verifier),
-                        auth::OAuthClient{loaded.ci.client_id, std::move(*secret), CallbackUrl()});
+  if (!verifier) spdlog::error("connect session cannot be unsealed (master key changed?)");
+  return verifier;
 }
 
 FormView ConnectService::Form(const Loaded& loaded, std::string_view token, std::string error) {
@@ -221,15 +229,26 @@ ConnectStep ConnectService::Begin(std::string_view token) {
     case AuthType::kNone:
       return Finish(*loaded, true, "", "", std::nullopt);
     case AuthType::kOAuth2: {
-      const OAuth2Config& config = *loaded->def->oauth2;
-      auto secrets = UnsealOAuth(*loaded);
-      if (!secrets) {
+      auto setup = oauth_clients_.ForConnect(loaded->ci, *loaded->def);
+      if (!setup) {
+        // The message says which step of an MCP server's discovery failed; it names the
+        // server's URLs and never a secret.
+        const Error& error = setup.error();
+        bool internal = error.code == Errc::kInternal;
+        return Finish(*loaded, false, OAuthClients::FlowErrorCode(error),
+                      internal ? "Something went wrong on our side."
+                               : "This service's sign-in cannot be used: " + error.message(),
+                      {});
+      }
+      auto verifier = UnsealVerifier(*loaded);
+      if (!verifier) {
         return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
       }
-      const auto& [verifier, client] = *secrets;
+      const OAuth2Config& config = setup->config;
+      auth::OAuthClient client{setup->client_id, setup->client_secret, CallbackUrl()};
       const auto& scopes = loaded->ci.scopes ? *loaded->ci.scopes : config.scopes;
       return ProviderRedirect{auth::BuildAuthorizationUrl(
-          config, client, scopes, SessionState(token), verifier)};
+          config, client, scopes, SessionState(token), *verifier)};
     }
     case AuthType::kApiToken:
     case AuthType::kAwsAssumeRole:
@@ -259,10 +278,12 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
   if (clock_.NowMillis() >= loaded->session.expires_at) {
     return Finish(*loaded, false, "expired_session", "This sign-in took too long. Please start again.", {});
   }
-  if (loaded->ci.auth_type != AuthType::kOAuth2 || !loaded->def->oauth2) {
+  if (loaded->ci.auth_type != AuthType::kOAuth2 || !loaded->def->Configured(AuthType::kOAuth2)) {
     return Finish(*loaded, false, "invalid_session", "This sign-in link is not valid.", {});
   }
-  const OAuth2Config& config = *loaded->def->oauth2;
+  auto setup = oauth_clients_.ForTokens(loaded->ci, *loaded->def);
+  if (!setup) return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
+  const OAuth2Config& config = setup->config;
   // RFC 9207: when the provider names itself, it must be the one we sent the user to.
   std::string iss = param("iss");
   if (!config.issuer.empty() && !iss.empty() && iss != config.issuer) {
@@ -278,10 +299,10 @@ ConnectStep ConnectService::OAuthCallback(const FormFields& params) {
   if (code.empty() || !IsCleanValue(code)) {
     return Finish(*loaded, false, "invalid_request", "The provider sent no authorization code.", {});
   }
-  auto secrets = UnsealOAuth(*loaded);
-  if (!secrets) return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
-  const auto& [verifier, client] = *secrets;
-  auto response = http_.Send(auth::BuildCodeExchangeCall(config, client, code, verifier));
+  auto verifier = UnsealVerifier(*loaded);
+  if (!verifier) return Finish(*loaded, false, "server_error", "Something went wrong on our side.", {});
+  auth::OAuthClient client{setup->client_id, setup->client_secret, CallbackUrl()};
+  auto response = http_.Send(auth::BuildCodeExchangeCall(config, client, code, *verifier));
   if (!response) {
     spdlog::warn("token exchange for {} failed: {}", loaded->def->integration_id,
                  response.error().message());

@@ -15,6 +15,7 @@
 #include "auth/oauth2.h"
 #include "core/clock.h"
 #include "core/integration_directory.h"
+#include "core/oauth_clients.h"
 #include "crypto/keyring.h"
 #include "net/http_client.h"
 #include "store/store.h"
@@ -34,6 +35,7 @@ struct ConnectOptions {
   std::string public_url;          // without a trailing slash
   int max_submissions = 5;         // form submissions per session before it is spent
   AwsSettings aws;
+  bool allow_private_network = false;  // discovered OAuth endpoints may be http (tests)
 };
 
 // Send the browser to the provider (OAuth2).
@@ -81,6 +83,14 @@ class ConnectService {
 
   std::string CallbackUrl() const { return options_.public_url + "/oauth/callback"; }
 
+  // Whether a connect flow can begin for `ci`: for a remote MCP server whose OAuth
+  // endpoints are discovered, discovery and registration (OAuthClients::ForConnect), so
+  // that auth-url reports their failure. Ok for everything else.
+  Status PrepareConnect(const CustomerIntegration& ci);
+
+  // The Client ID Metadata Document served under the public URL (CONTRACT section 11).
+  std::string ClientMetadataDocument() const { return oauth_clients_.ClientMetadataDocument(); }
+
  private:
   struct Loaded;  // a session with its customer integration and definition
   // Start() without counting: the checks and the first step of the flow.
@@ -93,9 +103,8 @@ class ConnectService {
                      std::string message, std::optional<std::string> credentials_json,
                      std::optional<int64_t> access_expires_at = std::nullopt);
   FormView Form(const Loaded& loaded, std::string_view token, std::string error);
-  // The PKCE verifier and the OAuth client (with its secret); nullopt (logged) when they
-  // cannot be unsealed.
-  std::optional<std::pair<std::string, auth::OAuthClient>> UnsealOAuth(const Loaded& loaded);
+  // The session's PKCE verifier; nullopt (logged) when it cannot be unsealed.
+  std::optional<std::string> UnsealVerifier(const Loaded& loaded);
   ConnectStep SubmitApiToken(const Loaded& loaded, std::string_view token, const FormFields& fields);
   ConnectStep SubmitAwsRole(const Loaded& loaded, std::string_view token, const FormFields& fields);
   ConnectStep SubmitGoogleKey(const Loaded& loaded, std::string_view token,
@@ -107,6 +116,7 @@ class ConnectService {
   const Clock& clock_;
   net::HttpClient& http_;
   ConnectOptions options_;
+  OAuthClients oauth_clients_;
 };
 
 // Appends status=success|error (and error=CODE) to a redirect URI: '?' or '&' as its

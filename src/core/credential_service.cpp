@@ -72,7 +72,8 @@ CredentialService::CredentialService(Store& store, IntegrationDirectory& directo
       keyring_(keyring),
       clock_(clock),
       http_(http),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      oauth_clients_(store, keyring, clock, http, OAuthClientOptions{}) {
   if (options_.node_id.empty()) options_.node_id = NewToken().substr(0, 16);
 }
 
@@ -154,7 +155,10 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
       out["expiresAt"] = expires_at < 0 ? json::value(nullptr) : json::value(FormatTimestamp(expires_at));
       std::string scope = StringField(ctx->creds, "scope");
       if (scope.empty()) {
-        const auto& configured = ctx->ci.scopes ? *ctx->ci.scopes : ctx->def->oauth2->scopes;
+        static const std::vector<std::string> kNone;
+        const auto& configured = ctx->ci.scopes        ? *ctx->ci.scopes
+                                 : ctx->def->oauth2 ? ctx->def->oauth2->scopes
+                                                    : kNone;
         json::array list;
         for (const auto& s : configured) list.emplace_back(s);
         out["scopes"] = std::move(list);
@@ -283,7 +287,7 @@ Status CredentialService::RefreshUnderLease(const std::string& cid, const std::s
 Status CredentialService::DoRefresh(UserContext& ctx, const std::string& rejected_token) {
   const int64_t now = clock_.NowMillis();
   if (!ctx.user.active) return Error(Errc::kConflict, "User is not connected");
-  if (ctx.ci.auth_type != AuthType::kOAuth2 || !ctx.def->oauth2) return Ok{};
+  if (ctx.ci.auth_type != AuthType::kOAuth2) return Ok{};
   if (!StillNeeded(ctx.creds, rejected_token, now)) return Ok{};  // refreshed meanwhile
   const std::string& cid = ctx.ci.customer_integration_id;
   const std::string& user_id = ctx.user.user_id;
@@ -301,10 +305,11 @@ Status CredentialService::DoRefresh(UserContext& ctx, const std::string& rejecte
     if (now >= IntField(ctx.creds, "expiresAt", now)) return fail_for_good("token_expired");
     return Ok{};  // no way to refresh; the token still works for a while
   }
-  auto secret = keyring_.Open(ctx.ci.client_secret.key_id, ctx.ci.client_secret.blob, cid);
-  if (!secret) return Error(Errc::kInternal, "Internal server error");
-  const OAuth2Config& config = *ctx.def->oauth2;
-  auth::OAuthClient client{ctx.ci.client_id, *secret, ""};
+  // The declared endpoints, or the ones discovered when the user connected (an MCP server).
+  auto setup = oauth_clients_.ForTokens(ctx.ci, *ctx.def);
+  if (!setup) return setup.error();
+  const OAuth2Config& config = setup->config;
+  auth::OAuthClient client{setup->client_id, setup->client_secret, ""};
   int64_t backoff = options_.retry_backoff_millis;
   std::string last_problem = "provider_unavailable";
   for (int attempt = 0; attempt < options_.refresh_attempts; ++attempt) {
@@ -370,15 +375,16 @@ Status CredentialService::Disconnect(const std::string& workspace_id, std::strin
   const std::string cid_s(cid), uid_s(user_id);
   auto ctx = LoadUser(cid_s, uid_s, &workspace_id);
   if (!ctx) return ctx.error();
-  if (ctx->ci.auth_type == AuthType::kOAuth2 && ctx->def->oauth2 &&
-      !ctx->def->oauth2->revocation_url.empty()) {
-    auto secret = keyring_.Open(ctx->ci.client_secret.key_id, ctx->ci.client_secret.blob, cid_s);
+  auto setup = ctx->ci.auth_type == AuthType::kOAuth2
+                   ? oauth_clients_.ForTokens(ctx->ci, *ctx->def)
+                   : Result<OAuthSetup>(Error(Errc::kNotFound, "not OAuth"));
+  if (setup && !setup->config.revocation_url.empty()) {
     std::string refresh_token = StringField(ctx->creds, "refreshToken");
     std::string token = refresh_token.empty() ? StringField(ctx->creds, "accessToken") : refresh_token;
-    if (secret && !token.empty()) {
-      auth::OAuthClient client{ctx->ci.client_id, *secret, ""};
+    if (!token.empty()) {
+      auth::OAuthClient client{setup->client_id, setup->client_secret, ""};
       auto response = http_.Send(auth::BuildRevocationCall(
-          *ctx->def->oauth2, client, token, refresh_token.empty() ? "access_token" : "refresh_token"));
+          setup->config, client, token, refresh_token.empty() ? "access_token" : "refresh_token"));
       if (!response || response->status != 200) {
         spdlog::warn("token revocation for a user of {} failed (status {}); deleting anyway", cid_s,
                      response ? response->status : 0);

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/connect_service.h"
 #include "core/integration_directory.h"
+#include "core/oauth_clients.h"
 #include "crypto/keyring.h"
 #include "net/http_client.h"
 #include "store/store.h"
@@ -87,6 +88,7 @@ class CredentialService {
   const Clock& clock_;
   net::HttpClient& http_;
   CredentialOptions options_;
+  OAuthClients oauth_clients_;  // the settings and client of each OAUTH2 integration
 
   std::mutex mu_;
   std::map<std::string, std::shared_future<Status>> inflight_;  // Guarded by mu_

@@ -377,7 +377,7 @@ std::optional<AuthType> ParseAuthType(std::string_view name) {
 bool IntegrationDefinition::Configured(AuthType type) const {
   switch (type) {
     case AuthType::kOAuth2:
-      return oauth2.has_value();
+      return oauth2.has_value() || mcp.has_value();  // an MCP server's are discovered
     case AuthType::kApiToken:
       return api_token.has_value();
     case AuthType::kGoogleServiceAccount:

@@ -88,8 +88,8 @@ struct IntegrationDefinition {
   // The tools its `tools` object defines (CONTRACT section 10); null: none.
   std::shared_ptr<const tools::ToolSet> tools;
   // Set for a remote MCP server. Its auth types are NONE, API_TOKEN and OAUTH2; OAUTH2 may
-  // come without `oauth2` endpoints (they are discovered, and Configured() stays false
-  // until the service supports that); host and apiBaseUrl default from its URL.
+  // come without `oauth2` endpoints: they are discovered when a user connects
+  // (core/oauth_clients.h); host and apiBaseUrl default from its URL.
   std::optional<McpConfig> mcp;
 
   bool Supports(AuthType type) const;

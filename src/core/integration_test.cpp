@@ -671,7 +671,8 @@ TEST(ParseIntegrationDefinitionTest, McpServerDefinitions) {
   EXPECT_EQ(oauth->host, "mcp.linear.app");
   EXPECT_EQ(oauth->api_base_url, "https://mcp.linear.app/mcp");
   EXPECT_FALSE(oauth->oauth2.has_value());
-  EXPECT_FALSE(oauth->Configured(AuthType::kOAuth2));  // until discovery is wired in
+  EXPECT_TRUE(oauth->Configured(AuthType::kOAuth2));  // its endpoints are discovered
+  EXPECT_FALSE(oauth->oauth2.has_value());
 
   auto token = ParseIntegrationDefinition(R"json({
     "integrationId": "local", "name": "Local", "host": "mcp.example.com",

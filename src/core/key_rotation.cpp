@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/connect_service.h"
+#include "core/oauth_clients.h"
 
 namespace tr {
 
@@ -22,6 +23,8 @@ std::string SealedAad(const SealedRow& row) {
     case SealedKind::kPkceVerifier:
     case SealedKind::kWebhookSecret:
       return row.id1;
+    case SealedKind::kMcpOAuthClient:
+      return McpOAuthClientAad(row.id1);
   }
   return row.id1;
 }

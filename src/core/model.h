@@ -42,7 +42,13 @@ struct SealedSecret {
 };
 
 // Where a sealed value lives, for key rotation: its kind and its row's identity.
-enum class SealedKind { kClientSecret, kCredentials, kPkceVerifier, kWebhookSecret };
+enum class SealedKind {
+  kClientSecret,
+  kCredentials,
+  kPkceVerifier,
+  kWebhookSecret,
+  kMcpOAuthClient,
+};
 struct SealedRow {
   SealedKind kind;
   std::string id1;  // customer integration id, token hash, or workspace id
@@ -116,6 +122,15 @@ struct McpSession {
   bool url_elicitation = false;  // the client declared elicitation with `url`
   int64_t created_at = 0;
   int64_t expires_at = 0;
+};
+
+// How a customer integration of a remote MCP server without declared OAuth endpoints
+// authorizes (core/oauth_clients.h): the discovered endpoints and the registered client,
+// as one sealed JSON document (it holds the client secret of a dynamic registration).
+struct McpOAuthClient {
+  std::string customer_integration_id;
+  SealedSecret sealed;  // associated data: McpOAuthClientAad(customer_integration_id)
+  int64_t updated_at = 0;
 };
 
 struct ConnectSession {

@@ -66,6 +66,10 @@ constexpr DumpColumn kWebhookOutbox[] = {{"event_id", K::kText},       {"workspa
                                          {"type", K::kText},           {"payload", K::kText},
                                          {"attempts", K::kInt},        {"created_at", K::kInt},
                                          {"next_attempt_at", K::kInt}, {"delivered_at", K::kInt}};
+constexpr DumpColumn kMcpOAuthClients[] = {{"customer_integration_id", K::kText},
+                                           {"sealed_key_id", K::kText},
+                                           {"sealed", K::kBytes},
+                                           {"updated_at", K::kInt}};
 
 constexpr DumpTable kTables[] = {
     {"workspaces", kWorkspaces},
@@ -80,6 +84,7 @@ constexpr DumpTable kTables[] = {
     {"refresh_leases", kRefreshLeases},
     {"webhooks", kWebhooks},
     {"webhook_outbox", kWebhookOutbox},
+    {"mcp_oauth_clients", kMcpOAuthClients},
 };
 
 std::string ColumnList(const DumpTable& table) {

@@ -178,6 +178,15 @@ CREATE TABLE mcp_sessions (
 );
 CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
 )sql",
+    // 7: the discovered authorization of remote MCP servers, as SQLite's migration 9.
+    R"sql(
+CREATE TABLE mcp_oauth_clients (
+  customer_integration_id TEXT PRIMARY KEY REFERENCES customer_integrations(customer_integration_id),
+  sealed_key_id           TEXT NOT NULL,
+  sealed                  BYTEA NOT NULL,
+  updated_at              BIGINT NOT NULL
+);
+)sql",
 };
 
 // Any constant shared by every toolregistry node: the key of the migrations' advisory lock.

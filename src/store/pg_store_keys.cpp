@@ -40,11 +40,19 @@ constexpr char kReplaceWebhookSecret[] =
     "UPDATE webhooks SET secret_key_id = $5, secret = $6 "
     "WHERE workspace_id = $1 AND $2::text = '' AND secret_key_id = $3 AND secret = $4";
 
+constexpr char kSelectMcpOAuthClients[] =
+    "SELECT customer_integration_id, '', sealed_key_id, sealed FROM mcp_oauth_clients "
+    "WHERE sealed_key_id <> $1 LIMIT $2";
+constexpr char kReplaceMcpOAuthClient[] =
+    "UPDATE mcp_oauth_clients SET sealed_key_id = $5, sealed = $6 "
+    "WHERE customer_integration_id = $1 AND $2::text = '' AND sealed_key_id = $3 AND sealed = $4";
+
 constexpr SealedColumn kColumns[] = {
     {SealedKind::kClientSecret, kSelectClientSecrets, kReplaceClientSecret},
     {SealedKind::kCredentials, kSelectCredentials, kReplaceCredentials},
     {SealedKind::kPkceVerifier, kSelectVerifiers, kReplaceVerifier},
     {SealedKind::kWebhookSecret, kSelectWebhookSecrets, kReplaceWebhookSecret},
+    {SealedKind::kMcpOAuthClient, kSelectMcpOAuthClients, kReplaceMcpOAuthClient},
 };
 
 }  // namespace

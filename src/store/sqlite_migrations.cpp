@@ -194,6 +194,16 @@ CREATE TABLE mcp_sessions (
 );
 CREATE INDEX mcp_sessions_expiry ON mcp_sessions (expires_at);
 )sql",
+    // 9: the discovered authorization of remote MCP servers (core/oauth_clients.h): endpoints
+    // and the registered client of each customer integration, sealed.
+    R"sql(
+CREATE TABLE mcp_oauth_clients (
+  customer_integration_id TEXT PRIMARY KEY REFERENCES customer_integrations(customer_integration_id),
+  sealed_key_id           TEXT NOT NULL,
+  sealed                  BLOB NOT NULL,
+  updated_at              INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr char kCreateVersionTable[] =

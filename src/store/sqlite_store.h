@@ -107,6 +107,10 @@ class SqliteStore final : public Store {
   Status CreateMcpSession(const McpSession& session, int64_t now) override;
   Result<std::optional<McpSession>> FindMcpSession(const std::string& session_hash) override;
   Result<bool> DeleteMcpSession(const std::string& session_hash) override;
+  Result<std::optional<McpOAuthClient>> FindMcpOAuthClient(
+      const std::string& customer_integration_id) override;
+  Result<bool> PutMcpOAuthClient(const McpOAuthClient& row,
+                                 std::optional<int64_t> replaces) override;
   Status SetWebhook(const Webhook& webhook, int64_t now) override;
   Result<std::optional<Webhook>> FindWebhook(const std::string& workspace_id) override;
   Status EnqueueEvent(const OutboxEvent& event) override;

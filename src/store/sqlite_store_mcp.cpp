@@ -1,4 +1,4 @@
-// SqliteStore: MCP sessions.
+// SqliteStore: MCP sessions, and the discovered authorization of remote MCP servers.
 #include "store/sqlite_store.h"
 
 namespace tr {
@@ -13,6 +13,15 @@ constexpr char kSelectSession[] =
     "SELECT session_hash, workspace_id, protocol_version, url_elicitation, created_at, "
     "expires_at FROM mcp_sessions WHERE session_hash = ?1";
 constexpr char kDeleteSession[] = "DELETE FROM mcp_sessions WHERE session_hash = ?1";
+constexpr char kSelectOAuthClient[] =
+    "SELECT sealed_key_id, sealed, updated_at FROM mcp_oauth_clients "
+    "WHERE customer_integration_id = ?1";
+constexpr char kInsertOAuthClient[] =
+    "INSERT INTO mcp_oauth_clients (customer_integration_id, sealed_key_id, sealed, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_integration_id) DO NOTHING";
+constexpr char kReplaceOAuthClient[] =
+    "UPDATE mcp_oauth_clients SET sealed_key_id = ?2, sealed = ?3, updated_at = ?4 "
+    "WHERE customer_integration_id = ?1 AND updated_at = ?5";
 
 }  // namespace
 
@@ -48,6 +57,33 @@ Result<bool> SqliteStore::DeleteMcpSession(const std::string& session_hash) {
   });
   if (!status) return status.error();
   return deleted;
+}
+
+Result<std::optional<McpOAuthClient>> SqliteStore::FindMcpOAuthClient(
+    const std::string& customer_integration_id) {
+  return Read<std::optional<McpOAuthClient>>([&](SqliteDb& db) -> std::optional<McpOAuthClient> {
+    auto s = db.Prepare(kSelectOAuthClient);
+    s->Bind(1, customer_integration_id);
+    if (!s->Step()) return std::nullopt;
+    return McpOAuthClient{customer_integration_id, SealedSecret{s->Text(0), s->Blob(1)}, s->Int(2)};
+  });
+}
+
+Result<bool> SqliteStore::PutMcpOAuthClient(const McpOAuthClient& row,
+                                            std::optional<int64_t> replaces) {
+  bool written = false;
+  Status status = Write([&](SqliteDb& db) -> Status {
+    auto s = db.Prepare(replaces ? kReplaceOAuthClient : kInsertOAuthClient);
+    s->Bind(1, row.customer_integration_id)
+        .Bind(2, row.sealed.key_id)
+        .BindBlob(3, row.sealed.blob)
+        .Bind(4, row.updated_at);
+    if (replaces) s->Bind(5, *replaces);
+    written = s->Run() > 0;
+    return Ok{};
+  });
+  if (!status) return status.error();
+  return written;
 }
 
 }  // namespace tr

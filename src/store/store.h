@@ -191,6 +191,14 @@ class Store {
   virtual Result<std::optional<McpSession>> FindMcpSession(const std::string& session_hash) = 0;
   virtual Result<bool> DeleteMcpSession(const std::string& session_hash) = 0;
 
+  // The discovered authorization of an MCP server's customer integration. Put writes `row`
+  // when there is none yet (`replaces` nullopt), or over the row whose updated_at is
+  // `*replaces` (compare-and-set); true when written, false when another writer came first.
+  virtual Result<std::optional<McpOAuthClient>> FindMcpOAuthClient(
+      const std::string& customer_integration_id) = 0;
+  virtual Result<bool> PutMcpOAuthClient(const McpOAuthClient& row,
+                                         std::optional<int64_t> replaces) = 0;
+
   // Key rotation: up to `limit` sealed values whose key id is not `key_id`.
   virtual Result<std::vector<SealedRow>> ListSealedNotUnder(const std::string& key_id,
                                                             int limit) = 0;

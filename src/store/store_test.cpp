@@ -394,6 +394,28 @@ TEST_P(StoreTest, McpSessionsCreateFindDeleteAndExpire) {
   EXPECT_FALSE(store_->FindMcpSession("hash-new")->has_value());
 }
 
+TEST_P(StoreTest, McpOAuthClientInsertOnceThenCompareAndSet) {
+  CreateIntegration("ws-1", "ci-1");
+  EXPECT_FALSE(store_->FindMcpOAuthClient("ci-1")->has_value());
+  McpOAuthClient first{"ci-1", {"k1", std::string("sealed\0one", 10)}, 1000};
+  EXPECT_TRUE(*store_->PutMcpOAuthClient(first, std::nullopt));
+  McpOAuthClient second{"ci-1", {"k1", "sealed-two"}, 2000};
+  EXPECT_FALSE(*store_->PutMcpOAuthClient(second, std::nullopt)) << "another node came first";
+  EXPECT_FALSE(*store_->PutMcpOAuthClient(second, 999)) << "not the row it read";
+  auto found = store_->FindMcpOAuthClient("ci-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->sealed.blob, first.sealed.blob);
+  EXPECT_EQ((*found)->updated_at, 1000);
+  EXPECT_TRUE(*store_->PutMcpOAuthClient(second, 1000));
+  EXPECT_EQ((*store_->FindMcpOAuthClient("ci-1"))->sealed.blob, "sealed-two");
+  // Master-key rotation sees it like every sealed column.
+  auto rows = store_->ListSealedNotUnder("k2", 100);
+  ASSERT_TRUE(rows.ok());
+  bool listed = false;
+  for (const SealedRow& row : *rows) listed |= row.kind == SealedKind::kMcpOAuthClient && row.id1 == "ci-1";
+  EXPECT_TRUE(listed);
+}
+
 TEST_P(StoreTest, ApiKeyCreateFindRevoke) {
   ASSERT_TRUE(store_->CreateWorkspace(MakeWorkspace("ws-1")).ok());
   ApiKeyRecord key{"key-1", "ws-1", HashSecret("sk_live_x"), 1000, std::nullopt};
