@@ -861,7 +861,7 @@ elif wanted m; then
       "http://127.0.0.1:${PORT[$server]}${MCP_PATH[$server]}")
     [[ $got == *'Echo: hello'* ]] || die "(m) $server answers $got"
   done
-  scenario m "(m) MCP tools/call echo: direct to server-everything vs through /v1/mcp" 64 mcall everything tr
+  scenario m "(m) MCP tools/call echo: direct to server-everything vs through /v1/mcp" 16 mcall everything tr
   stop tr
   stop everything
 fi
