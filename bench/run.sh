@@ -9,7 +9,7 @@
 #   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
 #   BENCH_SCENARIOS="a64 a256 threads b c d e p r t m"   which scenarios to run (p: the proxy,
 #                            three rows: p, pd, pu; r: reads while the janitor deletes; t: tools,
-#                            rows tc (REST call), tm (MCP call), tl (list); m: a remote MCP
+#                            rows tc (REST call), tm (MCP call), tl (list), tml (MCP list); m: a remote MCP
 #                            server's echo, direct and through /v1/mcp)
 #   BENCH_RETENTION_CALLS=1000000   (r): auth-url calls whose sessions expire before it
 #   BENCH_BIN=PATH           benchmark this binary; skips `make build` (default: build/toolregistry
@@ -283,7 +283,10 @@ http {
     location = /read.json { }
     location = /write.json { }
     location = /v1/integrations { try_files /list.json =404; }
+    location = /tools.json { }
+    location = /mcp-list.json { }
     location = /v1/tools { try_files /tools.json =404; }
+    location = /v1/mcp { try_files /mcp-list.json =404; }
     location ~ /auth-url\$ { try_files /write.json =404; }
     location / { try_files /read.json =404; }
   }
@@ -333,6 +336,7 @@ wrk_once() {  # scenario conns kind server duration run
     tcall) args=(-s bench/lua/tool_call.lua "$url" -- "$T_TOOL" bench-user) ;;
     tmcp)  args=(-s bench/lua/mcp_call.lua "$url" -- /v1/mcp "${MCP_SID[$server]}" "$T_TOOL" '{}' bench-user) ;;
     tlist) args=(-s bench/lua/tools_list.lua "$url" -- bench-user) ;;
+    tmlist) args=(-s bench/lua/mcp_list.lua "$url" -- "${MCP_SID[$server]}" bench-user) ;;
     mcall) args=(-s bench/lua/mcp_call.lua "$url" -- "${MCP_PATH[$server]}" "${MCP_SID[$server]}" "${MCP_TOOL[$server]}" '{"message":"hello"}' bench-user) ;;
   esac
   out=$TMP/wrk/$id-$server-$run.txt
@@ -746,8 +750,9 @@ fi
 # item.json (nginx turns the POST into a GET without the body, as the tool's request is).
 # The workspace: the 10 integrations above plus `bench-tools` (no auth, apiBaseUrl the
 # upstream), an OpenAPI document of getItem (GET /item.json) and as many other operations as
-# make the user's list exactly 250 tools. Row tl lists them (target ≥ 5,000/s), against the
-# static nginx serving a file of the same size (as in (a)).
+# make the user's list exactly 250 tools. Row tl lists them (target ≥ 5,000/s), row tml reads
+# the first page of MCP tools/list; each against the static nginx serving a file of the same
+# size (as in (a); a POST to a static file is answered with the file).
 # A fresh process per row, so that each row has its own peak RSS.
 T_TOOLS=250
 if wanted t; then
@@ -788,6 +793,9 @@ if wanted t; then
   # The MCP session lives in the database: it outlasts the restarts between rows.
   MCP_SID[tr]=$(mcp_session "http://127.0.0.1:${PORT[tr]}/v1/mcp")
   MCP_SID[nginx]=none
+  T_MCP_LIST_BYTES=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -H 'x-user-id: bench-user' \
+    -H "mcp-session-id: ${MCP_SID[tr]}" -H 'mcp-protocol-version: 2025-06-18' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}' "http://127.0.0.1:${PORT[tr]}/v1/mcp" | wc -c)
   got=$(curl -s -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' \
     -d '{"userId":"bench-user","arguments":{}}' "http://127.0.0.1:${PORT[tr]}/v1/tools/$T_TOOL/call")
   [[ $got == *'"status":200'*'"A proxied item"'* ]] || die "(t) the tool call answers $got"
@@ -815,9 +823,18 @@ if wanted t; then
   PID[nginx]=$STATIC_NGINX_PID; PORT[nginx]=$STATIC_NGINX_PORT
   # The list against the static nginx serving a file of the list's size, as (a) does.
   head -c "$T_LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/tools.json"
-  chmod 644 "$WWW/tools.json"
+  head -c "$T_MCP_LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/mcp-list.json"
+  chmod 644 "$WWW/tools.json" "$WWW/mcp-list.json"
+  for check in "/v1/tools GET $T_LIST_BYTES" "/v1/mcp POST $T_MCP_LIST_BYTES"; do
+    read -r path method bytes <<<"$check"
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -X "$method" -d '{}' "http://127.0.0.1:$NGINX_PORT$path" || true)
+    [ "$got" = "200 $bytes" ] || die "(t) nginx answers '$got' to $method $path, want '200 $bytes'"
+  done
   start_tr tr "$T_DB" --allow-private-network
   scenario tl "(t) GET /v1/tools?userId (a user with $T_TOOLS tools, $T_LIST_BYTES B); nginx: a static file" 64 tlist nginx tr
+  stop tr
+  start_tr tr "$T_DB" --allow-private-network
+  scenario tml "(t) MCP tools/list on /v1/mcp, its first page ($T_MCP_LIST_BYTES B); nginx: a static file" 64 tmlist nginx tr
   stop tr
 fi
 # (m): a remote MCP server's tool (issue 17, point 6). npm @modelcontextprotocol/server-everything
@@ -1025,6 +1042,9 @@ mkdir -p "$RESULTS_DIR"
       echo "| (tc) \`POST /v1/tools/{name}/call\` ≥ 0.8 × nginx proxy_pass req/s | $(get S_RR tc/tr) × ($(get S_RPS tc/tr) vs $(get S_RPS tc/nginx)) | $(get S_P90 tc/tr) ($(get S_PR tc/tr) ×) | $(get S_RSS tc/tr) | $(verdict "$(get S_RR tc/tr)" '>=' 0.8 tc/tr) |"
       echo "| (tm) MCP \`tools/call\` ≥ 0.7 × nginx proxy_pass req/s | $(get S_RR tm/tr) × ($(get S_RPS tm/tr) vs $(get S_RPS tm/nginx)) | $(get S_P90 tm/tr) ($(get S_PR tm/tr) ×) | $(get S_RSS tm/tr) | $(verdict "$(get S_RR tm/tr)" '>=' 0.7 tm/tr) |"
       echo "| (tl) \`GET /v1/tools\`, $T_TOOLS tools ($T_LIST_BYTES B) ≥ 5,000/s | $(get S_RPS tl/tr) /s ($(get S_RR tl/tr) × nginx's $(get S_RPS tl/nginx) /s for a static file of that size) | $(get S_P90 tl/tr) ($(get S_PR tl/tr) ×) | $(get S_RSS tl/tr) | $(verdict "$(get S_RPS tl/tr)" '>=' 5000 tl/tr) |"
+    fi
+    if wanted t; then
+      echo "| (tml) MCP \`tools/list\`, first page of $T_TOOLS tools ($T_MCP_LIST_BYTES B): reported | $(get S_RPS tml/tr) /s ($(get S_RR tml/tr) × nginx's $(get S_RPS tml/nginx) /s for a static file of that size) | $(get S_P90 tml/tr) ($(get S_PR tml/tr) ×) | $(get S_RSS tml/tr) | reported |"
     fi
     if wanted m && [ -z "$M_NOTE" ]; then
       m_ratio=$(ratio "$(get S_RPS m/tr)" "$(get S_RPS m/everything)")

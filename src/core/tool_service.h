@@ -84,6 +84,11 @@ class ToolService {
   Result<std::vector<UserTool>> List(const std::string& workspace_id, std::string_view user_id,
                                      std::optional<std::string_view> cid = std::nullopt);
 
+  // The store's change stamp (Store::ChangeStamp), for caches of what List answers: read it
+  // before List, keep an answer only while it holds, and never one with a remote MCP
+  // server's tools (UserTool::mcp_tools), which are read for the user.
+  std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
+
   // Calls tool `name` for the user: kNotFound (no such tool), kInvalidArgument (the
   // arguments fail the tool's inputSchema: one message per problem; or a bad userId), the
   // proxy's kBadGateway / kGatewayTimeout / kUnavailable; else the upstream's answer (any

@@ -4,8 +4,9 @@
 // first, so that both hold the workspace's tools and the list's body; then:
 //   - a user who connects through A sees the tools as connected on A at once, and on B within
 //     the second (polled); a call through either node is sent upstream;
-//   - the integration redefined with the CLI (one more tool, one gone) is listed and callable
-//     on both nodes within the second, and the tool gone is 404;
+//   - the integration redefined with the CLI (one more tool, one gone) is listed (REST and MCP
+//     tools/list, whose pages are cached too) and callable on both nodes within the second,
+//     and the tool gone is 404;
 //   - the customer integration disabled with the CLI: its tools are gone on both nodes.
 
 import { describe, test, before, after } from 'node:test';
@@ -14,7 +15,7 @@ import assert from 'node:assert/strict';
 import { Context, request, rand, waitForAdminChange } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
-import { toolsUpstream, toolsDefinition } from '../peers/tools.mjs';
+import { toolsUpstream, toolsDefinition, mcpClient } from '../peers/tools.mjs';
 
 describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
   const ctx = new Context();
@@ -36,7 +37,9 @@ describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
     B = await ctx.startServer({ extraArgs: ['--allow-private-network'] });
   });
 
+  const clients = [];
   after(async () => {
+    for (const c of clients) await c.client.close().catch(() => {});
     await upstream?.close();
     await ctx.cleanup();
   });
@@ -49,6 +52,11 @@ describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
   const names = (tools) => tools.map((t) => t.name);
   const call = (server, tool) => request(server, 'POST', `/v1/tools/${encodeURIComponent(tool)}/call`,
     { key: W.apiKey, json: { userId, arguments: {} } });
+  const mcpNames = async (server) => {
+    let c = clients.find((x) => x.server === server);
+    if (!c) clients.push(c = { server, ...(await mcpClient(server, W.apiKey, userId)) });
+    return names((await c.client.listTools()).tools);
+  };
   const bulkName = async (n) => (await list(A)).find((t) => t.name.endsWith(`bulk${String(n).padStart(3, '0')}`))?.name;
 
   test('both nodes list and call before the user connects: not connected, 409', async () => {
@@ -82,6 +90,7 @@ describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
   });
 
   test('a redefinition is listed and called on both nodes within the second', async () => {
+    for (const server of [A, B]) assert.equal((await mcpNames(server)).length, 7);
     await defineIntegration(ctx, W.workspaceId, definition(3));  // bulk002 added
     for (const server of [A, B]) {
       const added = await waitForAdminChange(async () => {
@@ -92,6 +101,7 @@ describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
       const c = await call(server, added);
       assert.equal(c.status, 200, c.text);
       assert.deepEqual(c.json.json, { n: 2 });
+      assert.ok((await mcpNames(server)).includes(added), 'MCP tools/list');
     }
     const gone = await bulkName(1);
     await defineIntegration(ctx, W.workspaceId, definition(1));  // bulk001 and bulk002 gone
@@ -103,6 +113,7 @@ describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
       });
       const c = await call(server, gone);
       assert.equal(c.status, 404, c.text);
+      assert.equal((await mcpNames(server)).length, 6, 'MCP tools/list');
     }
   });
 
