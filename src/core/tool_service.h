@@ -134,7 +134,10 @@ class ToolService {
   ApiService& api_;
   ProxyService& proxy_;
   McpUpstreams upstreams_;  // this node's sessions with remote MCP servers
-  StampedCache<std::shared_ptr<const WorkspaceTools>> workspace_tools_;  // by workspace id
+  // By workspace id. An entry holds a UserTool per tool (about 40 KB for 250 tools), so
+  // fewer are kept than the StampedCache default.
+  static constexpr size_t kWorkspaces = 512;
+  StampedCache<std::shared_ptr<const WorkspaceTools>> workspace_tools_{kWorkspaces};
 };
 
 // The names of `base` tool names made unique in order: a repeat gets "_2", "_3"... (cut so
