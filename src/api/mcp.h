@@ -9,11 +9,13 @@
 #pragma once
 
 #include <string>
+#include <variant>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/mcp_sessions.h"
+#include "core/stamped_cache.h"
 #include "core/tool_service.h"
 #include "http/message.h"
 
@@ -38,11 +40,18 @@ class McpEndpoint {
                                const Context& context);
   boost::json::object Initialize(const boost::json::value& params, Context& context,
                                  std::string& session_id);
-  boost::json::object ListTools(const boost::json::value& params, const Context& context);
+  // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized.
+  std::variant<boost::json::object, std::string> ListTools(const boost::json::value& params,
+                                                           const Context& context);
   boost::json::object CallTool(const boost::json::value& params, const Context& context);
 
   ToolService& tools_;
   McpSessions& sessions_;
+  // tools/list results by workspace and cursor, while the database is unchanged
+  // (core/stamped_cache.h): without a remote MCP server's tools, a page is the same for
+  // every user of the workspace. A page holds up to 100 schemas, so few are kept.
+  static constexpr size_t kListPages = 16;
+  StampedCache<std::string> list_pages_{kListPages};
 };
 
 }  // namespace tr::api

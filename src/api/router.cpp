@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -358,12 +360,29 @@ http::Response Router::ListTools(const http::Request& request, std::string_view 
     return ErrorResponse(400, {"customerIntegrationId must be given at most once"});
   std::optional<std::string_view> cid;
   if (!cids.empty()) cid = cids.front();
+  // The stamp is read before the list is (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = api_.ChangeStamp();
   auto list = tools_.List(*workspace, user_ids.front(), cid);
   if (!list) return ErrorResponse(list.error());
+  // The same body serves every user with the same connections, unless a remote MCP
+  // server's tools (read for the user, not covered by the stamp) are in it.
+  const bool cacheable = stamp && std::none_of(list->begin(), list->end(), [](const UserTool& t) {
+                           return t.mcp_tools != nullptr;
+                         });
+  std::string cache_key;
+  if (cacheable) {
+    cache_key = *workspace + '/' + std::string(cid.value_or("")) + '/';
+    for (const UserTool& entry : *list) cache_key += entry.connected ? '1' : '0';
+    if (std::optional<std::string> body = tool_bodies_.Find(cache_key, *stamp)) {
+      return SerializedJsonResponse(200, std::move(*body));
+    }
+  }
   json::array tools;
   tools.reserve(list->size());
   for (const UserTool& entry : *list) tools.emplace_back(UserToolToJson(entry));
-  return JsonResponse(200, json::object{{"tools", std::move(tools)}});
+  std::string body = json::serialize(json::object{{"tools", std::move(tools)}});
+  if (cacheable) tool_bodies_.Put(cache_key, body, *stamp);
+  return SerializedJsonResponse(200, std::move(body));
 }
 
 http::Response Router::CallTool(const http::Request& request, std::string_view raw_name) {

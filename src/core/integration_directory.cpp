@@ -7,15 +7,26 @@ namespace tr {
 
 Result<IntegrationDirectory::Found> IntegrationDirectory::Find(const std::string& workspace_id,
                                                                const std::string& integration_id) {
+  // Read before the row is (core/stamped_cache.h); a custom definition moves it.
+  const std::optional<uint64_t> stamp = store_.ChangeStamp();
+  const std::string key = workspace_id + '\n' + integration_id;
+  if (stamp) {
+    if (std::optional<Found> hit = found_.Find(key, *stamp)) return std::move(*hit);
+  }
   auto custom = store_.FindCustomIntegration(workspace_id, integration_id);
   if (!custom) return custom.error();
+  std::optional<Found> found;
   if (*custom) {
     auto def = ParseCustom(**custom);
     if (!def) return Error(Errc::kInternal, "Internal server error");
-    return Found{std::move(def), IntegrationSource::kCustom};
+    found = Found{std::move(def), IntegrationSource::kCustom};
+  } else if (auto def = catalog_.Find(integration_id)) {
+    found = Found{std::move(def), IntegrationSource::kCatalog};
+  } else {
+    return Error(Errc::kNotFound, fmt::format("Integration {} not found", integration_id));
   }
-  if (auto def = catalog_.Find(integration_id)) return Found{def, IntegrationSource::kCatalog};
-  return Error(Errc::kNotFound, fmt::format("Integration {} not found", integration_id));
+  if (stamp) found_.Put(key, *found, *stamp);
+  return std::move(*found);
 }
 
 std::shared_ptr<const IntegrationDefinition> IntegrationDirectory::ParseCustom(

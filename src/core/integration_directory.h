@@ -12,6 +12,7 @@
 
 #include "core/catalog.h"
 #include "core/model.h"
+#include "core/stamped_cache.h"
 #include "store/store.h"
 
 namespace tr {
@@ -55,6 +56,9 @@ class IntegrationDirectory {
   Store& store_;
   std::mutex mu_;
   std::unordered_map<std::string, Parsed> parsed_;  // Guarded by mu_
+  // What Find answered, by workspace and integration id, while the change stamp holds: a
+  // stored custom definition is read (it may be megabytes) only after the stamp moved.
+  StampedCache<Found> found_;
 };
 
 }  // namespace tr

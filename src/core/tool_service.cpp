@@ -96,24 +96,66 @@ ToolCallResult ReadToolAnswer(int status, std::string content_type, std::string 
   return result;
 }
 
+Result<std::shared_ptr<const ToolService::WorkspaceTools>> ToolService::Tools(
+    const std::string& workspace_id) {
+  using Loaded = Result<std::optional<std::shared_ptr<const WorkspaceTools>>>;
+  // The stamp is read before the integrations are (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = store_.ChangeStamp();
+  Loaded cached = workspace_tools_.GetOrLoad(workspace_id, stamp, [&]() -> Loaded {
+    auto active = api_.ListIntegrations(workspace_id, true);
+    if (!active) return active.error();
+    auto built = std::make_shared<WorkspaceTools>();
+    std::vector<std::string> base_names;
+    for (IntegrationView& view : *active) {
+      const bool mcp = view.definition->mcp.has_value();
+      if (!mcp && (!view.definition->tools || view.definition->tools->tools.empty())) continue;
+      built->has_mcp = built->has_mcp || mcp;
+      if (!mcp) {
+        for (const tools::Tool& tool : view.definition->tools->tools) {
+          UserTool entry;
+          entry.definition = view.definition;
+          entry.tool = &tool;
+          entry.customer_integration_id = view.customer_integration.customer_integration_id;
+          entry.integration_id = view.customer_integration.integration_id;
+          base_names.push_back(tool.name);
+          built->tools.push_back(std::move(entry));
+        }
+      }
+      built->integrations.push_back(std::move(view));
+    }
+    if (!built->has_mcp) {
+      std::vector<std::string> names = UniqueToolNames(base_names);
+      for (size_t i = 0; i < built->tools.size(); ++i) {
+        built->tools[i].name = std::move(names[i]);
+        built->by_name.emplace(built->tools[i].name, i);
+      }
+    }
+    return std::optional<std::shared_ptr<const WorkspaceTools>>(std::move(built));
+  });
+  if (!cached) return cached.error();
+  return std::move(**cached);
+}
+
+Result<bool> ToolService::Connected(const std::string& cid, std::string_view user_id) {
+  auto user = store_.FindUser(cid, std::string(user_id));
+  if (!user) return user.error();
+  return *user && (*user)->active;
+}
+
 Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
                                                 std::string_view user_id,
                                                 std::optional<std::string_view> cid) {
-  return ListTools(workspace_id, user_id, cid, nullptr);
-}
-
-Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspace_id,
-                                                     std::string_view user_id,
-                                                     std::optional<std::string_view> cid,
-                                                     std::vector<McpGap>* gaps) {
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (cid && !IsUuidV4(*cid)) return Error(Errc::kNotFound, "Customer integration not found");
-  auto active = api_.ListIntegrations(workspace_id, true);
-  if (!active) return active.error();
-  if (cid && std::none_of(active->begin(), active->end(), [&](const IntegrationView& view) {
-        return view.customer_integration.customer_integration_id == *cid;
-      })) {
-    // An inactive one of the workspace's own has no tools; any other is not found.
+  auto workspace = Tools(workspace_id);
+  if (!workspace) return workspace.error();
+  const WorkspaceTools& ws = **workspace;
+  if (cid && std::none_of(ws.integrations.begin(), ws.integrations.end(),
+                          [&](const IntegrationView& view) {
+                            return view.customer_integration.customer_integration_id == *cid;
+                          })) {
+    // One of the workspace's own that is inactive or has no tools: no tools; any other is
+    // not found.
     auto ci = store_.FindCustomerIntegration(std::string(*cid));
     if (!ci) return ci.error();
     if (!*ci || (*ci)->workspace_id != workspace_id) {
@@ -121,15 +163,44 @@ Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspac
     }
     return std::vector<UserTool>();
   }
+  if (ws.has_mcp) {
+    auto list = ListWithMcp(workspace_id, ws, user_id, nullptr);
+    if (list && cid) {
+      std::erase_if(*list, [&](const UserTool& t) { return t.customer_integration_id != *cid; });
+    }
+    return list;
+  }
+  // The names are the workspace's; only `connected` is the user's, one row per integration
+  // (its tools are consecutive).
+  std::vector<UserTool> list;
+  list.reserve(ws.tools.size());
+  const std::string* current = nullptr;
+  bool connected = false;
+  for (const UserTool& tool : ws.tools) {
+    if (cid && tool.customer_integration_id != *cid) continue;
+    if (!current || *current != tool.customer_integration_id) {
+      auto read = Connected(tool.customer_integration_id, user_id);
+      if (!read) return read.error();
+      connected = *read;
+      current = &tool.customer_integration_id;
+    }
+    list.push_back(tool);
+    list.back().connected = connected;
+  }
+  return list;
+}
+
+Result<std::vector<UserTool>> ToolService::ListWithMcp(const std::string& workspace_id,
+                                                       const WorkspaceTools& workspace,
+                                                       std::string_view user_id,
+                                                       std::vector<McpGap>* gaps) {
   std::vector<UserTool> list;
   std::vector<std::string> base_names;
-  for (IntegrationView& view : *active) {
+  for (const IntegrationView& view : workspace.integrations) {
     const bool mcp = view.definition->mcp.has_value();
-    if (!mcp && (!view.definition->tools || view.definition->tools->tools.empty())) continue;
     const CustomerIntegration& ci = view.customer_integration;
-    auto user = store_.FindUser(ci.customer_integration_id, std::string(user_id));
-    if (!user) return user.error();
-    const bool connected = *user && (*user)->active;
+    auto connected = Connected(ci.customer_integration_id, user_id);
+    if (!connected) return connected.error();
     std::shared_ptr<const tools::ToolSet> set = view.definition->tools;
     if (mcp) {
       UserTool integration;
@@ -137,10 +208,10 @@ Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspac
       integration.customer_integration_id = ci.customer_integration_id;
       integration.integration_id = ci.integration_id;
       // A user not connected has no session to read the server's tools with.
-      auto read = connected ? upstreams_.Tools(workspace_id, ci.customer_integration_id, user_id,
-                                               view.definition)
-                            : Result<std::shared_ptr<const tools::ToolSet>>(
-                                  Error(Errc::kConflict, "not connected"));
+      auto read = *connected ? upstreams_.Tools(workspace_id, ci.customer_integration_id,
+                                                user_id, view.definition)
+                             : Result<std::shared_ptr<const tools::ToolSet>>(
+                                   Error(Errc::kConflict, "not connected"));
       if (!read) {
         const bool inactive = read.error().code == Errc::kConflict;
         if (!inactive) {
@@ -162,16 +233,13 @@ Result<std::vector<UserTool>> ToolService::ListTools(const std::string& workspac
       if (mcp) entry.mcp_tools = set;
       entry.customer_integration_id = ci.customer_integration_id;
       entry.integration_id = ci.integration_id;
-      entry.connected = connected;
+      entry.connected = *connected;
       base_names.push_back(tool.name);
       list.push_back(std::move(entry));
     }
   }
   std::vector<std::string> names = UniqueToolNames(base_names);
   for (size_t i = 0; i < list.size(); ++i) list[i].name = std::move(names[i]);
-  if (cid) {
-    std::erase_if(list, [&](const UserTool& t) { return t.customer_integration_id != *cid; });
-  }
   return list;
 }
 
@@ -207,8 +275,21 @@ Result<ToolCallOutcome> ToolService::CallMcp(const std::string& workspace_id, co
 
 Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::string_view name,
                                           std::string_view user_id, const json::object& arguments) {
+  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  auto workspace = Tools(workspace_id);
+  if (!workspace) return workspace.error();
+  if (!(*workspace)->has_mcp) {
+    // The names are the workspace's: one lookup, and the called tool's user row.
+    const WorkspaceTools& ws = **workspace;
+    auto found = ws.by_name.find(std::string(name));
+    if (found == ws.by_name.end()) return Error(Errc::kNotFound, "Tool not found");
+    const UserTool& tool = ws.tools[found->second];
+    auto connected = Connected(tool.customer_integration_id, user_id);
+    if (!connected) return connected.error();
+    return CallOpenApi(workspace_id, tool, *connected, user_id, arguments);
+  }
   std::vector<McpGap> gaps;
-  auto list = ListTools(workspace_id, user_id, std::nullopt, &gaps);
+  auto list = ListWithMcp(workspace_id, **workspace, user_id, &gaps);
   if (!list) return list.error();
   auto found =
       std::find_if(list->begin(), list->end(), [&](const UserTool& t) { return t.name == name; });
@@ -229,11 +310,17 @@ Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::
   }
   const UserTool& tool = *found;
   if (tool.mcp_tools) return CallMcp(workspace_id, tool, user_id, arguments);
+  return CallOpenApi(workspace_id, tool, tool.connected, user_id, arguments);
+}
 
+Result<ToolCallOutcome> ToolService::CallOpenApi(const std::string& workspace_id,
+                                                 const UserTool& tool, bool connected,
+                                                 std::string_view user_id,
+                                                 const json::object& arguments) {
   // Nothing is sent for invalid arguments, whether or not the user is connected.
   auto built = tools::BuildRequest(*tool.tool, arguments);
   if (!built) return built.error();
-  if (!tool.connected) {
+  if (!connected) {
     auto link = ConnectLink(workspace_id, tool, user_id);
     if (!link) return link.error();
     return ToolCallOutcome(std::move(*link));

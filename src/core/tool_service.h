@@ -3,10 +3,18 @@
 // built from its arguments (tools/request_builder.h) and sent through ProxyService, the
 // one call path to an upstream: the same auth, refresh-and-retry, SSRF rules and limits.
 // Knows no HTTP. Thread-safe; Call blocks on the upstream.
+//
+// What the store's change stamp covers (the workspace's active integrations and their
+// definitions, hence their tools and names) is cached per workspace (core/stamped_cache.h,
+// docs/decisions.md "Caches"): a definition changed, an integration enabled or disabled, by
+// this process or another, is seen by the next request. Whether the user is connected is
+// read from the store on every request (users do not move the stamp): one row per
+// integration for a list, the called tool's row for a call.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -19,6 +27,7 @@
 #include "core/integration_directory.h"
 #include "core/mcp_upstreams.h"
 #include "core/proxy_service.h"
+#include "core/stamped_cache.h"
 #include "store/store.h"
 #include "tools/tool.h"
 
@@ -75,6 +84,11 @@ class ToolService {
   Result<std::vector<UserTool>> List(const std::string& workspace_id, std::string_view user_id,
                                      std::optional<std::string_view> cid = std::nullopt);
 
+  // The store's change stamp (Store::ChangeStamp), for caches of what List answers: read it
+  // before List, keep an answer only while it holds, and never one with a remote MCP
+  // server's tools (UserTool::mcp_tools), which are read for the user.
+  std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
+
   // Calls tool `name` for the user: kNotFound (no such tool), kInvalidArgument (the
   // arguments fail the tool's inputSchema: one message per problem; or a bad userId), the
   // proxy's kBadGateway / kGatewayTimeout / kUnavailable; else the upstream's answer (any
@@ -88,9 +102,28 @@ class ToolService {
     UserTool integration;        // no tool: the customer integration and its definition
     std::optional<Error> error;  // set: the server could not be read; else not connected
   };
-  Result<std::vector<UserTool>> ListTools(const std::string& workspace_id, std::string_view user_id,
-                                          std::optional<std::string_view> cid,
-                                          std::vector<McpGap>* gaps);
+  // A workspace's tools as far as the change stamp covers them. Immutable once built.
+  struct WorkspaceTools {
+    // The active customer integrations that have tools or an MCP server, oldest first.
+    std::vector<IntegrationView> integrations;
+    // The OpenAPI tools of `integrations` in order, `connected` false. Their names are final
+    // when no integration is an MCP server (whose tools depend on the user); else unset.
+    std::vector<UserTool> tools;
+    std::unordered_map<std::string, size_t> by_name;  // tools[i].name -> i; only without MCP
+    bool has_mcp = false;
+  };
+  Result<std::shared_ptr<const WorkspaceTools>> Tools(const std::string& workspace_id);
+  // Whether the user is active in the customer integration (a store read, never cached).
+  Result<bool> Connected(const std::string& cid, std::string_view user_id);
+  // The list for a workspace with MCP servers, whose names depend on the user's MCP tools;
+  // `gaps` (when set) gets the MCP servers left out.
+  Result<std::vector<UserTool>> ListWithMcp(const std::string& workspace_id,
+                                            const WorkspaceTools& workspace,
+                                            std::string_view user_id, std::vector<McpGap>* gaps);
+  // An OpenAPI tool's call; `connected`: the user is active in its customer integration.
+  Result<ToolCallOutcome> CallOpenApi(const std::string& workspace_id, const UserTool& tool,
+                                      bool connected, std::string_view user_id,
+                                      const boost::json::object& arguments);
   Result<ToolCallOutcome> CallMcp(const std::string& workspace_id, const UserTool& tool,
                                   std::string_view user_id, const boost::json::object& arguments);
   Result<NotConnected> ConnectLink(const std::string& workspace_id, const UserTool& tool,
@@ -101,6 +134,10 @@ class ToolService {
   ApiService& api_;
   ProxyService& proxy_;
   McpUpstreams upstreams_;  // this node's sessions with remote MCP servers
+  // By workspace id. An entry holds a UserTool per tool (about 40 KB for 250 tools), so
+  // fewer are kept than the StampedCache default.
+  static constexpr size_t kWorkspaces = 512;
+  StampedCache<std::shared_ptr<const WorkspaceTools>> workspace_tools_{kWorkspaces};
 };
 
 // The names of `base` tool names made unique in order: a repeat gets "_2", "_3"... (cut so

@@ -219,6 +219,35 @@ TEST_F(ToolServiceTest, LargeBodiesAreCutAtOneMebibyte) {
   EXPECT_EQ(http_.calls.back().body, R"({"x":1})");
 }
 
+// The workspace's tools are cached under the change stamp; the user's rows are not.
+TEST_F(ToolServiceTest, CachedToolsFollowConnectionsAndIntegrationChanges) {
+  auto connected = [&](std::string_view user) {
+    auto list = services_->tools->List(ws_, user, alpha_);
+    EXPECT_TRUE(list) << list.error().message();
+    return list && !list->empty() && (*list)[0].connected;
+  };
+  EXPECT_FALSE(connected("u-1"));
+  ASSERT_TRUE(std::holds_alternative<NotConnected>(*Call("alpha_get_item", R"({"id": "1"})")));
+  ASSERT_TRUE(services_->ConnectApiToken(ws_, alpha_, "u-1", "secret-a"));
+  EXPECT_TRUE(connected("u-1"));  // the next call sees it, cache or not
+  EXPECT_FALSE(connected("u-2"));
+  ASSERT_TRUE(std::holds_alternative<ToolCallResult>(*Call("alpha_get_item", R"({"id": "1"})")));
+
+  // Disabling alpha moves the stamp: its tools are gone, and beta's "dup" (was "dup_3") and
+  // "dup_2" keep their own names...
+  ASSERT_TRUE(services_->store->SetCustomerIntegrationActive(alpha_, false, kStart));
+  auto list = services_->tools->List(ws_, "u-1");
+  ASSERT_TRUE(list);
+  std::vector<std::string> names;
+  for (const UserTool& t : *list) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"dup", "dup_2"}));
+  EXPECT_EQ(Call("alpha_get_item", R"({"id": "1"})").error().code, Errc::kNotFound);
+  // ...and back.
+  ASSERT_TRUE(services_->store->SetCustomerIntegrationActive(alpha_, true, kStart));
+  EXPECT_TRUE(connected("u-1"));
+  ASSERT_TRUE(std::holds_alternative<ToolCallResult>(*Call("alpha_get_item", R"({"id": "1"})")));
+}
+
 // The MCP endpoint over the same services.
 class McpEndpointTest : public ToolServiceTest {
  protected:
