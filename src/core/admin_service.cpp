@@ -97,42 +97,58 @@ Result<std::string> AdminService::DefineIntegration(const std::string& workspace
       if (*inlined) stored_text = json::serialize(root);
     }
   }
-  auto def = StoreDefinition(workspace_id, std::move(stored_text), source);
-  if (!def) return def.error();
-  return (*def)->integration_id;
+  return StoreDefinition(workspace_id, std::move(stored_text), source);
 }
 
-Result<std::shared_ptr<const IntegrationDefinition>> AdminService::StoreDefinition(
-    const std::string& workspace_id, std::string json_text, const std::string& source) {
+Result<std::string> AdminService::StoreDefinition(const std::string& workspace_id,
+                                                  std::string json_text,
+                                                  const std::string& source) {
   auto def = ParseIntegrationDefinition(json_text, source);
   if (!def) return def.error();
-  if (directory_.catalog().Find(def->integration_id)) {
+  if (auto s = StoreChecked(workspace_id, def->integration_id, std::move(json_text), source); !s) {
+    return s.error();
+  }
+  return def->integration_id;
+}
+
+Status AdminService::StoreChecked(const std::string& workspace_id,
+                                  const std::string& integration_id, std::string json_text,
+                                  const std::string& source) {
+  if (directory_.catalog().Find(integration_id)) {
     return Error(Errc::kConflict,
                  fmt::format("{}: integrationId: {} is a catalog integration; choose another id",
-                             source, def->integration_id));
+                             source, integration_id));
   }
   if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
   const int64_t now = clock_.NowMillis();
-  CustomIntegration ci{workspace_id, def->integration_id, std::move(json_text), now, now};
-  if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
-  return std::shared_ptr<const IntegrationDefinition>(
-      std::make_shared<IntegrationDefinition>(std::move(*def)));
+  CustomIntegration ci{workspace_id, integration_id, std::move(json_text), now, now};
+  return store_.PutCustomIntegration(ci);
 }
 
 Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
-                                                        std::string_view document_text,
+                                                        std::string document_text,
                                                         const std::string& source,
                                                         const std::string& integration_id) {
   auto doc = tools::ParseDocumentText(document_text, source);
+  std::string().swap(document_text);  // the tree holds it all now
   if (!doc) return doc.error();
   if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
-  auto made = tools::DefinitionFromOpenApi(std::move(*doc), integration_id, source);
+  auto made = tools::DefinitionFromOpenApi(*doc, integration_id, source);
   if (!made) return made.error();
-  // Moved, not assigned: the definition keeps the document's storage (no copy).
-  ImportedIntegration imported{std::move(*made), nullptr};
-  auto stored = StoreDefinition(workspace_id, json::serialize(imported.definition), source);
+  // What `define` would check, without parsing the document twice or holding its tools:
+  // the definition's own fields, then the tools read without their schemas (the reader
+  // refuses a document for its shape, never for a schema).
+  auto def = ParseIntegrationDefinition(json::serialize(*made), source);
+  if (!def) return def.error();
+  ImportedIntegration imported{std::move(*made), def->integration_id, source + ": tools.openapi"};
+  auto checked = tools::ReadTools(*doc, imported.integration_id, {}, imported.tools_source,
+                                  tools::ToolSchemas::kSkip, [](tools::Tool&&) {});
+  if (!checked) return checked.error();
+  // Moved, not copied: the definition and the document share the parse's storage.
+  tools::AttachDocument(imported.definition, std::move(*doc));
+  auto stored = StoreChecked(workspace_id, imported.integration_id,
+                             json::serialize(imported.definition), source);
   if (!stored) return stored.error();
-  imported.parsed = std::move(*stored);
   return imported;
 }
 

@@ -65,7 +65,8 @@ bool IsAbsoluteHttpUrl(std::string_view text) {
 
 }  // namespace
 
-Result<json::object> DefinitionFromOpenApi(json::value document, std::string_view integration_id,
+Result<json::object> DefinitionFromOpenApi(const json::value& document,
+                                           std::string_view integration_id,
                                            std::string_view source) {
   const json::object* doc = document.if_object();
   if (!doc)
@@ -150,10 +151,13 @@ Result<json::object> DefinitionFromOpenApi(json::value document, std::string_vie
   }
   if (auth_types.empty()) auth_types.push_back("NONE");
   def["authTypes"] = std::move(auth_types);
-  json::object tools(document.storage());
-  tools["openapi"] = std::move(document);
-  def["tools"] = std::move(tools);
   return def;
+}
+
+void AttachDocument(json::object& definition, json::value document) {
+  json::object tools(definition.storage());
+  tools["openapi"] = std::move(document);
+  definition["tools"] = std::move(tools);
 }
 
 }  // namespace tr::tools

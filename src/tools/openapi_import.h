@@ -12,16 +12,20 @@
 
 namespace tr::tools {
 
-// The definition: integrationId (`integration_id`, else made from info.title), name and
-// description from info, apiBaseUrl and host from servers[0] (server variables at their
-// defaults), authTypes from components.securitySchemes (apiKey in a header or the query ->
-// API_TOKEN sending it there; http bearer -> API_TOKEN as "Authorization: Bearer"; oauth2
-// authorizationCode -> OAUTH2 with its URLs and scopes; none usable -> NONE), and
-// "tools": {"openapi": <the document>}. kInvalidArgument naming `source` when the document
-// is not OpenAPI 3.0/3.1 or has no absolute http(s) server URL.
-// `document` is moved into the definition (same storage: no copy).
-Result<boost::json::object> DefinitionFromOpenApi(boost::json::value document,
+// The definition, less its tools: integrationId (`integration_id`, else made from
+// info.title), name and description from info, apiBaseUrl and host from servers[0] (server
+// variables at their defaults), authTypes from components.securitySchemes (apiKey in a header
+// or the query -> API_TOKEN sending it there; http bearer -> API_TOKEN as
+// "Authorization: Bearer"; oauth2 authorizationCode -> OAUTH2 with its URLs and scopes; none
+// usable -> NONE). The caller adds "tools": {"openapi": <the document>} (AttachDocument).
+// kInvalidArgument naming `source` when the document is not an object or has no absolute
+// http(s) server URL.
+Result<boost::json::object> DefinitionFromOpenApi(const boost::json::value& document,
                                                   std::string_view integration_id,
                                                   std::string_view source);
+
+// `definition`'s "tools": {"openapi": <document>}, the document moved in (no copy when both
+// use the same storage).
+void AttachDocument(boost::json::object& definition, boost::json::value document);
 
 }  // namespace tr::tools
