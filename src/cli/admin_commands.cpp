@@ -200,13 +200,13 @@ Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspac
   ResultPrinter printer(json);
   printer.Field("integrationId", json::string(imported->integration_id));
   printer.Field("workspaceId", json::string(workspace_id));
-  printer.Field("definition", imported->definition);
+  printer.JsonField("definition", imported->definition_json);
+  std::string().swap(imported->definition_json);
   // The tools, made again from the stored document one at a time and printed as they come;
   // ImportOpenApi read the same document with the same reader, so this cannot fail.
   printer.BeginList("tools");
-  const json::value& document = imported->definition.at("tools").at("openapi");
   auto warnings = tools::ReadTools(
-      document, imported->integration_id, {}, imported->tools_source,
+      imported->document, imported->integration_id, {}, imported->tools_source,
       tools::ToolSchemas::kConvert, [&printer](tools::Tool&& tool) {
         json::object item;
         item["name"] = tool.name;

@@ -62,6 +62,15 @@ void ResultPrinter::Field(std::string_view key, const json::value& value) {
   }
 }
 
+void ResultPrinter::JsonField(std::string_view key, std::string_view json_text) {
+  if (json_) {
+    Key(key);
+    std::cout << json_text;
+  } else {
+    std::cout << key << ": " << json_text << "\n";
+  }
+}
+
 void ResultPrinter::BeginList(std::string_view key) {
   if (json_) {
     Key(key);

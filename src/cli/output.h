@@ -18,6 +18,8 @@ class ResultPrinter {
  public:
   explicit ResultPrinter(bool json) : json_(json) {}
   void Field(std::string_view key, const boost::json::value& value);
+  // A field whose value is already JSON text, printed as it is.
+  void JsonField(std::string_view key, std::string_view json_text);
   // A list of objects, its items printed as they come.
   void BeginList(std::string_view key);
   void Item(const boost::json::value& item);

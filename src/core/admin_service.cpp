@@ -111,9 +111,9 @@ Result<std::string> AdminService::StoreDefinition(const std::string& workspace_i
   return def->integration_id;
 }
 
-Status AdminService::StoreChecked(const std::string& workspace_id,
-                                  const std::string& integration_id, std::string json_text,
-                                  const std::string& source) {
+Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
+                                               const std::string& integration_id,
+                                               std::string json_text, const std::string& source) {
   if (directory_.catalog().Find(integration_id)) {
     return Error(Errc::kConflict,
                  fmt::format("{}: integrationId: {} is a catalog integration; choose another id",
@@ -122,15 +122,17 @@ Status AdminService::StoreChecked(const std::string& workspace_id,
   if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
   const int64_t now = clock_.NowMillis();
   CustomIntegration ci{workspace_id, integration_id, std::move(json_text), now, now};
-  return store_.PutCustomIntegration(ci);
+  if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
+  return std::move(ci.definition_json);
 }
 
 Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
                                                         std::string document_text,
                                                         const std::string& source,
                                                         const std::string& integration_id) {
+  // Room for the definition's fields: the stored text is then made in place (DefinitionText).
+  document_text.reserve(document_text.size() + tools::kDefinitionFieldsRoom);
   auto doc = tools::ParseDocumentText(document_text, source);
-  std::string().swap(document_text);  // the tree holds it all now
   if (!doc) return doc.error();
   if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
   auto made = tools::DefinitionFromOpenApi(*doc, integration_id, source);
@@ -140,15 +142,16 @@ Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& works
   // refuses a document for its shape, never for a schema).
   auto def = ParseIntegrationDefinition(json::serialize(*made), source);
   if (!def) return def.error();
-  ImportedIntegration imported{std::move(*made), def->integration_id, source + ": tools.openapi"};
-  auto checked = tools::ReadTools(*doc, imported.integration_id, {}, imported.tools_source,
-                                  tools::ToolSchemas::kSkip, [](tools::Tool&&) {});
+  ImportedIntegration imported{"", std::move(*doc), def->integration_id,
+                               source + ": tools.openapi"};
+  auto checked = tools::ReadTools(imported.document, imported.integration_id, {},
+                                  imported.tools_source, tools::ToolSchemas::kSkip,
+                                  [](tools::Tool&&) {});
   if (!checked) return checked.error();
-  // Moved, not copied: the definition and the document share the parse's storage.
-  tools::AttachDocument(imported.definition, std::move(*doc));
-  auto stored = StoreChecked(workspace_id, imported.integration_id,
-                             json::serialize(imported.definition), source);
+  std::string text = tools::DefinitionText(*made, std::move(document_text), imported.document);
+  auto stored = StoreChecked(workspace_id, imported.integration_id, std::move(text), source);
   if (!stored) return stored.error();
+  imported.definition_json = std::move(*stored);
   return imported;
 }
 

@@ -35,7 +35,8 @@ struct EnableRequest {
 // again from the document, one at a time (tools::ReadTools with `integration_id` and
 // `tools_source`), since a large document's tools do not fit in memory together.
 struct ImportedIntegration {
-  boost::json::object definition;  // as stored; definition["tools"]["openapi"] is the document
+  std::string definition_json;  // the definition as stored, its document included
+  boost::json::value document;  // the document, parsed
   std::string integration_id;
   std::string tools_source;  // what names the document in the tools' warnings
 };
@@ -88,8 +89,9 @@ class AdminService {
   Result<std::string> StoreDefinition(const std::string& workspace_id, std::string json_text,
                                       const std::string& source);
   // Stores `json_text`, already checked, as the workspace's custom integration
-  // `integration_id` (refused when a catalog integration has that id).
-  Status StoreChecked(const std::string& workspace_id, const std::string& integration_id,
+  // `integration_id` (refused when a catalog integration has that id); the text, handed back
+  // uncopied (an imported document's is tens of megabytes).
+  Result<std::string> StoreChecked(const std::string& workspace_id, const std::string& integration_id,
                       std::string json_text, const std::string& source);
   ApiKeyRecord NewKeyRecord(const std::string& workspace_id, const std::string& api_key);
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include "tools/openapi_schema.h"
@@ -154,10 +155,18 @@ Result<json::object> DefinitionFromOpenApi(const json::value& document,
   return def;
 }
 
-void AttachDocument(json::object& definition, json::value document) {
-  json::object tools(definition.storage());
-  tools["openapi"] = std::move(document);
-  definition["tools"] = std::move(tools);
+std::string DefinitionText(const json::object& definition, std::string text,
+                           const json::value& document) {
+  std::string fields = json::serialize(definition);  // {...}
+  fields.pop_back();
+  fields += definition.empty() ? R"("tools":{"openapi":)" : R"(,"tools":{"openapi":)";
+  const size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || text[start] != '{') {
+    return fields + json::serialize(document) + "}}";
+  }
+  text.replace(0, start, fields);  // within its capacity when the caller reserved room
+  text += "}}";
+  return text;
 }
 
 }  // namespace tr::tools

@@ -3,6 +3,7 @@
 // Pure function; any thread.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -24,8 +25,15 @@ Result<boost::json::object> DefinitionFromOpenApi(const boost::json::value& docu
                                                   std::string_view integration_id,
                                                   std::string_view source);
 
-// `definition`'s "tools": {"openapi": <document>}, the document moved in (no copy when both
-// use the same storage).
-void AttachDocument(boost::json::object& definition, boost::json::value document);
+// Room DefinitionText needs before a JSON document's text for the definition's fields: reserve
+// it before the document is parsed, while nothing else is held.
+inline constexpr size_t kDefinitionFieldsRoom = 256 * 1024;
+
+// The definition as stored: `definition`'s fields and "tools": {"openapi": <document>}. A JSON
+// document goes in as its own text, made into the definition in place (`text`'s buffer is
+// reused when it has room: no copy of a large document, no serialization of its tree); a YAML
+// one as `document` serialized. REQUIRES: `text` parsed to `document`.
+std::string DefinitionText(const boost::json::object& definition, std::string text,
+                           const boost::json::value& document);
 
 }  // namespace tr::tools
