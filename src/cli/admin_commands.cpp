@@ -206,7 +206,7 @@ Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspac
   // ImportOpenApi read the same document with the same reader, so this cannot fail.
   printer.BeginList("tools");
   auto warnings = tools::ReadTools(
-      imported->document, imported->integration_id, {}, imported->tools_source,
+      imported->definition.at("tools").at("openapi"), imported->integration_id, {}, imported->tools_source,
       tools::ToolSchemas::kConvert, [&printer](tools::Tool&& tool) {
         json::object item;
         item["name"] = tool.name;

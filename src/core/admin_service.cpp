@@ -126,33 +126,52 @@ Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
   return std::move(ci.definition_json);
 }
 
-Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
-                                                        std::string document_text,
-                                                        const std::string& source,
-                                                        const std::string& integration_id) {
-  // Room for the definition's fields: the stored text is then made in place (DefinitionText).
+namespace {
+
+// The definition `document_text` makes, checked as `define` would check it, as stored text
+// (tools/openapi_import.h: DefinitionText), and its integration id. The parsed tree is gone
+// when it returns.
+Result<std::pair<std::string, std::string>> CheckedDefinitionText(
+    std::string document_text, const std::string& source, const std::string& integration_id,
+    const std::string& tools_source) {
+  // Room for the definition's fields: the stored text is then made in place.
   document_text.reserve(document_text.size() + tools::kDefinitionFieldsRoom);
   auto doc = tools::ParseDocumentText(document_text, source);
   if (!doc) return doc.error();
   if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
   auto made = tools::DefinitionFromOpenApi(*doc, integration_id, source);
   if (!made) return made.error();
-  // What `define` would check, without parsing the document twice or holding its tools:
-  // the definition's own fields, then the tools read without their schemas (the reader
-  // refuses a document for its shape, never for a schema).
+  // Without parsing the document twice or holding its tools: the definition's own fields,
+  // then the tools read without their schemas (the reader refuses a document for its shape,
+  // never for a schema).
   auto def = ParseIntegrationDefinition(json::serialize(*made), source);
   if (!def) return def.error();
-  ImportedIntegration imported{"", std::move(*doc), def->integration_id,
-                               source + ": tools.openapi"};
-  auto checked = tools::ReadTools(imported.document, imported.integration_id, {},
-                                  imported.tools_source, tools::ToolSchemas::kSkip,
-                                  [](tools::Tool&&) {});
+  auto checked = tools::ReadTools(*doc, def->integration_id, {}, tools_source,
+                                  tools::ToolSchemas::kSkip, [](tools::Tool&&) {});
   if (!checked) return checked.error();
-  std::string text = tools::DefinitionText(*made, std::move(document_text), imported.document);
-  auto stored = StoreChecked(workspace_id, imported.integration_id, std::move(text), source);
+  return std::pair{tools::DefinitionText(*made, std::move(document_text), *doc),
+                   def->integration_id};
+}
+
+}  // namespace
+
+Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
+                                                        std::string document_text,
+                                                        const std::string& source,
+                                                        const std::string& integration_id) {
+  const std::string tools_source = source + ": tools.openapi";
+  auto made = CheckedDefinitionText(std::move(document_text), source, integration_id,
+                                    tools_source);
+  if (!made) return made.error();
+  auto& [text, id] = *made;
+  // The tree was freed before the write and the stored text is parsed again after it: SQLite
+  // copies a large text twice while writing it, and the tree beside those copies would
+  // double the peak (docs/performance.md, "The OpenAPI corpus").
+  auto stored = StoreChecked(workspace_id, id, std::move(text), source);
   if (!stored) return stored.error();
-  imported.definition_json = std::move(*stored);
-  return imported;
+  auto parsed = tools::ParseDocumentText(*stored, source);
+  if (!parsed) return parsed.error();
+  return ImportedIntegration{std::move(*stored), std::move(*parsed), id, tools_source};
 }
 
 Result<CustomerIntegration> AdminService::EnableIntegration(const EnableRequest& request) {

@@ -36,7 +36,7 @@ struct EnableRequest {
 // `tools_source`), since a large document's tools do not fit in memory together.
 struct ImportedIntegration {
   std::string definition_json;  // the definition as stored, its document included
-  boost::json::value document;  // the document, parsed
+  boost::json::value definition;  // definition_json parsed; ["tools"]["openapi"]: the document
   std::string integration_id;
   std::string tools_source;  // what names the document in the tools' warnings
 };
