@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include "api/responses.h"
+#include "cli/output.h"
 #include "core/clock.h"
 #include "core/key_rotation.h"
+#include "tools/openapi.h"
 
 namespace tr::cli {
 
@@ -188,34 +190,41 @@ CommandResult IntegrationDefine(AdminService& admin, const std::string& workspac
   return json::object{{"integrationId", *id}, {"workspaceId", workspace_id}};
 }
 
-CommandResult IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
-                                       const std::string& file, const std::string& integration_id) {
+Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
+                                const std::string& file, const std::string& integration_id,
+                                bool json) {
   auto text = ReadSmallFile(file, kMaxDocumentBytes);
   if (!text) return text.error();
-  auto imported = admin.ImportOpenApi(workspace_id, *text, file, integration_id);
+  auto imported = admin.ImportOpenApi(workspace_id, std::move(*text), file, integration_id);
   if (!imported) return imported.error();
-  *text = std::string();  // a large document: free it before the output is built
-  // The output shares the definition's storage, so the document moves into it uncopied.
-  json::object out(imported->definition.storage());
-  out["integrationId"] = imported->parsed->integration_id;
-  out["workspaceId"] = workspace_id;
-  out["definition"] = std::move(imported->definition);
-  json::array tools(out.storage());
-  json::array warnings(out.storage());
-  if (const auto& set = imported->parsed->tools) {
-    for (const auto& tool : set->tools) {
-      json::object item(out.storage());
-      item["name"] = tool.name;
-      item["description"] = tool.description;
-      item["inputSchema"] = tool.input_schema;
-      item["annotations"] = tool.annotations;
-      tools.push_back(std::move(item));
-    }
-    for (const auto& w : set->warnings) warnings.emplace_back(w);
+  ResultPrinter printer(json);
+  printer.Field("integrationId", json::string(imported->integration_id));
+  printer.Field("workspaceId", json::string(workspace_id));
+  printer.JsonField("definition", imported->definition_json);
+  std::string().swap(imported->definition_json);
+  // The tools, made again from the stored document one at a time and printed as they come;
+  // ImportOpenApi read the same document with the same reader, so this cannot fail.
+  printer.BeginList("tools");
+  auto warnings = tools::ReadTools(
+      imported->definition.at("tools").at("openapi"), imported->integration_id, {}, imported->tools_source,
+      tools::ToolSchemas::kConvert, [&printer](tools::Tool&& tool) {
+        json::object item;
+        item["name"] = tool.name;
+        item["description"] = tool.description;
+        item["inputSchema"] = std::move(tool.input_schema);
+        item["annotations"] = std::move(tool.annotations);
+        printer.Item(item);
+      });
+  printer.EndList();
+  json::array list;
+  if (warnings) {
+    for (auto& w : *warnings) list.emplace_back(w);
+  } else {
+    list.emplace_back(warnings.error().message());
   }
-  out["tools"] = std::move(tools);
-  out["warnings"] = std::move(warnings);
-  return out;
+  printer.Field("warnings", list);
+  printer.End();
+  return Ok{};
 }
 
 CommandResult IntegrationEnable(AdminService& admin, const EnableArgs& args) {

@@ -30,9 +30,12 @@ CommandResult CatalogShow(const Catalog& catalog, const std::string& integration
 CommandResult IntegrationDefine(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file);
 // integration import-openapi: prints the definition it stored, its tools (name, description,
-// inputSchema, annotations) and what the reader left out.
-CommandResult IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
-                                       const std::string& file, const std::string& integration_id);
+// inputSchema, annotations) and what the reader left out. It prints as it goes (a large
+// document's tools do not fit in memory together), and only once the definition is stored:
+// on an error nothing is printed and the error is returned.
+Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
+                                const std::string& file, const std::string& integration_id,
+                                bool json);
 struct EnableArgs {
   std::string workspace_id;
   std::string integration_id;

@@ -19,7 +19,8 @@ namespace {
 
 // Runs an admin command against a freshly opened runtime and prints its result.
 int RunAdmin(const CommonOptions& common,
-             const std::function<CommandResult(Runtime&, AdminService&)>& command) {
+             const std::function<CommandResult(Runtime&, AdminService&)>& command,
+             bool print = true) {
   auto runtime = OpenRuntime(common);
   if (!runtime) {
     PrintError(runtime.error().message());
@@ -32,8 +33,17 @@ int RunAdmin(const CommonOptions& common,
     PrintError(result.error().message());
     return 1;
   }
-  PrintResult(*result, common.json);
+  if (print) PrintResult(*result, common.json);
   return 0;
+}
+
+// Runs an admin command that prints its own result (as it goes) against a fresh runtime.
+int RunAdminPrinting(const CommonOptions& common,
+                     const std::function<Status(Runtime&, AdminService&)>& command) {
+  return RunAdmin(common, [&command](Runtime& rt, AdminService& admin) -> CommandResult {
+    if (auto s = command(rt, admin); !s) return s.error();
+    return boost::json::object();
+  }, /*print=*/false);
 }
 
 }  // namespace
@@ -227,8 +237,9 @@ int Main(int argc, char** argv) {
                          "integration id (default: made from info.title)");
   import_openapi->callback([&] {
     run = [&] {
-      return RunAdmin(common, [&](Runtime&, AdminService& a) {
-        return IntegrationImportOpenApi(a, workspace_id, file, import_integration_id);
+      return RunAdminPrinting(common, [&](Runtime&, AdminService& a) {
+        return IntegrationImportOpenApi(a, workspace_id, file, import_integration_id,
+                                        common.json);
       });
     };
   });

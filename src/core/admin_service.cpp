@@ -97,43 +97,81 @@ Result<std::string> AdminService::DefineIntegration(const std::string& workspace
       if (*inlined) stored_text = json::serialize(root);
     }
   }
-  auto def = StoreDefinition(workspace_id, std::move(stored_text), source);
-  if (!def) return def.error();
-  return (*def)->integration_id;
+  return StoreDefinition(workspace_id, std::move(stored_text), source);
 }
 
-Result<std::shared_ptr<const IntegrationDefinition>> AdminService::StoreDefinition(
-    const std::string& workspace_id, std::string json_text, const std::string& source) {
+Result<std::string> AdminService::StoreDefinition(const std::string& workspace_id,
+                                                  std::string json_text,
+                                                  const std::string& source) {
   auto def = ParseIntegrationDefinition(json_text, source);
   if (!def) return def.error();
-  if (directory_.catalog().Find(def->integration_id)) {
+  if (auto s = StoreChecked(workspace_id, def->integration_id, std::move(json_text), source); !s) {
+    return s.error();
+  }
+  return def->integration_id;
+}
+
+Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
+                                               const std::string& integration_id,
+                                               std::string json_text, const std::string& source) {
+  if (directory_.catalog().Find(integration_id)) {
     return Error(Errc::kConflict,
                  fmt::format("{}: integrationId: {} is a catalog integration; choose another id",
-                             source, def->integration_id));
+                             source, integration_id));
   }
   if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
   const int64_t now = clock_.NowMillis();
-  CustomIntegration ci{workspace_id, def->integration_id, std::move(json_text), now, now};
+  CustomIntegration ci{workspace_id, integration_id, std::move(json_text), now, now};
   if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
-  return std::shared_ptr<const IntegrationDefinition>(
-      std::make_shared<IntegrationDefinition>(std::move(*def)));
+  return std::move(ci.definition_json);
 }
 
-Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
-                                                        std::string_view document_text,
-                                                        const std::string& source,
-                                                        const std::string& integration_id) {
+namespace {
+
+// The definition `document_text` makes, checked as `define` would check it, as stored text
+// (tools/openapi_import.h: DefinitionText), and its integration id. The parsed tree is gone
+// when it returns.
+Result<std::pair<std::string, std::string>> CheckedDefinitionText(
+    std::string document_text, const std::string& source, const std::string& integration_id,
+    const std::string& tools_source) {
+  // Room for the definition's fields: the stored text is then made in place.
+  document_text.reserve(document_text.size() + tools::kDefinitionFieldsRoom);
   auto doc = tools::ParseDocumentText(document_text, source);
   if (!doc) return doc.error();
   if (auto s = tools::CheckOpenApiVersion(*doc, source); !s) return s.error();
-  auto made = tools::DefinitionFromOpenApi(std::move(*doc), integration_id, source);
+  auto made = tools::DefinitionFromOpenApi(*doc, integration_id, source);
   if (!made) return made.error();
-  // Moved, not assigned: the definition keeps the document's storage (no copy).
-  ImportedIntegration imported{std::move(*made), nullptr};
-  auto stored = StoreDefinition(workspace_id, json::serialize(imported.definition), source);
+  // Without parsing the document twice or holding its tools: the definition's own fields,
+  // then the tools read without their schemas (the reader refuses a document for its shape,
+  // never for a schema).
+  auto def = ParseIntegrationDefinition(json::serialize(*made), source);
+  if (!def) return def.error();
+  auto checked = tools::ReadTools(*doc, def->integration_id, {}, tools_source,
+                                  tools::ToolSchemas::kSkip, [](tools::Tool&&) {});
+  if (!checked) return checked.error();
+  return std::pair{tools::DefinitionText(*made, std::move(document_text), *doc),
+                   def->integration_id};
+}
+
+}  // namespace
+
+Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& workspace_id,
+                                                        std::string document_text,
+                                                        const std::string& source,
+                                                        const std::string& integration_id) {
+  const std::string tools_source = source + ": tools.openapi";
+  auto made = CheckedDefinitionText(std::move(document_text), source, integration_id,
+                                    tools_source);
+  if (!made) return made.error();
+  auto& [text, id] = *made;
+  // The tree was freed before the write and the stored text is parsed again after it: SQLite
+  // copies a large text twice while writing it, and the tree beside those copies would
+  // double the peak (docs/performance.md, "The OpenAPI corpus").
+  auto stored = StoreChecked(workspace_id, id, std::move(text), source);
   if (!stored) return stored.error();
-  imported.parsed = std::move(*stored);
-  return imported;
+  auto parsed = tools::ParseDocumentText(*stored, source);
+  if (!parsed) return parsed.error();
+  return ImportedIntegration{std::move(*stored), std::move(*parsed), id, tools_source};
 }
 
 Result<CustomerIntegration> AdminService::EnableIntegration(const EnableRequest& request) {

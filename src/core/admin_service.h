@@ -31,9 +31,14 @@ struct EnableRequest {
   std::optional<std::vector<std::string>> scopes;
 };
 
+// What `integration import-openapi` stored. Its tools are not kept: the caller makes them
+// again from the document, one at a time (tools::ReadTools with `integration_id` and
+// `tools_source`), since a large document's tools do not fit in memory together.
 struct ImportedIntegration {
-  boost::json::object definition;  // as stored
-  std::shared_ptr<const IntegrationDefinition> parsed;
+  std::string definition_json;  // the definition as stored, its document included
+  boost::json::value definition;  // definition_json parsed; ["tools"]["openapi"]: the document
+  std::string integration_id;
+  std::string tools_source;  // what names the document in the tools' warnings
 };
 
 class AdminService {
@@ -59,9 +64,10 @@ class AdminService {
                                         const std::string& json_text, const std::string& source,
                                         const DefinitionFileLoader& loader = {});
   // A custom integration made from an OpenAPI document (CONTRACT section 10,
-  // `integration import-openapi`; tools/openapi_import.h); the definition it stored.
+  // `integration import-openapi`; tools/openapi_import.h); the definition it stored. The
+  // text is freed once parsed (a document may be tens of megabytes).
   Result<ImportedIntegration> ImportOpenApi(const std::string& workspace_id,
-                                            std::string_view document_text,
+                                            std::string document_text,
                                             const std::string& source,
                                             const std::string& integration_id);
   Result<CustomerIntegration> EnableIntegration(const EnableRequest& request);
@@ -78,9 +84,15 @@ class AdminService {
 
  private:
   Status RequireWorkspace(const std::string& workspace_id);
-  // Parses `json_text` (tools and all) and stores it as the workspace's custom integration.
-  Result<std::shared_ptr<const IntegrationDefinition>> StoreDefinition(
-      const std::string& workspace_id, std::string json_text, const std::string& source);
+  // Parses `json_text` (tools and all) and stores it as the workspace's custom integration;
+  // its integration id.
+  Result<std::string> StoreDefinition(const std::string& workspace_id, std::string json_text,
+                                      const std::string& source);
+  // Stores `json_text`, already checked, as the workspace's custom integration
+  // `integration_id` (refused when a catalog integration has that id); the text, handed back
+  // uncopied (an imported document's is tens of megabytes).
+  Result<std::string> StoreChecked(const std::string& workspace_id, const std::string& integration_id,
+                      std::string json_text, const std::string& source);
   ApiKeyRecord NewKeyRecord(const std::string& workspace_id, const std::string& api_key);
 
   Store& store_;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/api_service.h"
@@ -392,7 +393,9 @@ TEST_F(AdminServiceTest, ImportOpenApiStoresADefinitionWithTools) {
   std::string ws = NewWorkspace();
   auto imported = admin_->ImportOpenApi(ws, kOpenApiYaml, "tasks.yaml", "");
   ASSERT_TRUE(imported.ok()) << imported.error().message();
-  const auto& def = imported->definition;
+  const auto stored = boost::json::parse(imported->definition_json);
+  const auto& def = stored.as_object();
+  EXPECT_EQ(def.at("tools").at("openapi").at("info").at("title"), "Acme Tasks!");
   EXPECT_EQ(def.at("integrationId"), "acme-tasks");
   EXPECT_EQ(def.at("name"), "Acme Tasks!");
   EXPECT_EQ(def.at("description"), "Tasks of Acme");

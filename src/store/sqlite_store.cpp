@@ -654,7 +654,8 @@ Result<std::optional<ApiKeyRecord>> SqliteStore::FindApiKeyByHash(const std::str
 }
 
 Status SqliteStore::PutCustomIntegration(const CustomIntegration& ci) {
-  return Write([ci](SqliteDb& db) -> Status {
+  // By reference (Write runs it before returning): a definition may be tens of megabytes.
+  return Write([&ci](SqliteDb& db) -> Status {
     db.Prepare(kUpsertCustomIntegration)
         ->Bind(1, ci.workspace_id)
         .Bind(2, ci.integration_id)

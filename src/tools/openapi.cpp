@@ -120,13 +120,15 @@ class Reader {
  public:
   // REQUIRES: document is an object; it outlives the reader.
   Reader(const json::value& document, bool openapi_30, std::string_view integration_id,
-         std::string_view source)
+         std::string_view source, ToolSchemas schemas)
       : doc_(document.get_object()),
         converter_(document, openapi_30),
         integration_id_(integration_id),
-        source_(source) {}
+        source_(source),
+        schemas_(schemas) {}
 
-  Status ReadAll(const ToolSelection& selection, ToolSet& out);
+  // Every selected tool to `sink`, names made unique in the document's order; the warnings.
+  Result<std::vector<std::string>> ReadAll(const ToolSelection& selection, const ToolSink& sink);
 
  private:
   // Adds path-level or operation-level `parameters` to `params` (later ones replace earlier
@@ -140,11 +142,17 @@ class Reader {
   void Warn(std::string message) {
     if (warnings_.size() < 50) warnings_.push_back(std::move(message));
   }
+  // `schema` as a tool's schema; {} when the schemas are skipped.
+  json::value Schema(const json::value& schema) {
+    return schemas_ == ToolSchemas::kConvert ? converter_.Convert(schema)
+                                             : json::value(json::object());
+  }
 
   const json::object& doc_;
   SchemaConverter converter_;
   std::string integration_id_;
   std::string source_;
+  const ToolSchemas schemas_;
   AuthPlaces auth_;
   std::vector<std::string> warnings_;
 };
@@ -199,14 +207,14 @@ Status Reader::AddParameters(const json::value* list, std::string_view where,
     }
     read.param.required = *in == ParamIn::kPath || BoolAt(p, "required");
     if (const json::value* schema = p.if_contains("schema")) {
-      read.schema = converter_.Convert(*schema);
+      read.schema = Schema(*schema);
     } else if (const json::value* content = p.if_contains("content");
                content && content->is_object() && !content->get_object().empty()) {
       read.param.json_content = true;
       const json::value& media = content->get_object().begin()->value();
       const json::value* schema =
           media.is_object() ? media.get_object().if_contains("schema") : nullptr;
-      read.schema = schema ? converter_.Convert(*schema) : json::value(json::object());
+      read.schema = schema ? Schema(*schema) : json::value(json::object());
     } else {
       read.schema = json::object();
     }
@@ -322,7 +330,7 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
       const json::value* schema =
           media->value().is_object() ? media->value().get_object().if_contains("schema") : nullptr;
       if (IsStructured(Lower(media->key()))) {
-        body_schema = schema ? converter_.Convert(*schema) : json::value(json::object());
+        body_schema = schema ? Schema(*schema) : json::value(json::object());
       } else {
         body_schema = json::object{{"type", "string"}};
       }
@@ -378,17 +386,19 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
   } else {
     tool.name = ToolName(integration_id_ + "_" + std::string(method) + "_" + std::string(path));
   }
-  tool.validator = SchemaValidator::Deferred();
+  if (schemas_ == ToolSchemas::kConvert) tool.validator = SchemaValidator::Deferred();
   return std::optional<Tool>(std::move(tool));
 }
 
-Status Reader::ReadAll(const ToolSelection& selection, ToolSet& out) {
+Result<std::vector<std::string>> Reader::ReadAll(const ToolSelection& selection,
+                                                 const ToolSink& sink) {
   auth_ = FindAuthPlaces(doc_, converter_);
   const json::value* paths = doc_.if_contains("paths");
   if (paths && !paths->is_object()) {
     return Error(Errc::kInvalidArgument, source_ + ": paths: must be an object");
   }
   std::set<std::string> keys_seen;
+  std::set<std::string> names;  // given so far: a clash gets _2, _3 in the document's order
   if (paths) {
     for (const auto& [path, item_ref] : paths->get_object()) {
       const json::value* item = converter_.Follow(item_ref);
@@ -416,7 +426,13 @@ Status Reader::ReadAll(const ToolSelection& selection, ToolSet& out) {
                                               : std::string(operation_id));
         auto tool = ReadOperation(path, method, op.get_object(), shared, selection);
         if (!tool) return tool.error();
-        if (*tool) out.tools.push_back(std::move(**tool));
+        if (!*tool) continue;
+        const std::string wanted = (*tool)->name;
+        for (int n = 2; names.contains((*tool)->name); ++n) {
+          (*tool)->name = NumberedToolName(wanted, n);
+        }
+        names.insert((*tool)->name);
+        sink(std::move(**tool));
       }
     }
   }
@@ -444,17 +460,8 @@ Status Reader::ReadAll(const ToolSelection& selection, ToolSet& out) {
     }
   }
 
-  // Names unique within the document, in its order.
-  std::set<std::string> names;
-  for (Tool& tool : out.tools) {
-    std::string name = tool.name;
-    for (int n = 2; names.contains(name); ++n) name = NumberedToolName(tool.name, n);
-    names.insert(name);
-    tool.name = std::move(name);
-  }
   for (const auto& w : converter_.warnings()) warnings_.push_back(w);
-  out.warnings = std::move(warnings_);
-  return Ok{};
+  return std::move(warnings_);
 }
 
 }  // namespace
@@ -482,13 +489,23 @@ Status CheckOpenApiVersion(const json::value& document, std::string_view source)
   return Ok{};
 }
 
-Result<ToolSet> ToolsFromOpenApi(const json::value& document, std::string_view integration_id,
-                                 const ToolSelection& selection, std::string_view source) {
+Result<std::vector<std::string>> ReadTools(const json::value& document,
+                                           std::string_view integration_id,
+                                           const ToolSelection& selection, std::string_view source,
+                                           ToolSchemas schemas, const ToolSink& sink) {
   if (auto s = CheckOpenApiVersion(document, source); !s) return s.error();
   const bool v30 = IsVersion(VersionOf(document.get_object().at("openapi")), "3.0");
+  Reader reader(document, v30, integration_id, source, schemas);
+  return reader.ReadAll(selection, sink);
+}
+
+Result<ToolSet> ToolsFromOpenApi(const json::value& document, std::string_view integration_id,
+                                 const ToolSelection& selection, std::string_view source) {
   ToolSet set;
-  Reader reader(document, v30, integration_id, source);
-  if (auto read = reader.ReadAll(selection, set); !read) return read.error();
+  auto warnings = ReadTools(document, integration_id, selection, source, ToolSchemas::kConvert,
+                            [&set](Tool&& tool) { set.tools.push_back(std::move(tool)); });
+  if (!warnings) return warnings.error();
+  set.warnings = std::move(*warnings);
   return set;
 }
 

@@ -4,6 +4,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -41,5 +42,22 @@ Status CheckOpenApiVersion(const boost::json::value& document, std::string_view 
 Result<ToolSet> ToolsFromOpenApi(const boost::json::value& document,
                                  std::string_view integration_id, const ToolSelection& selection,
                                  std::string_view source);
+
+// Receives each tool as ReadTools makes it.
+using ToolSink = std::function<void(Tool&& tool)>;
+
+// Whether ReadTools converts the schemas. kSkip checks everything else (the document's
+// shape, names, the selection) for a fraction of the time; the tools' input_schema is then
+// empty and they have no validator.
+enum class ToolSchemas { kConvert, kSkip };
+
+// ToolsFromOpenApi one tool at a time, for documents whose tools are too large to hold
+// together (`integration import-openapi` prints each and drops it): every selected tool goes
+// to `sink` in the document's order, its name already unique. The warnings; errors as
+// ToolsFromOpenApi, after which `sink` may have had some of the tools.
+Result<std::vector<std::string>> ReadTools(const boost::json::value& document,
+                                           std::string_view integration_id,
+                                           const ToolSelection& selection, std::string_view source,
+                                           ToolSchemas schemas, const ToolSink& sink);
 
 }  // namespace tr::tools

@@ -3,6 +3,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include "tools/openapi_schema.h"
@@ -65,7 +66,8 @@ bool IsAbsoluteHttpUrl(std::string_view text) {
 
 }  // namespace
 
-Result<json::object> DefinitionFromOpenApi(json::value document, std::string_view integration_id,
+Result<json::object> DefinitionFromOpenApi(const json::value& document,
+                                           std::string_view integration_id,
                                            std::string_view source) {
   const json::object* doc = document.if_object();
   if (!doc)
@@ -150,10 +152,21 @@ Result<json::object> DefinitionFromOpenApi(json::value document, std::string_vie
   }
   if (auth_types.empty()) auth_types.push_back("NONE");
   def["authTypes"] = std::move(auth_types);
-  json::object tools(document.storage());
-  tools["openapi"] = std::move(document);
-  def["tools"] = std::move(tools);
   return def;
+}
+
+std::string DefinitionText(const json::object& definition, std::string text,
+                           const json::value& document) {
+  std::string fields = json::serialize(definition);  // {...}
+  fields.pop_back();
+  fields += definition.empty() ? R"("tools":{"openapi":)" : R"(,"tools":{"openapi":)";
+  const size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || text[start] != '{') {
+    return fields + json::serialize(document) + "}}";
+  }
+  text.replace(0, start, fields);  // within its capacity when the caller reserved room
+  text += "}}";
+  return text;
 }
 
 }  // namespace tr::tools

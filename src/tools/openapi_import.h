@@ -3,6 +3,7 @@
 // Pure function; any thread.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -12,16 +13,27 @@
 
 namespace tr::tools {
 
-// The definition: integrationId (`integration_id`, else made from info.title), name and
-// description from info, apiBaseUrl and host from servers[0] (server variables at their
-// defaults), authTypes from components.securitySchemes (apiKey in a header or the query ->
-// API_TOKEN sending it there; http bearer -> API_TOKEN as "Authorization: Bearer"; oauth2
-// authorizationCode -> OAUTH2 with its URLs and scopes; none usable -> NONE), and
-// "tools": {"openapi": <the document>}. kInvalidArgument naming `source` when the document
-// is not OpenAPI 3.0/3.1 or has no absolute http(s) server URL.
-// `document` is moved into the definition (same storage: no copy).
-Result<boost::json::object> DefinitionFromOpenApi(boost::json::value document,
+// The definition, less its tools: integrationId (`integration_id`, else made from
+// info.title), name and description from info, apiBaseUrl and host from servers[0] (server
+// variables at their defaults), authTypes from components.securitySchemes (apiKey in a header
+// or the query -> API_TOKEN sending it there; http bearer -> API_TOKEN as
+// "Authorization: Bearer"; oauth2 authorizationCode -> OAUTH2 with its URLs and scopes; none
+// usable -> NONE). The caller adds "tools": {"openapi": <the document>} (AttachDocument).
+// kInvalidArgument naming `source` when the document is not an object or has no absolute
+// http(s) server URL.
+Result<boost::json::object> DefinitionFromOpenApi(const boost::json::value& document,
                                                   std::string_view integration_id,
                                                   std::string_view source);
+
+// Room DefinitionText needs before a JSON document's text for the definition's fields: reserve
+// it before the document is parsed, while nothing else is held.
+inline constexpr size_t kDefinitionFieldsRoom = 256 * 1024;
+
+// The definition as stored: `definition`'s fields and "tools": {"openapi": <document>}. A JSON
+// document goes in as its own text, made into the definition in place (`text`'s buffer is
+// reused when it has room: no copy of a large document, no serialization of its tree); a YAML
+// one as `document` serialized. REQUIRES: `text` parsed to `document`.
+std::string DefinitionText(const boost::json::object& definition, std::string text,
+                           const boost::json::value& document);
 
 }  // namespace tr::tools

@@ -276,5 +276,35 @@ TEST(OpenApiTest, ClashingNamesGetNumbers) {
   EXPECT_EQ(set.tools[2].name, "pets_x_y_3");
 }
 
+// ReadTools hands the tools over one by one, as ToolsFromOpenApi collects them; kSkip makes
+// the same tools (names, operations) without schemas, and fails where the conversion fails.
+TEST(OpenApiTest, ReadToolsStreamsTheSameToolsAndSkipsSchemasOnAsk) {
+  auto doc = ParseDocumentText(kPetstore, "spec.json");
+  ASSERT_TRUE(doc.ok());
+  ToolSet whole = Read(kPetstore);
+  for (ToolSchemas schemas : {ToolSchemas::kConvert, ToolSchemas::kSkip}) {
+    std::vector<Tool> seen;
+    auto warnings = ReadTools(*doc, "pets", {}, "spec.json", schemas,
+                              [&seen](Tool&& tool) { seen.push_back(std::move(tool)); });
+    ASSERT_TRUE(warnings.ok());
+    ASSERT_EQ(seen.size(), whole.tools.size());
+    for (size_t i = 0; i < seen.size(); ++i) {
+      EXPECT_EQ(seen[i].name, whole.tools[i].name);
+      EXPECT_EQ(seen[i].operation.parameters.size(), whole.tools[i].operation.parameters.size());
+      if (schemas == ToolSchemas::kConvert) {
+        EXPECT_EQ(seen[i].input_schema, whole.tools[i].input_schema);
+        EXPECT_TRUE(seen[i].validator);
+      } else {
+        EXPECT_FALSE(seen[i].validator);
+      }
+    }
+  }
+  auto bad = ParseDocumentText(R"({"openapi":"3.0.0","paths":[]})", "spec");
+  ASSERT_TRUE(bad.ok());
+  auto refused = ReadTools(*bad, "pets", {}, "spec", ToolSchemas::kSkip, [](Tool&&) {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(), "spec: paths: must be an object");
+}
+
 }  // namespace
 }  // namespace tr::tools
