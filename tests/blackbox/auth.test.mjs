@@ -6,8 +6,9 @@ import {
   Context, request, assertError, assertCliOk, waitForAdminChange, listIntegrations, authUrl,
   getUser, randomUuid, userPath,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('auth', { concurrency: 1, timeout: 120_000 }, () => {
+describe('auth', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let ws;

@@ -7,8 +7,9 @@ import {
   Context, authUrl, getUser, assertError, assertUser, assertAuthUrl, randomUuid, userPath, request,
   waitForAdminChange, probeInactive, rand, startServer, rawRequest,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('auth_url', { concurrency: 1, timeout: 120_000 }, () => {
+describe('auth_url', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let A; // no redirect allow-list

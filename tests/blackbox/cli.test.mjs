@@ -9,8 +9,9 @@ import {
   Context, assertCliOk, assertCliError, assertSchema, listIntegrations, waitForAdminChange, rand,
   randomUuid, UUID_V4, API_KEY, AUTH_TYPES, runCli, ON_PG,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('cli', { concurrency: 1, timeout: 120_000 }, () => {
+describe('cli', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
   const ctx = new Context();

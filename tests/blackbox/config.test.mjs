@@ -9,8 +9,9 @@ import {
   Context, startServer, listIntegrations, authUrl, assertAuthUrl, assertUser, getUser, runCli,
   assertCliOk, TIMEOUT_MS, ON_PG,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('config', { concurrency: 1, timeout: 120_000 }, () => {
+describe('config', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const contexts = [];
   function newContext(opts) {
     const c = new Context(opts);

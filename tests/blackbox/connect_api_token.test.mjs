@@ -12,10 +12,11 @@ import {
   submitAndWait, assertFormError, fetchPage, postForm, assertFormHtml, findElement,
 } from '../lib/browser.mjs';
 import { startPeer, startApp, defineIntegration, connectLink, getCredentials } from '../peers/http.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const GOOD = 'good-token';
 
-describe('connect_api_token', { concurrency: 1, timeout: 180_000 }, () => {
+describe('connect_api_token', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server; // --allow-private-network
   let guarded; // same database, without --allow-private-network

@@ -12,12 +12,13 @@ import {
 } from '../lib/browser.mjs';
 import { startApp, defineIntegration, connectLink, getCredentials } from '../peers/http.mjs';
 import { startSts, serviceCredentials, stsServerOptions } from '../peers/sts.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const PRINCIPAL = 'arn:aws:iam::111122223333:user/toolregistry';
 const GOOD_ARN = 'arn:aws:iam::123456789012:role/ToolregistryAccess';
 const DENIED_ARN = 'arn:aws:iam::999999999999:role/ToolregistryAccess';
 
-describe('connect_aws', { concurrency: 1, timeout: 180_000 }, () => {
+describe('connect_aws', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server;
   let badSigServer; // same database, wrong AWS secret

@@ -13,8 +13,9 @@ import {
   assertPageHeaders, assertNoExternalUrls, parseResult, fetchPage, postForm, assertFormHtml,
 } from '../lib/browser.mjs';
 import { connectLink } from '../peers/http.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('connect_common', { concurrency: 1, timeout: 120_000 }, () => {
+describe('connect_common', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let W;

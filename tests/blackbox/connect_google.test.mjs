@@ -14,10 +14,11 @@ import {
 } from '../lib/browser.mjs';
 import { startApp, defineIntegration, connectLink, getCredentials } from '../peers/http.mjs';
 import { startGoogleTokenEndpoint, makeServiceAccountKey } from '../peers/google.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const SCOPES = ['https://www.googleapis.com/auth/bigquery', 'https://www.googleapis.com/auth/devstorage.read_only'];
 
-describe('connect_google', { concurrency: 1, timeout: 180_000 }, () => {
+describe('connect_google', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server;
   let google;

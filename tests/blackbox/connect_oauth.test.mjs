@@ -12,8 +12,9 @@ import {
 } from '../lib/browser.mjs';
 import { startApp, defineIntegration, connectLink, getCredentials, waitFor } from '../peers/http.mjs';
 import { startOidcProvider, oidcDefinition } from '../peers/oidc.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('connect_oauth', { concurrency: 1, timeout: 180_000 }, () => {
+describe('connect_oauth', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server; // --allow-private-network
   let shortServer; // same database, --connect-ttl 1

@@ -13,10 +13,11 @@ import { startPeer, startApp, defineIntegration, connectLink } from '../peers/ht
 import { startOidcProvider, oidcDefinition } from '../peers/oidc.mjs';
 import { startSts, serviceCredentials, stsServerOptions } from '../peers/sts.mjs';
 import { startGoogleTokenEndpoint, makeServiceAccountKey } from '../peers/google.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const SCOPES = ['https://www.googleapis.com/auth/bigquery'];
 
-describe('connect_secrets', { concurrency: 1, timeout: 180_000 }, () => {
+describe('connect_secrets', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server;
   let sts;

@@ -28,6 +28,7 @@ import {
 import { fetchPage, postForm, parseResult } from '../lib/browser.mjs';
 import { startPeer, defineIntegration, connectLink, waitFor } from '../peers/http.mjs';
 import { getCredentials, startFakeOAuth, fakeOAuthDefinition } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const GOOD = `tok_${rand(16)}`;
 const SERVER_ARGS = ['--allow-private-network'];
@@ -40,7 +41,7 @@ async function kill9(server) {
   assert.equal(signal, 'SIGKILL');
 }
 
-describe('crash', { concurrency: 1, timeout: 60_000 }, () => {
+describe('crash', { concurrency: 1, timeout: scaled(60_000) }, () => {
   const ctx = new Context();
   let server; // the live server; each test kills it and leaves a restarted one here
   let verifier;

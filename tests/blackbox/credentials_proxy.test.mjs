@@ -20,11 +20,12 @@ import {
   getCredentials, startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth, connectForm, startUpstream, verifySigV4,
   waitUntil,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const PRINCIPAL = 'arn:aws:iam::111122223333:user/toolregistry';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProxyAccess';
 
-describe('credentials_proxy', { concurrency: 1, timeout: 120_000 }, () => {
+describe('credentials_proxy', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   const awsCreds = serviceCredentials();
   const rejected = new Set(); // access tokens the upstream answers 401 to

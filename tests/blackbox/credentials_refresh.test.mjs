@@ -23,11 +23,12 @@ import {
   tuneOidcProvider, revokeAtProvider, connectOidc, getCredentials, setWebhook, startWebhookReceiver,
   waitUntil, refreshPoint,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const TTL = 8; // seconds an access token lives at the provider; refresh margin 4 s
 const CLIENT = 'tr-refresh';
 
-describe('credentials_refresh', { concurrency: 1, timeout: 150_000 }, () => {
+describe('credentials_refresh', { concurrency: 1, timeout: scaled(150_000) }, () => {
   const ctx = new Context(); // servers A and B share its database
   const sweepCtx = new Context(); // server S, with a 1 s sweep, on its own database
   const clientSecret = `cs-${rand(12)}`;

@@ -20,13 +20,14 @@ import {
   getCredentials, deleteUser, setWebhook, waitUntil, refreshPoint, startFakeOAuth, fakeOAuthDefinition,
   connectFakeOAuth, connectForm, startWebhookReceiver,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const PRINCIPAL = 'arn:aws:iam::111122223333:user/toolregistry';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/CredentialsRead';
 const GSA_SCOPES = ['https://www.googleapis.com/auth/bigquery'];
 const QUICK_TTL = 3; // seconds the `quick` provider's access tokens live: refresh margin 1.5 s
 
-describe('credentials_types', { concurrency: 1, timeout: 120_000 }, () => {
+describe('credentials_types', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   const awsCreds = serviceCredentials();
   let server;

@@ -14,8 +14,9 @@ import { startPeer, defineIntegration, connectLink, waitFor } from '../peers/htt
 import {
   setWebhook, startWebhookReceiver, startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth, deleteUser, waitUntil,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('credentials_webhooks', { concurrency: 1, timeout: 150_000 }, () => {
+describe('credentials_webhooks', { concurrency: 1, timeout: scaled(150_000) }, () => {
   const ctx = new Context();
   let server;
   let receiver; // 500 on the first delivery of each event (the first three for users "backoff-…"), then 200

@@ -7,8 +7,9 @@ import {
   Context, authUrl, getUser, listIntegrations, assertAuthUrl, assertUser, assertError, UUID_V4, API_KEY,
   waitForAdminChange, assertListed,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('durability', { concurrency: 1, timeout: 120_000 }, () => {
+describe('durability', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
   const ctx = new Context();

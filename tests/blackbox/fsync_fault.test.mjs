@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import {
   Context, ON_PG, authUrl, assertAuthUrl, assertError, getUser, request,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SKIP = ON_PG ? 'SQLite only' : process.env.TOOLREGISTRY_TEST_SANITIZER ? 'not under a sanitizer' : false;
@@ -36,7 +37,7 @@ function buildInjector(dir) {
   return out;
 }
 
-describe('failed fsync or write (SQLite)', { skip: SKIP, concurrency: 1, timeout: 300_000 }, () => {
+describe('failed fsync or write (SQLite)', { skip: SKIP, concurrency: 1, timeout: scaled(300_000) }, () => {
   const toolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tr-fault-'));
   let injector;
   after(() => fs.rmSync(toolDir, { recursive: true, force: true }));
@@ -113,7 +114,7 @@ describe('failed fsync or write (SQLite)', { skip: SKIP, concurrency: 1, timeout
 // Issue 14 point 3: the tr VFS checks at start-up the private SQLite layout it relies on
 // (SqliteStore::Open, CheckTrVfs); a failed check falls back to plain SQLite with a log line.
 // TOOLREGISTRY_TEST_VFS_CHECK=fail (read only at start-up) makes the check fail.
-describe('the tr VFS start-up check (SQLite)', { skip: ON_PG && 'SQLite only', timeout: 60_000 }, () => {
+describe('the tr VFS start-up check (SQLite)', { skip: ON_PG && 'SQLite only', timeout: scaled(60_000) }, () => {
   test('a failed check falls back to plain SQLite with a warning, and answers stay right', async () => {
     const ctx = new Context({ sqlite: true });
     try {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { Context } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const SANITIZED = Boolean(process.env.TOOLREGISTRY_TEST_SANITIZER);
 // Resident memory allowed after any case. Sanitizer builds keep freed memory in quarantine
@@ -116,7 +117,7 @@ function rssMiB(pid) {
 
 const request = (target, headers = '') => `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`;
 
-describe('hostile input over raw TCP', { concurrency: 1, timeout: 300_000 }, () => {
+describe('hostile input over raw TCP', { concurrency: 1, timeout: scaled(300_000) }, () => {
   const ctx = new Context();
   let server;
 

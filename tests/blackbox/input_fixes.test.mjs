@@ -24,6 +24,7 @@ import { fetchPage, postForm, findElement, parseResult } from '../lib/browser.mj
 import { startPeer, defineIntegration, connectLink, closeServer } from '../peers/http.mjs';
 import { startGoogleTokenEndpoint, makeServiceAccountKey } from '../peers/google.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const GSA_SCOPES = ['https://www.googleapis.com/auth/bigquery'];
 // The proxy gives up on an upstream after 30 s without a byte moving (decisions.md, Proxy).
@@ -86,7 +87,7 @@ async function closedPort() {
   return port;
 }
 
-describe('input_fixes', { concurrency: 1, timeout: 240_000 }, () => {
+describe('input_fixes', { concurrency: 1, timeout: scaled(240_000) }, () => {
   const ctx = new Context();
   let server;
   let W;

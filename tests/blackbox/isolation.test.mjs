@@ -26,10 +26,11 @@ import {
 import { fetchPage } from '../lib/browser.mjs';
 import { startPeer, defineIntegration, connectLink } from '../peers/http.mjs';
 import { getCredentials, connectForm, startUpstream } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const GOOD = `tok_${rand(16)}`;
 
-describe('isolation', { concurrency: 1, timeout: 60_000 }, () => {
+describe('isolation', { concurrency: 1, timeout: scaled(60_000) }, () => {
   const ctx = new Context();
   let server;
   let upstream;

@@ -8,8 +8,9 @@ import {
   Context, listIntegrations, assertError, assertSchema, TIMESTAMP, UUID_V4, rand, waitForAdminChange,
   assertListed,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('list', { concurrency: 1, timeout: 120_000 }, () => {
+describe('list', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let A; // workspace with several integrations

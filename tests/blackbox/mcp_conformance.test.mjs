@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Context, REPO_ROOT, authUrl, rand } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { startUpstream } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const CLI = path.join(REPO_ROOT, 'tests', 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 const BASELINE = path.join(REPO_ROOT, 'tests', 'conformance', 'expected-failures.yml');
@@ -63,7 +64,7 @@ function fixtureDefinition(integrationId, upstream) {
   };
 }
 
-describe('mcp_conformance', { concurrency: 1, timeout: 300_000 }, () => {
+describe('mcp_conformance', { concurrency: 1, timeout: scaled(300_000) }, () => {
   const ctx = new Context();
   let server;
   let upstream;

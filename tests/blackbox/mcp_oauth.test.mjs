@@ -19,6 +19,7 @@ import { Context, BIN, REPO_ROOT, getUser, rand, request, authUrl } from '../lib
 import { launchBrowser, readResult } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, waitFor } from '../peers/http.mjs';
 import { startProtectedMcp } from '../peers/mcp_protected.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const TOKEN_TTL_SECONDS = 10;
 const CONFORMANCE = path.join(REPO_ROOT, 'tests', 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
@@ -33,7 +34,7 @@ const SCENARIOS = (process.env.MCP_CONFORMANCE_SCENARIOS || [
   'auth/pre-registration', 'auth/scope-retry-limit', 'auth/resource-mismatch',
 ].join(',')).split(',');
 
-describe('mcp_oauth', { concurrency: 1, timeout: 180_000 }, () => {
+describe('mcp_oauth', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server;
   let mcp;

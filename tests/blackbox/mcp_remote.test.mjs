@@ -15,8 +15,9 @@ import { fetchPage } from '../lib/browser.mjs';
 import { defineIntegration, connectLink } from '../peers/http.mjs';
 import { mcpClient } from '../peers/tools.mjs';
 import { startEverything, everythingInstalled } from '../peers/mcp_everything.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('mcp_remote', { concurrency: 1, timeout: 120_000, skip: !everythingInstalled() && 'server-everything is not installed' }, () => {
+describe('mcp_remote', { concurrency: 1, timeout: scaled(120_000), skip: !everythingInstalled() && 'server-everything is not installed' }, () => {
   const ctx = new Context();
   let server;
   let everything;

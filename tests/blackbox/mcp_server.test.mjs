@@ -19,6 +19,7 @@ import {
   connectForm, startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth,
 } from '../peers/lifecycle.mjs';
 import { toolsUpstream, toolsDefinition, toolsOpenApi, mcpClient } from '../peers/tools.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const BULK = 120; // extra operations: more tools than one tools/list page
 
@@ -44,7 +45,7 @@ const initialize = (protocolVersion = '2025-11-25', capabilities = {}) => ({
   params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } },
 });
 
-describe('mcp_server', { concurrency: 1, timeout: 180_000 }, () => {
+describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let server;
   let upstream;
@@ -229,7 +230,7 @@ describe('mcp_server', { concurrency: 1, timeout: 180_000 }, () => {
   });
 });
 
-describe('mcp_server multinode', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', concurrency: 1, timeout: 90_000 }, () => {
+describe('mcp_server multinode', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', concurrency: 1, timeout: scaled(90_000) }, () => {
   const ctx = new Context();
   let A;
   let B;

@@ -22,10 +22,11 @@ import {
   startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth, getCredentials, waitUntil, refreshPoint,
 } from '../peers/lifecycle.mjs';
 import { startNginx, freePort } from '../lib/nginx.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const LIFETIME_S = 6; // access tokens of the fake provider; refresh margin 3 s
 
-describe('multinode', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', concurrency: 1, timeout: 90_000 }, () => {
+describe('multinode', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', concurrency: 1, timeout: scaled(90_000) }, () => {
   let ctx;
   let A;
   let B;

@@ -19,6 +19,7 @@ import {
   Context, REPO_ROOT, request, authUrl, getUser, listIntegrations, userPath, randomUuid, rand,
   waitForAdminChange, assertListed,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const seed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'spec', 'seed-openapi.json'), 'utf8'));
 const source = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'spec', 'openapi.json'), 'utf8'));
@@ -81,7 +82,7 @@ function rebase(schema) {
   return out;
 }
 
-describe('openapi', { concurrency: 1, timeout: 120_000 }, () => {
+describe('openapi', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let W;

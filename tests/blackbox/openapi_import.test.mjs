@@ -17,6 +17,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import {
   Context, BIN, assertCliError, listIntegrations, waitForAdminChange,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -97,7 +98,7 @@ paths:
                 due: {type: string, format: date}
 `;
 
-describe('integration import-openapi', { concurrency: 1, timeout: 120_000 }, () => {
+describe('integration import-openapi', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let ws;

@@ -5,8 +5,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Context, request, authUrl } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('ops', { concurrency: 1, timeout: 120_000 }, () => {
+describe('ops', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let ws;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { Context, request, assertError, rand } from '../lib/harness.mjs';
 import { fetchPage } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, closeServer } from '../peers/http.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const POOL_BOUND = 32;  // CurlOptions::max_connections_per_origin
 const IDLE_WORKER_SECONDS = 10;  // kWorkerIdleTimeout in src/http/server.cpp
@@ -79,7 +80,7 @@ function threadsOf(pid) {
   return Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
-describe('outbound_pool', { concurrency: 1, timeout: 180_000 }, () => {
+describe('outbound_pool', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   const upstreams = {};
   const cids = {};

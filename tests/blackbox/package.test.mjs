@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Context, BIN, request, startServer } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-describe('package', { concurrency: 1, timeout: 300_000, skip: !isRoot && !process.env.CI && 'needs root for dpkg' }, () => {
+describe('package', { concurrency: 1, timeout: scaled(300_000), skip: !isRoot && !process.env.CI && 'needs root for dpkg' }, () => {
   const ctx = new Context();
   const buildDir = path.dirname(BIN);
   let deb;

@@ -17,10 +17,11 @@ import {
   Context, ON_PG, REPO_ROOT, TIMEOUT_MS, authUrl, assertError, eventually, getUser, request, rand,
 } from '../lib/harness.mjs';
 import { startCluster, createDatabase, psql } from '../lib/pg.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const PROMPT_MS = 3000; // a 503 must come this fast (the client gives up after TIMEOUT_MS)
 
-describe('pg_fault', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', timeout: 120_000 }, () => {
+describe('pg_fault', { skip: !ON_PG && 'PostgreSQL only (set TOOLREGISTRY_TEST_PG_URL)', timeout: scaled(120_000) }, () => {
   let cluster;
   let ctx;
   let server;

@@ -30,11 +30,12 @@ import { describeOp } from '../powerloss/log.mjs';
 import {
   authUrlScenario, completionScenario, rotateScenario, firstStartScenario, bigTransactionScenario, walFacts, keyMoments,
 } from '../powerloss/scenarios.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const CUTS = Number(process.env.POWERLOSS_CUTS || 60);
 const SKIP = ON_PG ? 'SQLite only' : process.env.TOOLREGISTRY_TEST_SANITIZER ? 'not under a sanitizer' : false;
 
-describe('power loss', { skip: SKIP, concurrency: 1, timeout: 600_000 }, () => {
+describe('power loss', { skip: SKIP, concurrency: 1, timeout: scaled(600_000) }, () => {
   let root;
   let tools;
   const labs = [];

@@ -17,6 +17,7 @@ import { Context, request, assertError, rand, TIMEOUT_MS } from '../lib/harness.
 import { fetchPage } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, closeServer } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -141,7 +142,7 @@ function peakRss(pid) {
   return Number(m[1]) * 1024;
 }
 
-describe('proxy_streaming', { concurrency: 1, timeout: 180_000 }, () => {
+describe('proxy_streaming', { concurrency: 1, timeout: scaled(180_000) }, () => {
   const ctx = new Context();
   let upstream;
   let server;

@@ -3,8 +3,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Context, request, assertError, listIntegrations } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('rate_limit', { concurrency: 1, timeout: 60_000 }, () => {
+describe('rate_limit', { concurrency: 1, timeout: scaled(60_000) }, () => {
   const ctx = new Context();
   let server;
   let a;
@@ -46,7 +47,7 @@ describe('rate_limit', { concurrency: 1, timeout: 60_000 }, () => {
   });
 });
 
-describe('auth_failure_limit', { concurrency: 1, timeout: 60_000 }, () => {
+describe('auth_failure_limit', { concurrency: 1, timeout: scaled(60_000) }, () => {
   const ctx = new Context();
   let server;
   let ws;

@@ -16,11 +16,12 @@ import { Context, ON_PG, TIMEOUT_MS, authUrl, getUser, rand } from '../lib/harne
 import { fetchPage } from '../lib/browser.mjs';
 import { connectLink } from '../peers/http.mjs';
 import { deleteUser } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const CALLS = Number(process.env.RETENTION_CALLS || 5_000);
 const SERVER = { connectTtl: 1, extraArgs: ['--retention', '1', '--rate-limit', '0'] };
 
-describe('retention', { skip: ON_PG && 'the file-size checks are SQLite\'s; PostgreSQL runs the store tests', timeout: 20 * 60_000 }, () => {
+describe('retention', { skip: ON_PG && 'the file-size checks are SQLite\'s; PostgreSQL runs the store tests', timeout: scaled(20 * 60_000) }, () => {
   const ctx = new Context({ sqlite: true });
   let server;
   let W;

@@ -24,10 +24,11 @@ import {
   getCredentials, deleteUser, setWebhook, startWebhookReceiver, startFakeOAuth, fakeOAuthDefinition,
   connectFakeOAuth, connectForm, startUpstream,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 const proxyPath = (cid, userId, rest) => `/v1/proxy/${cid}/${encodeURIComponent(userId)}/${rest}`;
 
-describe('state_fixes', { concurrency: 1, timeout: 120_000 }, () => {
+describe('state_fixes', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let upstream;
@@ -201,7 +202,7 @@ describe('state_fixes', { concurrency: 1, timeout: 120_000 }, () => {
   });
 });
 
-describe('state_fixes: minted AWS keys and re-connects', { concurrency: 1, timeout: 120_000 }, () => {
+describe('state_fixes: minted AWS keys and re-connects', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   const awsCreds = serviceCredentials();
   const ROLE_A = 'arn:aws:iam::123456789012:role/StateA';

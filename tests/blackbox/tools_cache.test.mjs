@@ -16,8 +16,9 @@ import { Context, request, rand, waitForAdminChange } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
 import { toolsUpstream, toolsDefinition, mcpClient } from '../peers/tools.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('tools_cache', { concurrency: 1, timeout: 120_000 }, () => {
+describe('tools_cache', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let upstream;
   let A;

@@ -13,8 +13,9 @@ import { Context, request, assertError, rand } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
 import { toolsUpstream, toolsDefinition } from '../peers/tools.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('tools_rest', { concurrency: 1, timeout: 120_000 }, () => {
+describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let upstream;

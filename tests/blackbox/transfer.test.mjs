@@ -16,6 +16,7 @@ import { defineIntegration } from '../peers/http.mjs';
 import {
   startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth, getCredentials,
 } from '../peers/lifecycle.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
 /** The rows of an export file, sorted (row order is the backend's), header first. */
 function exportLines(file) {
@@ -23,7 +24,7 @@ function exportLines(file) {
   return [header, ...rows.sort()];
 }
 
-describe('transfer', { concurrency: 1, timeout: 60_000 }, () => {
+describe('transfer', { concurrency: 1, timeout: scaled(60_000) }, () => {
   const src = new Context({ sqlite: true });
   const dst = new Context(); // the suite's backend
   const back = new Context({ sqlite: true });

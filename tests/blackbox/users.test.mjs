@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import {
   Context, authUrl, getUser, assertError, assertUser, assertAuthUrl, randomUuid, request,
 } from '../lib/harness.mjs';
+import { scaled } from '../lib/timeouts.mjs';
 
-describe('users', { concurrency: 1, timeout: 120_000 }, () => {
+describe('users', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const ctx = new Context();
   let server;
   let A;
