@@ -8,7 +8,8 @@
 #   build: g++ cmake make ccache pkg-config, the -dev libraries
 #   test:  node/npm (test peers), sqlite3, psql/pg_dump/initdb (postgresql), chromium, promtool
 #          (prometheus), cpack's dpkg-shlibdeps (dpkg-dev) and `file` (file), nginx, the openssl
-#          CLI (outbound_pool.test.mjs makes a CA),
+#          CLI (outbound_pool and mcp_https_rule make a CA), `ip` (iproute2) and `nsenter`
+#          (util-linux) for mcp_https_rule's network namespace,
 #          GNU time (openapi_import.test.mjs measures peak RSS), stress-ng (make pg-stress-test),
 #          clang-14 + libclang-rt-14-dev (make fuzz: libFuzzer), clang-16 + libclang-rt-16-dev
 #          (the second compiler's build and its sanitizers), getent/runuser (base system)
@@ -23,6 +24,7 @@ build_packages=(
   libvalijson-dev libyaml-cpp-dev   # tool arguments' JSON Schema checks; YAML OpenAPI documents
 )
 test_packages=(nodejs npm sqlite3 ca-certificates openssl chromium prometheus dpkg-dev file postgresql nginx time stress-ng
+  iproute2 util-linux
   clang-14 libclang-rt-14-dev   # make fuzz: libFuzzer
   clang-16 libclang-rt-16-dev)  # make clang-test: the second compiler
 bench_packages=(wrk curl nginx sqlite3 postgresql valgrind)

@@ -169,6 +169,28 @@ describe('mcp_oauth', { concurrency: 1, timeout: scaled(180_000) }, () => {
       assert.match(r.json.message, /refused the registration: invalid_client_metadata: registration is closed/);
     });
 
+    test('the connect page: a rediscovery that fails ends the flow with discovery_failed', async () => {
+      const peer = await startProtectedMcp();
+      peers.push(peer);
+      const id = `mcpstale-${rand(4)}`;
+      await defineIntegration(ctx, W.workspaceId, { integrationId: id, name: 'Stale MCP', authTypes: ['OAUTH2'],
+        mcp: { url: peer.mcpUrl } });
+      const stale = (await ctx.enable(W.workspaceId, id)).customerIntegrationId;
+      const { url } = await connectLink(server, W.apiKey, stale, `s-${rand()}`);
+      // The stored discovery turns 25 hours old (the connect page discovers again after 24),
+      // and the MCP server stops publishing its metadata.
+      ctx.sql(`UPDATE mcp_oauth_clients SET updated_at = updated_at - ${25 * 3600 * 1000} `
+        + `WHERE customer_integration_id = '${stale}'`);
+      peer.setMetadata(false);
+      const page = await browser.page();
+      await page.goto(url);
+      const result = await readResult(page);
+      assert.equal(result.status, 'error', JSON.stringify(result));
+      assert.equal(result.errorCode, 'discovery_failed', JSON.stringify(result));
+      assert.match(result.message, /publishes no protected-resource metadata/);
+      assert.equal(peer.authRequests.length, 0, 'the flow ended before the authorization server');
+    });
+
     test('no way to register and no client id', async () => {
       const r = await enableFor({ registration: false });
       assert.equal(r.status, 400, r.text);

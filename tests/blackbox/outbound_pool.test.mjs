@@ -8,38 +8,18 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 
 import { Context, request, assertError, rand } from '../lib/harness.mjs';
 import { fetchPage } from '../lib/browser.mjs';
 import { defineIntegration, connectLink, closeServer } from '../peers/http.mjs';
 import { scaled } from '../lib/timeouts.mjs';
+import { makeCertificates } from '../lib/tls.mjs';
 
 const POOL_BOUND = 32;  // CurlOptions::max_connections_per_origin
 const IDLE_WORKER_SECONDS = 10;  // kWorkerIdleTimeout in src/http/server.cpp
-
-/** A CA and a certificate for 127.0.0.1 signed by it, made with the openssl CLI in `dir`. */
-function makeCertificates(dir) {
-  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-    '-subj', '/CN=toolregistry test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(path.join(dir, 'server.ext'),
-    'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext']);
-  return {
-    caFile: path.join(dir, 'ca.pem'),
-    key: fs.readFileSync(path.join(dir, 'server.key')),
-    cert: fs.readFileSync(path.join(dir, 'server.pem')),
-  };
-}
 
 /**
  * An upstream that counts connections. Routes under /base: /item (a small JSON body),

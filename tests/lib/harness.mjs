@@ -239,17 +239,24 @@ export class Context {
       .map((f) => [f, fs.readFileSync(path.join(this.dir, f))]);
   }
 
+  /**
+   * Runs one SQL statement on this context's database, beside a running server (sqlite3
+   * waits up to 5 s for its lock; psql on PostgreSQL). Returns the output, trimmed. For a
+   * test that must reach a state no API makes, such as a row that has aged.
+   */
+  sql(statement, where = 'sql') {
+    if (pg.ON_PG) return pg.psql(this.database, statement);
+    const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', this.dbPath, statement], { encoding: 'utf8', timeout: TIMEOUT_MS });
+    assert.equal(r.error, undefined, `sqlite3 could not run (apt-get install sqlite3): ${r.error}`);
+    assert.equal(r.status, 0, `${where}: sqlite3 "${statement}" failed:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout.trim();
+  }
+
   /** Asserts the database is intact: integrity_check + foreign_key_check, or amcheck on PostgreSQL. */
   assertDatabaseIntact(where) {
     if (pg.ON_PG) return pg.assertIntact(this.database, where);
-    const run = (sql) => {
-      const r = spawnSync('sqlite3', [this.dbPath, sql], { encoding: 'utf8', timeout: TIMEOUT_MS });
-      assert.equal(r.error, undefined, `sqlite3 could not run (apt-get install sqlite3): ${r.error}`);
-      assert.equal(r.status, 0, `${where}: sqlite3 "${sql}" failed:\n${r.stdout}\n${r.stderr}`);
-      return r.stdout.trim();
-    };
-    assert.equal(run('PRAGMA integrity_check;'), 'ok', `${where}: integrity_check`);
-    assert.equal(run('PRAGMA foreign_key_check;'), '', `${where}: foreign_key_check`);
+    assert.equal(this.sql('PRAGMA integrity_check;', where), 'ok', `${where}: integrity_check`);
+    assert.equal(this.sql('PRAGMA foreign_key_check;', where), '', `${where}: foreign_key_check`);
   }
 
   /** Starts `toolregistry serve` on this context's database. */

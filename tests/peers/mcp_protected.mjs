@@ -12,15 +12,22 @@
 // `add` ({a, b} -> a + b).
 //
 // Options, for the discovery failures: `metadata: false` serves no protected-resource
-// metadata (and names none in the challenge); `refuseRegistration: true` makes the
-// registration endpoint answer 400 invalid_client_metadata; `registration: false` turns
-// registration off; `accessTokenTtl` (seconds) makes short-lived tokens.
+// metadata (and names none in the challenge); `challengeMetadata: false` serves it but names
+// none in the challenge (the client finds it at the well-known URL); `refuseRegistration:
+// true` makes the registration endpoint answer 400 invalid_client_metadata; `registration:
+// false` turns registration off; `accessTokenTtl` (seconds) makes short-lived tokens; `host`
+// is the address both servers listen on and name in their URLs (default 127.0.0.1; a test
+// network namespace gives a public one, tests/lib/netns.mjs); `tls: {key, cert}` makes the
+// MCP server (and so its metadata) HTTPS, and with `tlsIssuer: true` the authorization
+// server too (plain HTTP otherwise).
+// `setMetadata(false)` stops serving the metadata later, with the challenge unchanged.
 //
 // Records: `seen` (every verified MCP request: {token, aud, clientId, sub}), `authRequests`
 // (the query of every GET /auth), `tokenRequests` ({grantType, status, resource, at}),
 // `registrations` (answers of POST /reg).
 
 import http from 'node:http';
+import https from 'node:https';
 import crypto from 'node:crypto';
 
 import express from 'express';
@@ -34,10 +41,10 @@ import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.
 import { closeServer } from './http.mjs';
 import './oidc.mjs'; // for its filter of oidc-provider's development notices
 
-function listen(server) {
+function listen(server, host) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+    server.listen(0, host, () => resolve(server.address().port));
   });
 }
 
@@ -57,25 +64,28 @@ function mcpServer(auth) {
 
 /** Resolves to {mcpUrl, issuer, provider, seen, tokenRequests, registrations, revokeGrantOf(token), close()}. */
 export async function startProtectedMcp({
-  metadata = true, registration = true, refuseRegistration = false, accessTokenTtl = 3600,
+  metadata = true, challengeMetadata = metadata, registration = true, refuseRegistration = false,
+  accessTokenTtl = 3600, host = '127.0.0.1', tls, tlsIssuer = false,
 } = {}) {
+  let serveMetadata = metadata;
   let asHandler = (_req, res) => { res.writeHead(503); res.end(); };
   const registrations = [];
-  const asServer = http.createServer((req, res) => {
+  const asHandle = (req, res) => {
     if (refuseRegistration && req.method === 'POST' && req.url === '/reg') {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'invalid_client_metadata', error_description: 'registration is closed' }));
       return;
     }
     asHandler(req, res);
-  });
-  const asPort = await listen(asServer);
-  const issuer = `http://127.0.0.1:${asPort}`;
+  };
+  const asServer = tlsIssuer ? https.createServer({ key: tls.key, cert: tls.cert }, asHandle) : http.createServer(asHandle);
+  const asPort = await listen(asServer, host);
+  const issuer = `${tlsIssuer ? 'https' : 'http'}://${host}:${asPort}`;
 
   const app = express();
-  const mcp = http.createServer(app);
-  const mcpPort = await listen(mcp);
-  const base = `http://127.0.0.1:${mcpPort}`;
+  const mcp = tls ? https.createServer({ key: tls.key, cert: tls.cert }, app) : http.createServer(app);
+  const mcpPort = await listen(mcp, host);
+  const base = `${tls ? 'https' : 'http'}://${host}:${mcpPort}`;
   const mcpUrl = `${base}/mcp`;
   const metadataUrl = `${base}/.well-known/oauth-protected-resource/mcp`;
 
@@ -132,13 +142,14 @@ export async function startProtectedMcp({
   };
 
   if (metadata) {
-    app.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
-      res.json({ resource: mcpUrl, authorization_servers: [issuer], scopes_supported: ['openid', 'offline_access'] });
+    app.get('/.well-known/oauth-protected-resource/mcp', (_req, res, next) => {
+      if (!serveMetadata) return next();
+      return res.json({ resource: mcpUrl, authorization_servers: [issuer], scopes_supported: ['openid', 'offline_access'] });
     });
   }
   const bearer = requireBearerAuth({
     verifier, expectedResource: new URL(mcpUrl),
-    ...(metadata ? { resourceMetadataUrl: metadataUrl } : {}),
+    ...(challengeMetadata ? { resourceMetadataUrl: metadataUrl } : {}),
   });
   app.post('/mcp', express.json(), bearer, async (req, res) => {
     const server = mcpServer(req.auth);
@@ -157,6 +168,8 @@ export async function startProtectedMcp({
     authRequests,
     tokenRequests,
     registrations,
+    /** Serves the protected-resource metadata (true) or answers 404 for it (false). */
+    setMetadata(on) { serveMetadata = on; },
     /** Revokes the grant behind an access token the MCP server saw: its tokens die with it. */
     async revokeGrantOf(token) {
       const at = await provider.AccessToken.find(token);
