@@ -84,7 +84,7 @@ McpUpstreams::Upstream::Upstream(ProxyService& proxy, const std::string& workspa
 std::shared_ptr<McpUpstreams::Upstream> McpUpstreams::Acquire(const std::string& workspace_id,
                                                               const std::string& cid,
                                                               std::string_view user_id) {
-  const auto now = SteadyClock::now();
+  const auto now = now_();
   std::vector<std::shared_ptr<Upstream>> idle;
   std::shared_ptr<Upstream> upstream;
   {
@@ -116,7 +116,7 @@ std::shared_ptr<McpUpstreams::Upstream> McpUpstreams::Acquire(const std::string&
 void McpUpstreams::Release(Upstream& upstream) {
   std::lock_guard lock(mu_);
   --upstream.in_use;
-  upstream.last_used = SteadyClock::now();
+  upstream.last_used = now_();
 }
 
 size_t McpUpstreams::size() const {
@@ -135,7 +135,7 @@ Result<std::shared_ptr<const tools::ToolSet>> McpUpstreams::Tools(
   } releaser{*this, *upstream};
 
   std::lock_guard lock(upstream->tools_mu);
-  const auto now = SteadyClock::now();
+  const auto now = now_();
   const bool changed = upstream->tools_changed.exchange(false);
   if (changed || !upstream->tools || now - upstream->tools_read >= kToolsMaxAge) {
     auto listed = upstream->session.ListTools();

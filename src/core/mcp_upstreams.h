@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,8 +33,11 @@ class McpUpstreams {
   static constexpr std::chrono::minutes kToolsMaxAge{10};
   static constexpr std::chrono::minutes kIdleTimeout{5};
 
-  // Sessions still open at destruction are not ended: the servers expire them.
-  explicit McpUpstreams(ProxyService& proxy) : proxy_(proxy) {}
+  // Sessions still open at destruction are not ended: the servers expire them. `now` is the
+  // steady clock (a fake one in unit tests).
+  explicit McpUpstreams(ProxyService& proxy,
+                        std::function<SteadyClock::time_point()> now = SteadyClock::now)
+      : proxy_(proxy), now_(std::move(now)) {}
   McpUpstreams(const McpUpstreams&) = delete;
   McpUpstreams& operator=(const McpUpstreams&) = delete;
 
@@ -96,6 +100,7 @@ class McpUpstreams {
   void Release(Upstream& upstream);
 
   ProxyService& proxy_;
+  std::function<SteadyClock::time_point()> now_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Upstream>>
       upstreams_;  // Guarded by mu_; by cid + '\n' + user

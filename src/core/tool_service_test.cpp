@@ -358,7 +358,10 @@ class FakeMcpServer final : public net::HttpClient {
   Result<net::HttpResult> Send(const net::HttpCall& call) override {
     std::lock_guard lock(mu_);
     urls.push_back(call.url);
-    if (call.method == "DELETE") return net::HttpResult{200, {}, ""};
+    if (call.method == "DELETE") {
+      ++deletes;
+      return net::HttpResult{200, {}, ""};
+    }
     json::object request = json::parse(call.body).as_object();
     const std::string method(request.at("method").as_string());
     methods.push_back(method);
@@ -403,6 +406,7 @@ class FakeMcpServer final : public net::HttpClient {
   std::mutex mu_;
   std::vector<std::string> urls, methods;
   std::vector<json::object> arguments;
+  size_t deletes = 0;
 };
 
 class McpUpstreamToolsTest : public testing::Test {
@@ -490,6 +494,51 @@ TEST_F(McpUpstreamToolsTest, ListedThroughCursorsCachedAndReadAgainOnListChanged
   EXPECT_EQ(http_.Count("tools/list"), 4u);
   Names("u-1");
   EXPECT_EQ(http_.Count("tools/list"), 4u);
+}
+
+// McpUpstreams alone, on a steady clock the test moves: the tools are read again once they
+// are 10 minutes old, and a session unused for 5 minutes is closed (DELETE) at the next use
+// of the pool; a session in use stays.
+TEST_F(McpUpstreamToolsTest, ToolsAgeOutAndIdleSessionsClose) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  Connect("u-1");
+  Connect("u-2");
+  McpUpstreams::SteadyClock::time_point now{};
+  McpUpstreams pool(*services_->proxy, [&now] { return now; });
+  auto definition = catalog_.Find("remote");
+  ASSERT_TRUE(definition);
+  auto tools = [&](const std::string& user) {
+    auto set = pool.Tools(ws_, cid_, user, definition);
+    EXPECT_TRUE(set) << set.error().message();
+  };
+
+  tools("u-1");
+  EXPECT_EQ(http_.Count("tools/list"), 2u);  // two pages
+  now += minutes(4);
+  tools("u-1");
+  now += minutes(4);
+  tools("u-1");
+  EXPECT_EQ(http_.Count("tools/list"), 2u);  // 8 minutes old: cached
+  now += minutes(2);
+  tools("u-1");
+  EXPECT_EQ(http_.Count("tools/list"), 4u);  // 10 minutes old: read again
+  EXPECT_EQ(http_.Count("initialize"), 1u);  // in the same session
+
+  now += minutes(3);
+  tools("u-2");
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_EQ(http_.Count("initialize"), 2u);
+  now += minutes(2) + seconds(1);  // u-1 unused for 5 min 1 s, u-2 for 2 min 1 s
+  tools("u-2");
+  EXPECT_EQ(http_.deletes, 1u);
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_EQ(http_.Count("initialize"), 2u);  // u-2 kept its session
+  now += minutes(6);
+  tools("u-1");  // u-2's is closed; u-1 starts a new one
+  EXPECT_EQ(http_.deletes, 2u);
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_EQ(http_.Count("initialize"), 3u);
 }
 
 }  // namespace
