@@ -95,15 +95,15 @@ void CheckResponse(const http::Request& request, const http::Response& response,
   if (!v1 || proxied || response.status == 204) return;
   Check(response.content_type == "application/json", "json content type", response.route);
   boost::system::error_code ec;
-  json::value body = json::parse(response.body, ec);
-  Check(!ec, "json body", response.body);
+  json::value body = json::parse(response.Text(), ec);
+  Check(!ec, "json body", response.Text());
   if (response.status >= 400) {
-    Check(body.is_object(), "error body is an object", response.body);
+    Check(body.is_object(), "error body is an object", response.Text());
     const json::value* code = body.get_object().if_contains("statusCode");
     Check(code && code->is_int64() && code->get_int64() == response.status, "statusCode",
-          response.body);
+          response.Text());
     const json::value* message = body.get_object().if_contains("message");
-    Check(message && (message->is_string() || message->is_array()), "message", response.body);
+    Check(message && (message->is_string() || message->is_array()), "message", response.Text());
   }
 }
 

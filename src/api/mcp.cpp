@@ -163,12 +163,12 @@ http::Response McpEndpoint::Post(const http::Request& request, Context& context)
     if (!method || !id) return Accepted();
     if (method->get_string() == "tools/list") {
       auto page = ListTools(params, context);
-      if (auto* result = std::get_if<std::string>(&page)) {
-        // The result as kept, not parsed again: the answer is written around it.
-        std::string body = R"({"jsonrpc":"2.0","id":)" + json::serialize(*id) + R"(,"result":)";
-        body += *result;
-        body += '}';
-        return SerializedJsonResponse(200, std::move(body));
+      if (auto* result = std::get_if<std::shared_ptr<const std::string>>(&page)) {
+        // The result as kept, neither parsed nor copied: the answer is written around it.
+        http::Response response = SharedJsonResponse(200, std::move(*result));
+        response.body = R"({"jsonrpc":"2.0","id":)" + json::serialize(*id) + R"(,"result":)";
+        response.body_end = "}";
+        return response;
       }
       answer = std::get<json::object>(std::move(page));
     } else {
@@ -220,8 +220,8 @@ json::object McpEndpoint::Dispatch(const std::string& method, const json::value&
   return RpcError(kMethodNotFound, "Method not found: " + method);
 }
 
-std::variant<json::object, std::string> McpEndpoint::ListTools(const json::value& params,
-                                                               const Context& context) {
+std::variant<json::object, std::shared_ptr<const std::string>> McpEndpoint::ListTools(
+    const json::value& params, const Context& context) {
   // The cursor is the offset of the page's first tool, as text.
   size_t offset = 0;
   if (const json::object* p = params.if_object()) {
@@ -233,21 +233,23 @@ std::variant<json::object, std::string> McpEndpoint::ListTools(const json::value
       }
     }
   }
-  // The stamp is read before the list is (core/stamped_cache.h).
+  // The stamp is read before the flags and the list are (core/stamped_cache.h). A page is
+  // the same for every user of the workspace, unless a remote MCP server's tools (read for
+  // the user) are in the list: then it is not kept (ConnectedFlags answers nullopt).
   const std::optional<uint64_t> stamp = tools_.ChangeStamp();
+  auto flags = tools_.ConnectedFlags(context.workspace_id, context.user_id);
+  if (!flags) return RpcError(kInternalError, flags.error().message());
+  const std::string cache_key = context.workspace_id + '/' + std::to_string(offset);
+  if (stamp && *flags) {
+    if (auto page = list_pages_.Find(cache_key, *stamp)) return std::move(*page);
+  }
   auto list = tools_.List(context.workspace_id, context.user_id);
   if (!list) return RpcError(kInternalError, list.error().message());
   if (offset > list->size()) return RpcError(kInvalidParams, "Invalid params: unknown cursor");
-  // A remote MCP server's tools are read for the user: such a list is not kept.
-  const bool cacheable = stamp && std::none_of(list->begin(), list->end(), [](const UserTool& t) {
+  const bool cacheable = stamp && *flags &&
+                         std::none_of(list->begin(), list->end(), [](const UserTool& t) {
                            return t.mcp_tools != nullptr;
                          });
-  const std::string cache_key = context.workspace_id + '/' + std::to_string(offset);
-  if (cacheable) {
-    if (std::optional<std::string> page = list_pages_.Find(cache_key, *stamp)) {
-      return std::move(*page);
-    }
-  }
   const size_t end = std::min(list->size(), offset + kPageSize);
   json::array tools;
   tools.reserve(end - offset);
@@ -261,7 +263,7 @@ std::variant<json::object, std::string> McpEndpoint::ListTools(const json::value
   }
   json::object result{{"tools", std::move(tools)}};
   if (end < list->size()) result["nextCursor"] = std::to_string(end);
-  std::string page = json::serialize(result);
+  auto page = std::make_shared<const std::string>(json::serialize(result));
   if (cacheable) list_pages_.Put(cache_key, page, *stamp);
   return page;
 }

@@ -40,8 +40,9 @@ class McpEndpoint {
                                const Context& context);
   boost::json::object Initialize(const boost::json::value& params, Context& context,
                                  std::string& session_id);
-  // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized.
-  std::variant<boost::json::object, std::string> ListTools(const boost::json::value& params,
+  // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized (kept and
+  // shared by the answers to every user of the workspace while the database is unchanged).
+  std::variant<boost::json::object, std::shared_ptr<const std::string>> ListTools(const boost::json::value& params,
                                                            const Context& context);
   boost::json::object CallTool(const boost::json::value& params, const Context& context);
 
@@ -51,7 +52,7 @@ class McpEndpoint {
   // (core/stamped_cache.h): without a remote MCP server's tools, a page is the same for
   // every user of the workspace. A page holds up to 100 schemas, so few are kept.
   static constexpr size_t kListPages = 16;
-  StampedCache<std::string> list_pages_{kListPages};
+  StampedCache<std::shared_ptr<const std::string>> list_pages_{kListPages};
 };
 
 }  // namespace tr::api

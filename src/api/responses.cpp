@@ -38,6 +38,13 @@ http::Response SerializedJsonResponse(int status, std::string body) {
   return response;
 }
 
+http::Response SharedJsonResponse(int status, std::shared_ptr<const std::string> body) {
+  http::Response response;
+  response.status = status;
+  response.shared_body = std::move(body);
+  return response;
+}
+
 http::Response ErrorResponse(int status, const std::vector<std::string>& messages) {
   json::object body;
   body["statusCode"] = status;

@@ -23,6 +23,8 @@ http::Response ErrorResponse(const Error& error);
 http::Response JsonResponse(int status, const boost::json::value& body);
 // A JSON response whose body is already serialized.
 http::Response SerializedJsonResponse(int status, std::string body);
+// The same for a body kept and shared (a cached list): written without a copy.
+http::Response SharedJsonResponse(int status, std::shared_ptr<const std::string> body);
 
 // The IntegrationResponseDto of the seed; never a secret.
 boost::json::object IntegrationToJson(const IntegrationView& view);

@@ -251,8 +251,8 @@ http::Response Router::ListIntegrations(const http::Request& request, std::strin
   const std::optional<uint64_t> stamp = api_.ChangeStamp();
   const std::string cache_key = *workspace + (active ? "/active" : "/inactive");
   if (stamp) {
-    if (std::optional<std::string> body = list_bodies_.Find(cache_key, *stamp)) {
-      return SerializedJsonResponse(200, std::move(*body));
+    if (auto body = list_bodies_.Find(cache_key, *stamp)) {
+      return SharedJsonResponse(200, std::move(*body));
     }
   }
   auto list = api_.ListIntegrations(*workspace, active);
@@ -260,9 +260,9 @@ http::Response Router::ListIntegrations(const http::Request& request, std::strin
   json::array array;
   array.reserve(list->size());
   for (const IntegrationView& view : *list) array.emplace_back(IntegrationToJson(view));
-  std::string body = json::serialize(array);
+  auto body = std::make_shared<const std::string>(json::serialize(array));
   if (stamp) list_bodies_.Put(cache_key, body, *stamp);
-  return SerializedJsonResponse(200, std::move(body));
+  return SharedJsonResponse(200, std::move(body));
 }
 
 http::Response Router::GetUser(const http::Request& request, std::string_view cid,
@@ -360,29 +360,34 @@ http::Response Router::ListTools(const http::Request& request, std::string_view 
     return ErrorResponse(400, {"customerIntegrationId must be given at most once"});
   std::optional<std::string_view> cid;
   if (!cids.empty()) cid = cids.front();
-  // The stamp is read before the list is (core/stamped_cache.h).
-  const std::optional<uint64_t> stamp = api_.ChangeStamp();
-  auto list = tools_.List(*workspace, user_ids.front(), cid);
-  if (!list) return ErrorResponse(list.error());
   // The same body serves every user with the same connections, unless a remote MCP
-  // server's tools (read for the user, not covered by the stamp) are in it.
-  const bool cacheable = stamp && std::none_of(list->begin(), list->end(), [](const UserTool& t) {
-                           return t.mcp_tools != nullptr;
-                         });
-  std::string cache_key;
-  if (cacheable) {
-    cache_key = *workspace + '/' + std::string(cid.value_or("")) + '/';
-    for (const UserTool& entry : *list) cache_key += entry.connected ? '1' : '0';
-    if (std::optional<std::string> body = tool_bodies_.Find(cache_key, *stamp)) {
-      return SerializedJsonResponse(200, std::move(*body));
+  // server's tools (read for the user, not covered by the stamp) are in it. The stamp is
+  // read before the flags and the list are (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = api_.ChangeStamp();
+  const std::string key_prefix = *workspace + '/' + std::string(cid.value_or("")) + '/';
+  auto flags = tools_.ConnectedFlags(*workspace, user_ids.front(), cid);
+  if (!flags) return ErrorResponse(flags.error());
+  if (stamp && *flags) {
+    if (auto body = tool_bodies_.Find(key_prefix + **flags, *stamp)) {
+      return SharedJsonResponse(200, std::move(*body));
     }
   }
+  auto list = tools_.List(*workspace, user_ids.front(), cid);
+  if (!list) return ErrorResponse(list.error());
+  // Kept under the flags of the list itself: the user may have connected since.
+  const bool cacheable = stamp && *flags &&
+                         std::none_of(list->begin(), list->end(), [](const UserTool& t) {
+                           return t.mcp_tools != nullptr;
+                         });
+  std::string cache_key = key_prefix;
+  for (const UserTool& entry : *list) cache_key += entry.connected ? '1' : '0';
   json::array tools;
   tools.reserve(list->size());
   for (const UserTool& entry : *list) tools.emplace_back(UserToolToJson(entry));
-  std::string body = json::serialize(json::object{{"tools", std::move(tools)}});
+  auto body =
+      std::make_shared<const std::string>(json::serialize(json::object{{"tools", std::move(tools)}}));
   if (cacheable) tool_bodies_.Put(cache_key, body, *stamp);
-  return SerializedJsonResponse(200, std::move(body));
+  return SharedJsonResponse(200, std::move(body));
 }
 
 http::Response Router::CallTool(const http::Request& request, std::string_view raw_name) {

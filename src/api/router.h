@@ -65,13 +65,13 @@ class Router {
   McpEndpoint mcp_;
   Store& store_;  // for /readyz and the pool gauges of /metrics
   // GET /v1/integrations bodies by workspace and `active`, while the database is unchanged.
-  StampedCache<std::string> list_bodies_;
+  StampedCache<std::shared_ptr<const std::string>> list_bodies_;
   // GET /v1/tools bodies by workspace, customerIntegrationId and the user's `connected`
   // flags, while the database is unchanged: the names and schemas are the workspace's, only
   // `connected` is the user's. A body holds every tool's schema (280 KB for 250 tools), so
   // few are kept.
   static constexpr size_t kToolBodies = 16;
-  StampedCache<std::string> tool_bodies_{kToolBodies};
+  StampedCache<std::shared_ptr<const std::string>> tool_bodies_{kToolBodies};
 };
 
 }  // namespace tr::api

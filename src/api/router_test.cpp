@@ -178,29 +178,29 @@ class RouterTest : public testing::Test {
 
 json::value Body(const http::Response& response) {
   boost::system::error_code ec;
-  json::value v = json::parse(response.body, ec);
-  EXPECT_FALSE(ec) << response.body;
+  json::value v = json::parse(response.Text(), ec);
+  EXPECT_FALSE(ec) << response.Text();
   return v;
 }
 
 // Checks the NestJS-style error body and returns its message.
 std::string ExpectError(const http::Response& response, int status, std::string_view error) {
-  EXPECT_EQ(response.status, status) << response.body;
+  EXPECT_EQ(response.status, status) << response.Text();
   EXPECT_EQ(response.content_type, "application/json");
   json::value body = Body(response);
   if (!body.is_object()) {
-    ADD_FAILURE() << response.body;
+    ADD_FAILURE() << response.Text();
     return "";
   }
   const json::object& o = body.get_object();
-  EXPECT_EQ(o.size(), 3u) << response.body;
+  EXPECT_EQ(o.size(), 3u) << response.Text();
   EXPECT_EQ(o.contains("statusCode") ? o.at("statusCode").to_number<int>() : -1, status);
   EXPECT_EQ(o.contains("error") && o.at("error").is_string()
                 ? std::string(o.at("error").get_string())
                 : std::string(),
             error);
   if (!o.contains("message") || !o.at("message").is_string()) {
-    ADD_FAILURE() << "no string message: " << response.body;
+    ADD_FAILURE() << "no string message: " << response.Text();
     return "";
   }
   return std::string(o.at("message").get_string());
@@ -245,12 +245,12 @@ TEST_F(RouterTest, ToolRoutesRefuseBadInput) {
   // The fixture's Stripe integration ships curated tools; u-1 has not connected.
   http::Response listed = Call("GET", "/v1/tools?userId=u-1");
   EXPECT_EQ(listed.status, 200);
-  EXPECT_TRUE(listed.body.starts_with(R"({"tools":[{"name":"stripe_)")) << listed.body.substr(0, 200);
-  EXPECT_EQ(listed.body.find(R"("connected":true)"), std::string::npos);
+  EXPECT_TRUE(listed.Text().starts_with(R"({"tools":[{"name":"stripe_)")) << listed.Text().substr(0, 200);
+  EXPECT_EQ(listed.Text().find(R"("connected":true)"), std::string::npos);
   ExpectError(Call("POST", "/v1/tools/x/call", "not json"), 400, "Bad Request");
   http::Response both = Call("POST", "/v1/tools/x/call", R"({"arguments": 1})");
   EXPECT_EQ(both.status, 400);
-  EXPECT_EQ(json::parse(both.body).at("message").as_array().size(), 2u);  // each problem
+  EXPECT_EQ(json::parse(both.Text()).at("message").as_array().size(), 2u);  // each problem
   ExpectError(Call("POST", "/v1/tools/x/call", R"({"userId": "u-1"})"), 404, "Not Found");
   EXPECT_EQ(Call("GET", "/v1/mcp", Headers{{"x-api-key", api_key_}, {"x-user-id", "u"}}).status,
             405);
@@ -274,7 +274,7 @@ TEST_F(RouterTest, ApiKeyInEitherHeader) {
         Headers{{"Authorization", bearer}}, Headers{{"authorization", lower_bearer}}}) {
     SCOPED_TRACE(std::string(headers[0].first));
     http::Response response = Call("GET", "/v1/integrations", headers);
-    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.status, 200) << response.Text();
   }
 }
 
@@ -282,11 +282,11 @@ TEST_F(RouterTest, ListIntegrationsBody) {
   clock_.Advance(1000);
   std::string meteo = Enable("open-meteo");
   http::Response response = Call("GET", "/v1/integrations");
-  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_EQ(response.status, 200) << response.Text();
   EXPECT_EQ(response.route, "GET /v1/integrations");
   EXPECT_EQ(response.content_type, "application/json");
-  EXPECT_EQ(response.body.find("client-secret-value"), std::string::npos);
-  EXPECT_EQ(response.body.find("client-id"), std::string::npos);
+  EXPECT_EQ(response.Text().find("client-secret-value"), std::string::npos);
+  EXPECT_EQ(response.Text().find("client-id"), std::string::npos);
   json::value body = Body(response);
   ASSERT_TRUE(body.is_array());
   const json::array& list = body.get_array();
@@ -311,7 +311,7 @@ TEST_F(RouterTest, ActiveQueryParameter) {
   auto ids = [&](std::string_view target) {
     std::vector<std::string> out;
     http::Response response = Call("GET", target);
-    EXPECT_EQ(response.status, 200) << target << ": " << response.body;
+    EXPECT_EQ(response.status, 200) << target << ": " << response.Text();
     json::value body = Body(response);
     if (!body.is_array()) return out;
     for (const auto& item : body.get_array()) {
@@ -350,7 +350,7 @@ TEST_F(RouterTest, EmptyWorkspaceListsNothing) {
   auto key = admin_->CreateApiKey(ws->workspace_id);
   http::Response response = Call("GET", "/v1/integrations", Headers{{"x-api-key", key->api_key}});
   EXPECT_EQ(response.status, 200);
-  EXPECT_EQ(response.body, "[]");
+  EXPECT_EQ(response.Text(), "[]");
 }
 
 TEST_F(RouterTest, CreateAuthUrlBodies) {
@@ -383,7 +383,7 @@ TEST_F(RouterTest, CreateAuthUrlBodies) {
     http::Response response = Call("POST", path, c.body);
     EXPECT_EQ(response.route, "POST /v1/integrations/{cid}/users/{userId}/auth-url");
     if (c.status == 201) {
-      ASSERT_EQ(response.status, 201) << response.body;
+      ASSERT_EQ(response.status, 201) << response.Text();
       json::value body = Body(response);
       ASSERT_TRUE(body.is_object());
       EXPECT_EQ(body.get_object().size(), 1u);
@@ -432,7 +432,7 @@ TEST_F(RouterTest, GetUser) {
   clock_.Advance(2500);
   ASSERT_EQ(Call("POST", AuthUrlPath(stripe_, "u-1")).status, 201);
   http::Response response = Call("GET", UserPath(stripe_, "u-1"));
-  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_EQ(response.status, 200) << response.Text();
   EXPECT_EQ(response.route, "GET /v1/integrations/{cid}/users/{userId}");
   json::value body = Body(response);
   ASSERT_TRUE(body.is_object());
@@ -481,7 +481,7 @@ TEST_F(RouterTest, UserIdIsPercentDecoded) {
   EXPECT_FALSE(raw->has_value());
 
   http::Response response = Call("GET", UserPath(stripe_, "a%2fb"));
-  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_EQ(response.status, 200) << response.Text();
   EXPECT_EQ(Body(response).as_object().at("userId").as_string(), "a/b");
 
   ASSERT_EQ(Call("POST", AuthUrlPath(stripe_, "john%20doe%20%C3%BC")).status, 201);

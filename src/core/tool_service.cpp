@@ -142,9 +142,9 @@ Result<bool> ToolService::Connected(const std::string& cid, std::string_view use
   return *user && (*user)->active;
 }
 
-Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
-                                                std::string_view user_id,
-                                                std::optional<std::string_view> cid) {
+Result<std::shared_ptr<const ToolService::WorkspaceTools>> ToolService::ListScope(
+    const std::string& workspace_id, std::string_view user_id,
+    std::optional<std::string_view> cid) {
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (cid && !IsUuidV4(*cid)) return Error(Errc::kNotFound, "Customer integration not found");
   auto workspace = Tools(workspace_id);
@@ -161,8 +161,50 @@ Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
     if (!*ci || (*ci)->workspace_id != workspace_id) {
       return Error(Errc::kNotFound, "Customer integration not found");
     }
-    return std::vector<UserTool>();
+    return std::shared_ptr<const WorkspaceTools>();
   }
+  return std::move(*workspace);
+}
+
+Result<std::string> ToolService::Flags(const WorkspaceTools& workspace, std::string_view user_id,
+                                       std::optional<std::string_view> cid) {
+  // One store read per customer integration: its tools are consecutive.
+  std::string flags;
+  flags.reserve(workspace.tools.size());
+  const std::string* current = nullptr;
+  char flag = '0';
+  for (const UserTool& tool : workspace.tools) {
+    if (cid && tool.customer_integration_id != *cid) continue;
+    if (!current || *current != tool.customer_integration_id) {
+      auto read = Connected(tool.customer_integration_id, user_id);
+      if (!read) return read.error();
+      flag = *read ? '1' : '0';
+      current = &tool.customer_integration_id;
+    }
+    flags.push_back(flag);
+  }
+  return flags;
+}
+
+Result<std::optional<std::string>> ToolService::ConnectedFlags(
+    const std::string& workspace_id, std::string_view user_id,
+    std::optional<std::string_view> cid) {
+  auto scope = ListScope(workspace_id, user_id, cid);
+  if (!scope) return scope.error();
+  if (!*scope) return std::optional<std::string>(std::string());
+  if ((*scope)->has_mcp) return std::optional<std::string>();
+  auto flags = Flags(**scope, user_id, cid);
+  if (!flags) return flags.error();
+  return std::optional<std::string>(std::move(*flags));
+}
+
+Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
+                                                std::string_view user_id,
+                                                std::optional<std::string_view> cid) {
+  auto scope = ListScope(workspace_id, user_id, cid);
+  if (!scope) return scope.error();
+  if (!*scope) return std::vector<UserTool>();
+  const WorkspaceTools& ws = **scope;
   if (ws.has_mcp) {
     auto list = ListWithMcp(workspace_id, ws, user_id, nullptr);
     if (list && cid) {
@@ -170,22 +212,15 @@ Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
     }
     return list;
   }
-  // The names are the workspace's; only `connected` is the user's, one row per integration
-  // (its tools are consecutive).
+  // The names are the workspace's; only `connected` is the user's.
+  auto flags = Flags(ws, user_id, cid);
+  if (!flags) return flags.error();
   std::vector<UserTool> list;
-  list.reserve(ws.tools.size());
-  const std::string* current = nullptr;
-  bool connected = false;
+  list.reserve(flags->size());
   for (const UserTool& tool : ws.tools) {
     if (cid && tool.customer_integration_id != *cid) continue;
-    if (!current || *current != tool.customer_integration_id) {
-      auto read = Connected(tool.customer_integration_id, user_id);
-      if (!read) return read.error();
-      connected = *read;
-      current = &tool.customer_integration_id;
-    }
     list.push_back(tool);
-    list.back().connected = connected;
+    list.back().connected = (*flags)[list.size() - 1] == '1';
   }
   return list;
 }

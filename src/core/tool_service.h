@@ -89,6 +89,14 @@ class ToolService {
   // server's tools (UserTool::mcp_tools), which are read for the user.
   std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
 
+  // What a cache of List's answers is looked up by, read without building the list: the
+  // user's `connected` flag for each tool List(workspace_id, user_id, cid) would answer, in
+  // its order ('1' or '0'). nullopt when the workspace has a remote MCP server, whose tools
+  // are read for the user, so that its lists are not kept. Errors as List's.
+  Result<std::optional<std::string>> ConnectedFlags(const std::string& workspace_id,
+                                                    std::string_view user_id,
+                                                    std::optional<std::string_view> cid = std::nullopt);
+
   // Calls tool `name` for the user: kNotFound (no such tool), kInvalidArgument (the
   // arguments fail the tool's inputSchema: one message per problem; or a bad userId), the
   // proxy's kBadGateway / kGatewayTimeout / kUnavailable; else the upstream's answer (any
@@ -113,6 +121,15 @@ class ToolService {
     bool has_mcp = false;
   };
   Result<std::shared_ptr<const WorkspaceTools>> Tools(const std::string& workspace_id);
+  // List's checks of its arguments, then the workspace's tools; nullptr when `cid` is one of
+  // the workspace's own customer integrations without tools (an empty list).
+  Result<std::shared_ptr<const WorkspaceTools>> ListScope(const std::string& workspace_id,
+                                                          std::string_view user_id,
+                                                          std::optional<std::string_view> cid);
+  // The user's `connected` flag per tool of a workspace without MCP servers (of `cid`'s
+  // tools alone when set), one store read per customer integration.
+  Result<std::string> Flags(const WorkspaceTools& workspace, std::string_view user_id,
+                            std::optional<std::string_view> cid);
   // Whether the user is active in the customer integration (a store read, never cached).
   Result<bool> Connected(const std::string& cid, std::string_view user_id);
   // The list for a workspace with MCP servers, whose names depend on the user's MCP tools;

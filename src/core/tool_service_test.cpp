@@ -275,7 +275,7 @@ class McpEndpointTest : public ToolServiceTest {
     return "";
   }
   json::object Answer(const http::Response& response) {
-    return json::parse(response.body).get_object();
+    return json::parse(response.Text()).get_object();
   }
   api::McpEndpoint endpoint_{*services_->tools, *services_->mcp_sessions};
 };

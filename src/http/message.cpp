@@ -37,6 +37,13 @@ std::string JsonEscape(std::string_view text) {
   return out;
 }
 
+std::string Response::Text() const {
+  std::string text = body;
+  if (shared_body) text += *shared_body;
+  text += body_end;
+  return text;
+}
+
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (EqualsIgnoreCase(key, name)) return value;

@@ -48,6 +48,11 @@ struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // A body kept elsewhere and shared between answers (a cached tool list), written after
+  // `body` and before `body_end` without being copied: an answer wrapped around a cached
+  // document costs its small ends only.
+  std::shared_ptr<const std::string> shared_body;
+  std::string body_end;
   std::vector<std::pair<std::string, std::string>> headers;  // besides content-type
   // A body written as it is read, instead of `body`: with Content-Length when
   // `stream_length` is known, chunked otherwise. A stream that breaks off ends the
@@ -67,6 +72,9 @@ struct Response {
   void AddHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
   }
+
+  // The whole body as one string (for tests and checks; the server writes the parts).
+  std::string Text() const;
 };
 
 // How a request is run, decided from its head (method and target) before its body is read.

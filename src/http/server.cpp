@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -47,6 +48,37 @@ using tcp = asio::ip::tcp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
+
+// A Beast body of up to three pieces held elsewhere (Response::body, shared_body and
+// body_end), written with the head in one gathered write: a cached document goes out
+// without being copied into the message.
+struct PartsBody {
+  struct value_type {
+    std::array<asio::const_buffer, 3> parts;
+  };
+
+  static std::uint64_t size(const value_type& body) {
+    return asio::buffer_size(body.parts);
+  }
+
+  class writer {
+   public:
+    using const_buffers_type = std::array<asio::const_buffer, 3>;
+
+    template <bool kIsRequest, class Fields>
+    writer(const bhttp::header<kIsRequest, Fields>&, const value_type& body) : body_(body) {}
+
+    void init(beast::error_code& ec) { ec = {}; }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      return std::pair<const_buffers_type, bool>(body_.parts, false);
+    }
+
+   private:
+    const value_type& body_;
+  };
+};
 
 // An x-request-id we echo must be short and printable; otherwise we make our own.
 constexpr size_t kMaxRequestIdBytes = 128;
@@ -650,11 +682,14 @@ class Server::Impl {
   // Content-Length its body would have had.
   asio::awaitable<void> WriteResponse(Connection& conn, Response& response, bool keep_alive,
                                       std::string_view request_id, bool head_request = false) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
+    bhttp::response<PartsBody> res{static_cast<bhttp::status>(response.status), 11};
     SetHead(res, response, keep_alive, request_id);
-    res.body() = std::move(response.body);
+    const std::string empty;
+    const std::string& shared = response.shared_body ? *response.shared_body : empty;
+    res.body().parts = {asio::buffer(response.body), asio::buffer(shared),
+                        asio::buffer(response.body_end)};
     res.prepare_payload();
-    if (head_request) res.body().clear();
+    if (head_request) res.body().parts = {};
     conn.stream.expires_after(options_.write_timeout);
     [[maybe_unused]] auto [ec, n] = co_await bhttp::async_write(conn.stream, res, kUseTuple);
   }
