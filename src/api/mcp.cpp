@@ -233,23 +233,20 @@ std::variant<json::object, std::shared_ptr<const std::string>> McpEndpoint::List
       }
     }
   }
-  // The stamp is read before the flags and the list are (core/stamped_cache.h). A page is
-  // the same for every user of the workspace, unless a remote MCP server's tools (read for
-  // the user) are in the list: then it is not kept (ConnectedFlags answers nullopt).
+  // The stamp is read before the list is (core/stamped_cache.h). A page is the same for
+  // every user of the workspace, unless a remote MCP server's tools (read for the user) are
+  // in the list: then it is not kept.
   const std::optional<uint64_t> stamp = tools_.ChangeStamp();
-  auto flags = tools_.ConnectedFlags(context.workspace_id, context.user_id);
-  if (!flags) return RpcError(kInternalError, flags.error().message());
+  auto shared = tools_.SharedByUsers(context.workspace_id, context.user_id);
+  if (!shared) return RpcError(kInternalError, shared.error().message());
+  const bool cacheable = stamp && *shared;
   const std::string cache_key = context.workspace_id + '/' + std::to_string(offset);
-  if (stamp && *flags) {
+  if (cacheable) {
     if (auto page = list_pages_.Find(cache_key, *stamp)) return std::move(*page);
   }
   auto list = tools_.List(context.workspace_id, context.user_id);
   if (!list) return RpcError(kInternalError, list.error().message());
   if (offset > list->size()) return RpcError(kInvalidParams, "Invalid params: unknown cursor");
-  const bool cacheable = stamp && *flags &&
-                         std::none_of(list->begin(), list->end(), [](const UserTool& t) {
-                           return t.mcp_tools != nullptr;
-                         });
   const size_t end = std::min(list->size(), offset + kPageSize);
   json::array tools;
   tools.reserve(end - offset);

@@ -42,8 +42,8 @@ class McpEndpoint {
                                  std::string& session_id);
   // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized (kept and
   // shared by the answers to every user of the workspace while the database is unchanged).
-  std::variant<boost::json::object, std::shared_ptr<const std::string>> ListTools(const boost::json::value& params,
-                                                           const Context& context);
+  std::variant<boost::json::object, std::shared_ptr<const std::string>> ListTools(
+      const boost::json::value& params, const Context& context);
   boost::json::object CallTool(const boost::json::value& params, const Context& context);
 
   ToolService& tools_;

@@ -374,19 +374,17 @@ http::Response Router::ListTools(const http::Request& request, std::string_view 
   }
   auto list = tools_.List(*workspace, user_ids.front(), cid);
   if (!list) return ErrorResponse(list.error());
-  // Kept under the flags of the list itself: the user may have connected since.
-  const bool cacheable = stamp && *flags &&
-                         std::none_of(list->begin(), list->end(), [](const UserTool& t) {
-                           return t.mcp_tools != nullptr;
-                         });
-  std::string cache_key = key_prefix;
-  for (const UserTool& entry : *list) cache_key += entry.connected ? '1' : '0';
   json::array tools;
   tools.reserve(list->size());
   for (const UserTool& entry : *list) tools.emplace_back(UserToolToJson(entry));
   auto body =
       std::make_shared<const std::string>(json::serialize(json::object{{"tools", std::move(tools)}}));
-  if (cacheable) tool_bodies_.Put(cache_key, body, *stamp);
+  if (stamp && *flags) {
+    // Kept under the flags of the list itself: the user may have connected since.
+    std::string cache_key = key_prefix;
+    for (const UserTool& entry : *list) cache_key += entry.connected ? '1' : '0';
+    tool_bodies_.Put(cache_key, body, *stamp);
+  }
   return SharedJsonResponse(200, std::move(body));
 }
 

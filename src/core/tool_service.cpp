@@ -198,6 +198,13 @@ Result<std::optional<std::string>> ToolService::ConnectedFlags(
   return std::optional<std::string>(std::move(*flags));
 }
 
+Result<bool> ToolService::SharedByUsers(const std::string& workspace_id,
+                                        std::string_view user_id) {
+  auto scope = ListScope(workspace_id, user_id, std::nullopt);
+  if (!scope) return scope.error();
+  return !(*scope)->has_mcp;
+}
+
 Result<std::vector<UserTool>> ToolService::List(const std::string& workspace_id,
                                                 std::string_view user_id,
                                                 std::optional<std::string_view> cid) {

@@ -96,6 +96,10 @@ class ToolService {
   Result<std::optional<std::string>> ConnectedFlags(const std::string& workspace_id,
                                                     std::string_view user_id,
                                                     std::optional<std::string_view> cid = std::nullopt);
+  // Whether List's names and schemas are the same for every user of the workspace (it has
+  // no remote MCP server): a cache of what is made of them alone, without `connected`,
+  // needs no user in its key. Errors as List's (a malformed userId).
+  Result<bool> SharedByUsers(const std::string& workspace_id, std::string_view user_id);
 
   // Calls tool `name` for the user: kNotFound (no such tool), kInvalidArgument (the
   // arguments fail the tool's inputSchema: one message per problem; or a bad userId), the

@@ -248,6 +248,29 @@ TEST_F(ToolServiceTest, CachedToolsFollowConnectionsAndIntegrationChanges) {
   ASSERT_TRUE(std::holds_alternative<ToolCallResult>(*Call("alpha_get_item", R"({"id": "1"})")));
 }
 
+// ConnectedFlags is what the list caches are looked up by: it must say of every tool what
+// List says, in List's order, for the whole list and for one customer integration.
+TEST_F(ToolServiceTest, ConnectedFlagsAreListsConnectedInOrder) {
+  ASSERT_TRUE(services_->ConnectApiToken(ws_, alpha_, "u-1", "secret-a"));
+  for (std::optional<std::string_view> cid : {std::optional<std::string_view>(),
+                                               std::optional<std::string_view>(alpha_)}) {
+    for (std::string_view user : {"u-1", "u-2"}) {
+      auto list = services_->tools->List(ws_, user, cid);
+      auto flags = services_->tools->ConnectedFlags(ws_, user, cid);
+      ASSERT_TRUE(list && flags && *flags);
+      std::string expected;
+      for (const UserTool& t : *list) expected += t.connected ? '1' : '0';
+      EXPECT_EQ(**flags, expected) << user << (cid ? " in alpha" : "");
+      EXPECT_NE(expected.find(user == "u-1" ? '1' : '0'), std::string::npos);
+    }
+  }
+  EXPECT_EQ(services_->tools->ConnectedFlags(ws_, "bad\nid").error().code,
+            Errc::kInvalidArgument);
+  auto shared = services_->tools->SharedByUsers(ws_, "u-1");
+  ASSERT_TRUE(shared);
+  EXPECT_TRUE(*shared);  // no remote MCP server in this workspace
+}
+
 // The MCP endpoint over the same services.
 class McpEndpointTest : public ToolServiceTest {
  protected:

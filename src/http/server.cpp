@@ -684,10 +684,9 @@ class Server::Impl {
                                       std::string_view request_id, bool head_request = false) {
     bhttp::response<PartsBody> res{static_cast<bhttp::status>(response.status), 11};
     SetHead(res, response, keep_alive, request_id);
-    const std::string empty;
-    const std::string& shared = response.shared_body ? *response.shared_body : empty;
-    res.body().parts = {asio::buffer(response.body), asio::buffer(shared),
-                        asio::buffer(response.body_end)};
+    asio::const_buffer shared;
+    if (response.shared_body) shared = asio::buffer(*response.shared_body);
+    res.body().parts = {asio::buffer(response.body), shared, asio::buffer(response.body_end)};
     res.prepare_payload();
     if (head_request) res.body().parts = {};
     conn.stream.expires_after(options_.write_timeout);

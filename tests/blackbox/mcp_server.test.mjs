@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 
-import { Context, ON_PG, rand } from '../lib/harness.mjs';
+import { Context, ON_PG, rand, pipelined } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import {
   connectForm, startFakeOAuth, fakeOAuthDefinition, connectFakeOAuth,
@@ -129,6 +129,33 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
     assert.equal(create.inputSchema.type, 'object');
     assert.equal(first.tools.find((t) => t.name === name(integrationId, 'getItem')).annotations.readOnlyHint, true);
     await assert.rejects(client.listTools({ cursor: 'garbage' }), (e) => e instanceof McpError && e.code === -32602);
+  });
+
+  test('tools/list pages kept in the cache are answered around each request id, pipelined on one connection', async () => {
+    // A kept page is written between the JSON-RPC envelope's two ends without a copy
+    // (docs/decisions.md, Caches): each answer must carry its own id and its exact length.
+    const init = await rpc(server.url, { key: W.apiKey, userId, body: initialize() });
+    const session = init.headers.get('mcp-session-id');
+    const headers = {
+      'x-api-key': W.apiKey, 'x-user-id': userId, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25',
+      accept: 'application/json, text/event-stream', 'content-type': 'application/json',
+    };
+    const list = (id, params = {}) => ({
+      method: 'POST', path: '/v1/mcp', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params }),
+    });
+    const ids = [1, 'two', 0, 'x"\\y', 5];
+    const answers = await pipelined(server, [...ids.map((id) => list(id)), list(6, { cursor: '100' })]);
+    assert.equal(answers.length, ids.length + 1);
+    for (const [i, id] of ids.entries()) {
+      assert.equal(answers[i].status, 200, answers[i].text);
+      assert.equal(answers[i].json.jsonrpc, '2.0');
+      assert.equal(answers[i].json.id, id);
+      assert.equal(answers[i].json.result.tools.length, 100);
+      assert.deepEqual(answers[i].json.result, answers[0].json.result);
+    }
+    const last = answers[ids.length].json;
+    assert.equal(last.id, 6);
+    assert.equal(last.result.tools.length, 5 + BULK + 1 - 100);
   });
 
   test('tools/call: arguments land in path, query, header and body; the credential in X-Token', async () => {

@@ -9,7 +9,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Context, request, assertError, rand } from '../lib/harness.mjs';
+import { Context, request, assertError, rand, pipelined } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
 import { toolsUpstream, toolsDefinition } from '../peers/tools.mjs';
@@ -45,6 +45,22 @@ describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const list = (query, key = W.apiKey) => request(server, 'GET', `/v1/tools?${query}`, { key });
   const call = (tool, json, key = W.apiKey) =>
     request(server, 'POST', `/v1/tools/${encodeURIComponent(tool)}/call`, { key, json });
+
+  test('kept lists go out whole: pipelined on one connection, each answer is exactly its Content-Length', async () => {
+    // The second of each pair is answered from the cache, its body shared, not copied
+    // (docs/decisions.md, Caches); a wrong length would shift every answer after it.
+    const tools = { path: `/v1/tools?userId=${encodeURIComponent(userId)}`, headers: { 'x-api-key': W.apiKey } };
+    const integrations = { path: '/v1/integrations', headers: { 'x-api-key': W.apiKey } };
+    const answers = await pipelined(server, [tools, integrations, tools, integrations, tools]);
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200]);
+    const first = await list(`userId=${encodeURIComponent(userId)}`);
+    for (const i of [0, 2, 4]) {
+      assert.equal(answers[i].text, first.text, `list answer ${i}`);
+      assert.equal(answers[i].json.tools.length, 5);
+    }
+    assert.equal(answers[3].text, answers[1].text);
+    assert.ok(answers[1].json.some((v) => v.customerIntegrationId === cid));
+  });
 
   test('GET /v1/tools lists the tools with their schema, annotations and connected', async () => {
     const res = await list(`userId=${encodeURIComponent(userId)}`);

@@ -672,6 +672,59 @@ function parseRawResponse(raw) {
   }
 }
 
+/**
+ * Sends `requests` ([{method, path, headers, body}]) pipelined in one write on one plain
+ * socket, the last with `Connection: close`, and resolves with every answer as {status,
+ * headers, text, json}, framed strictly by its Content-Length: bytes left over after the
+ * last answer, or an answer without Content-Length, reject. What a client that reuses
+ * its connection sees of the server's framing.
+ */
+export function pipelined(server, requests, { timeout = TIMEOUT_MS } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port: server.port });
+    const chunks = [];
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeout} ms`)); }, timeout);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      let rest = Buffer.concat(chunks);
+      const answers = [];
+      while (rest.length > 0) {
+        const end = rest.indexOf('\r\n\r\n');
+        if (end < 0) return reject(new Error(`a partial head after ${answers.length} answers`));
+        const lines = rest.subarray(0, end).toString('latin1').split('\r\n');
+        const m = /^HTTP\/1\.1 (\d{3}) /.exec(lines[0]);
+        if (!m) return reject(new Error(`not a status line after ${answers.length} answers: ${lines[0]}`));
+        const headers = new Headers();
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+        }
+        const len = headers.get('content-length');
+        if (len === null) return reject(new Error(`answer ${answers.length} has no Content-Length`));
+        const body = rest.subarray(end + 4, end + 4 + Number(len));
+        if (body.length !== Number(len)) return reject(new Error(`answer ${answers.length} is cut short`));
+        rest = rest.subarray(end + 4 + Number(len));
+        const text = body.toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        answers.push({ status: Number(m[1]), headers, text, json });
+      }
+      resolve(answers);
+    });
+    sock.on('connect', () => {
+      const out = requests.map(({ method = 'GET', path: target, headers = {}, body = '' }, i) => {
+        let head = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`;
+        for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+        if (i === requests.length - 1) head += 'Connection: close\r\n';
+        return `${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      });
+      sock.write(out.join(''));
+    });
+  });
+}
+
 /** Asserts the NestJS-style error body and headers for `status`. */
 export function assertError(res, status, { message } = {}) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
