@@ -66,6 +66,82 @@ json::object TextResult(std::string text, bool is_error) {
   return result;
 }
 
+// The HTTP answer carrying a JSON-RPC answer ({"result"} or {"error"}) to request `id`.
+http::Response RpcAnswer(json::object message, const json::value& id) {
+  message["jsonrpc"] = "2.0";
+  message["id"] = id;
+  return JsonResponse(200, message);
+}
+
+// What a tools/call's answer needs once the call is done.
+struct CallContext {
+  std::string tool_name;
+  std::string protocol_version;
+  bool url_elicitation = false;
+  json::value id;
+};
+
+// A tools/call's answer ({"result"} or {"error"}) to the call's outcome.
+json::object CallResult(const Result<ToolCallOutcome>& outcome, const CallContext& call) {
+  if (!outcome) {
+    const Error& error = outcome.error();
+    switch (error.code) {
+      case Errc::kNotFound:
+        return RpcError(kInvalidParams, "Unknown tool: " + call.tool_name);
+      case Errc::kInvalidArgument:
+        return RpcResult(TextResult(
+            fmt::format("Invalid arguments for {}: {}", call.tool_name, fmt::join(error.messages, "; ")),
+            true));
+      case Errc::kBadGateway:
+      case Errc::kGatewayTimeout:
+      case Errc::kTooLarge:
+      case Errc::kUnavailable:
+      case Errc::kConflict:
+        return RpcResult(TextResult(error.message(), true));
+      default:
+        return RpcError(kInternalError, "Internal error");
+    }
+  }
+  if (const auto* missing = std::get_if<NotConnected>(&*outcome)) {
+    const std::string message =
+        fmt::format("Connect your {} account to use {}.", missing->integration_name, call.tool_name);
+    if (call.url_elicitation && call.protocol_version == "2025-11-25") {
+      json::object elicitation{{"mode", "url"},
+                               {"elicitationId", NewUuidV4()},
+                               {"url", missing->authorize_url},
+                               {"message", message}};
+      json::object error{{"code", kUrlElicitationRequired},
+                         {"message", "This request requires more information."},
+                         {"data", json::object{{"elicitations", json::array{elicitation}}}}};
+      return json::object{{"error", std::move(error)}};
+    }
+    return RpcResult(
+        TextResult(fmt::format("{} Open this link to connect, then call the tool again: {}",
+                               message, missing->authorize_url),
+                   true));
+  }
+  const ToolCallResult& answer = std::get<ToolCallResult>(*outcome);
+  // A remote MCP server's result goes to the client as the server sent it.
+  if (answer.mcp_result && answer.json && answer.json->is_object()) {
+    return RpcResult(answer.json->get_object());
+  }
+  std::string text = answer.json ? json::serialize(*answer.json) : answer.body;
+  if (answer.base64) text = "(binary body, base64) " + text;
+  if (answer.truncated) text += "\n[truncated at 1 MiB]";
+  const bool ok = answer.status >= 200 && answer.status < 300;
+  if (!ok) {
+    text = fmt::format("The upstream answered {} {}: {}", answer.status,
+                       http::StatusText(answer.status), text);
+  }
+  json::object result = TextResult(std::move(text), !ok);
+  // structuredContent came with 2025-06-18.
+  if (answer.json && answer.json->is_object() &&
+      call.protocol_version != "2025-03-26") {
+    result["structuredContent"] = answer.json->get_object();
+  }
+  return RpcResult(std::move(result));
+}
+
 }  // namespace
 
 struct McpEndpoint::Context {
@@ -161,8 +237,10 @@ http::Response McpEndpoint::Post(const http::Request& request, Context& context)
     context.session = std::move(*session);
     // A notification (notifications/initialized, cancelled...) or a response to us.
     if (!method || !id) return Accepted();
+    if (method->get_string() == "tools/call") return CallTool(params, *id, context, request.may_block);
     if (method->get_string() == "tools/list") {
-      auto page = ListTools(params, context);
+      auto page = ListTools(params, context, request.may_block);
+      if (auto* error = std::get_if<Error>(&page)) return ErrorResponse(*error);
       if (auto* result = std::get_if<std::shared_ptr<const std::string>>(&page)) {
         // The result as kept, neither parsed nor copied: the answer is written around it.
         http::Response response = SharedJsonResponse(200, std::move(*result));
@@ -175,9 +253,7 @@ http::Response McpEndpoint::Post(const http::Request& request, Context& context)
       answer = Dispatch(std::string(method->get_string()), params, context);
     }
   }
-  answer["jsonrpc"] = "2.0";
-  answer["id"] = *id;
-  http::Response response = JsonResponse(200, answer);
+  http::Response response = RpcAnswer(std::move(answer), *id);
   if (!session_id.empty()) response.AddHeader("Mcp-Session-Id", session_id);
   return response;
 }
@@ -215,13 +291,12 @@ json::object McpEndpoint::Initialize(const json::value& params, Context& context
 json::object McpEndpoint::Dispatch(const std::string& method, const json::value& params,
                                    const Context& context) {
   if (method == "ping") return RpcResult(json::object());
-  if (method == "tools/call") return CallTool(params, context);
   if (method == "initialize") return RpcError(kInvalidRequest, "Already initialized");
   return RpcError(kMethodNotFound, "Method not found: " + method);
 }
 
-std::variant<json::object, std::shared_ptr<const std::string>> McpEndpoint::ListTools(
-    const json::value& params, const Context& context) {
+std::variant<json::object, std::shared_ptr<const std::string>, Error> McpEndpoint::ListTools(
+    const json::value& params, const Context& context, bool may_block) {
   // The cursor is the offset of the page's first tool, as text.
   size_t offset = 0;
   if (const json::object* p = params.if_object()) {
@@ -239,6 +314,7 @@ std::variant<json::object, std::shared_ptr<const std::string>> McpEndpoint::List
   const std::optional<uint64_t> stamp = tools_.ChangeStamp();
   auto shared = tools_.SharedByUsers(context.workspace_id, context.user_id);
   if (!shared) return RpcError(kInternalError, shared.error().message());
+  if (!*shared && !may_block) return Error(Errc::kWouldBlock, "a remote MCP server's tools");
   const bool cacheable = stamp && *shared;
   const std::string cache_key = context.workspace_id + '/' + std::to_string(offset);
   if (cacheable) {
@@ -265,76 +341,31 @@ std::variant<json::object, std::shared_ptr<const std::string>> McpEndpoint::List
   return page;
 }
 
-json::object McpEndpoint::CallTool(const json::value& params, const Context& context) {
+http::Response McpEndpoint::CallTool(const json::value& params, const json::value& id,
+                                     const Context& context, bool may_block) {
   const json::object* p = params.if_object();
   const json::value* name = p ? p->if_contains("name") : nullptr;
   if (!name || !name->is_string())
-    return RpcError(kInvalidParams, "Invalid params: name is required");
+    return RpcAnswer(RpcError(kInvalidParams, "Invalid params: name is required"), id);
   json::object arguments;
   if (const json::value* args = p->if_contains("arguments"); args && !args->is_null()) {
     if (!args->is_object())
-      return RpcError(kInvalidParams, "Invalid params: arguments must be an object");
+      return RpcAnswer(RpcError(kInvalidParams, "Invalid params: arguments must be an object"), id);
     arguments = args->get_object();
   }
+  // What the answer needs, kept past this request's handler.
+  auto deferred = std::make_shared<http::Deferred>();
   const std::string tool_name(name->get_string());
-  auto outcome = tools_.Call(context.workspace_id, tool_name, context.user_id, arguments);
-  if (!outcome) {
-    const Error& error = outcome.error();
-    switch (error.code) {
-      case Errc::kNotFound:
-        return RpcError(kInvalidParams, "Unknown tool: " + tool_name);
-      case Errc::kInvalidArgument:
-        return RpcResult(TextResult(
-            fmt::format("Invalid arguments for {}: {}", tool_name, fmt::join(error.messages, "; ")),
-            true));
-      case Errc::kBadGateway:
-      case Errc::kGatewayTimeout:
-      case Errc::kTooLarge:
-      case Errc::kUnavailable:
-      case Errc::kConflict:
-        return RpcResult(TextResult(error.message(), true));
-      default:
-        return RpcError(kInternalError, "Internal error");
-    }
-  }
-  if (const auto* missing = std::get_if<NotConnected>(&*outcome)) {
-    const std::string message =
-        fmt::format("Connect your {} account to use {}.", missing->integration_name, tool_name);
-    if (context.session->url_elicitation && context.session->protocol_version == "2025-11-25") {
-      json::object elicitation{{"mode", "url"},
-                               {"elicitationId", NewUuidV4()},
-                               {"url", missing->authorize_url},
-                               {"message", message}};
-      json::object error{{"code", kUrlElicitationRequired},
-                         {"message", "This request requires more information."},
-                         {"data", json::object{{"elicitations", json::array{elicitation}}}}};
-      return json::object{{"error", std::move(error)}};
-    }
-    return RpcResult(
-        TextResult(fmt::format("{} Open this link to connect, then call the tool again: {}",
-                               message, missing->authorize_url),
-                   true));
-  }
-  const ToolCallResult& answer = std::get<ToolCallResult>(*outcome);
-  // A remote MCP server's result goes to the client as the server sent it.
-  if (answer.mcp_result && answer.json && answer.json->is_object()) {
-    return RpcResult(answer.json->get_object());
-  }
-  std::string text = answer.json ? json::serialize(*answer.json) : answer.body;
-  if (answer.base64) text = "(binary body, base64) " + text;
-  if (answer.truncated) text += "\n[truncated at 1 MiB]";
-  const bool ok = answer.status >= 200 && answer.status < 300;
-  if (!ok) {
-    text = fmt::format("The upstream answered {} {}: {}", answer.status,
-                       http::StatusText(answer.status), text);
-  }
-  json::object result = TextResult(std::move(text), !ok);
-  // structuredContent came with 2025-06-18.
-  if (answer.json && answer.json->is_object() &&
-      context.session->protocol_version != "2025-03-26") {
-    result["structuredContent"] = answer.json->get_object();
-  }
-  return RpcResult(std::move(result));
+  CallContext call{tool_name, context.session->protocol_version, context.session->url_elicitation,
+                   id};
+  tools_.StartCall(context.workspace_id, tool_name, context.user_id, arguments, may_block,
+                   [deferred, call = std::move(call)](Result<ToolCallOutcome> outcome) {
+                     if (!outcome && outcome.error().code == Errc::kWouldBlock) {
+                       return deferred->Resolve(http::Response::RunBlocking());
+                     }
+                     deferred->Resolve(RpcAnswer(CallResult(outcome, call), call.id));
+                   });
+  return LaterResponse(deferred);
 }
 
 }  // namespace tr::api

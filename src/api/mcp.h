@@ -4,8 +4,8 @@
 // message and gets one JSON answer (no SSE: this server sends no requests or notifications
 // of its own); GET is 405; DELETE ends the session. Sessions are rows in the database
 // (core/mcp_sessions.h), so any node answers any session.
-// The caller (the Router) has checked the API key. Thread-safe; tools/call blocks on the
-// upstream, so it runs off the I/O threads.
+// The caller (the Router) has checked the API key. Thread-safe; tools/call answers when its
+// upstream has (http::Response::deferred), without a thread waiting.
 #pragma once
 
 #include <string>
@@ -42,9 +42,13 @@ class McpEndpoint {
                                  std::string& session_id);
   // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized (kept and
   // shared by the answers to every user of the workspace while the database is unchanged).
-  std::variant<boost::json::object, std::shared_ptr<const std::string>> ListTools(
-      const boost::json::value& params, const Context& context);
-  boost::json::object CallTool(const boost::json::value& params, const Context& context);
+  // With `may_block` false, a list with a remote MCP server's tools (read from it) is
+  // kWouldBlock.
+  std::variant<boost::json::object, std::shared_ptr<const std::string>, Error> ListTools(
+      const boost::json::value& params, const Context& context, bool may_block);
+  // tools/call: its answer, or one to come (http::Response::deferred).
+  http::Response CallTool(const boost::json::value& params, const boost::json::value& id,
+                          const Context& context, bool may_block);
 
   ToolService& tools_;
   McpSessions& sessions_;

@@ -23,6 +23,7 @@ int HttpStatusFor(Errc code) {
     case Errc::kBadGateway: return 502;
     case Errc::kGatewayTimeout: return 504;
     case Errc::kInternal: return 500;
+    case Errc::kWouldBlock: return 500;  // never sent: the router runs the request again
   }
   return 500;
 }
@@ -62,10 +63,18 @@ http::Response ErrorResponse(int status, const std::vector<std::string>& message
 }
 
 http::Response ErrorResponse(const Error& error) {
+  if (error.code == Errc::kWouldBlock) return http::Response::RunBlocking();
   http::Response response = ErrorResponse(HttpStatusFor(error.code), error.messages);
   if (error.code == Errc::kRateLimited) {
     response.AddHeader("Retry-After", std::to_string(std::max(1, error.retry_after_seconds)));
   }
+  return response;
+}
+
+http::Response LaterResponse(const std::shared_ptr<http::Deferred>& deferred) {
+  if (std::optional<http::Response> now = deferred->TakeIfResolved()) return std::move(*now);
+  http::Response response;
+  response.deferred = deferred;
   return response;
 }
 

@@ -18,7 +18,11 @@ int HttpStatusFor(Errc code);
 // {"statusCode", "message", "error"} in the NestJS convention; `message` is an array when
 // the error has several messages.
 http::Response ErrorResponse(int status, const std::vector<std::string>& messages);
+// kWouldBlock is no answer: it is http::Response::RunBlocking().
 http::Response ErrorResponse(const Error& error);
+// The answer `deferred` will have: itself when it is resolved already, else a response
+// that waits for it (http::Response::deferred).
+http::Response LaterResponse(const std::shared_ptr<http::Deferred>& deferred);
 
 http::Response JsonResponse(int status, const boost::json::value& body);
 // A JSON response whose body is already serialized.

@@ -116,13 +116,51 @@ http::Response NotFoundRoute(const http::Request& request, std::string_view path
   return ErrorResponse(404, {fmt::format("Cannot {} {}", request.method, path)});
 }
 
+// A proxied answer taken this much at a time at most is written whole (ReadSmallStream).
+constexpr uint64_t kSmallAnswerBytes = 64 << 10;
+
+// The upstream's answer as the proxy's response: its status, headers and streamed body.
+http::Response ProxiedResponse(net::StreamedResult upstream) {
+  http::Response response;
+  response.status = upstream.status;
+  response.content_type.clear();
+  response.stream_length = ContentLength(upstream.Header("content-length"));
+  response.stream = std::move(upstream.body);
+  for (auto& [name, value] : upstream.headers) {
+    if (http::EqualsIgnoreCase(name, "content-type")) {
+      response.content_type = std::move(value);
+    } else if (name == "content-length") {
+      continue;  // the server frames the body from stream_length
+    } else {
+      response.AddHeader(std::move(name), std::move(value));
+    }
+  }
+  return response;
+}
+
+// POST /v1/tools/{name}/call's answer to a call's outcome.
+http::Response ToolCallResponse(const Result<ToolCallOutcome>& outcome, const std::string& user_id) {
+  if (!outcome) return ErrorResponse(outcome.error());
+  if (const auto* missing = std::get_if<NotConnected>(&*outcome)) {
+    json::object body{
+        {"statusCode", 409},
+        {"message", "User " + user_id + " has not connected " + missing->integration_name},
+        {"error", "Conflict"},
+        {"authorizeUrl", missing->authorize_url}};
+    return JsonResponse(409, body);
+  }
+  return JsonResponse(200, ToolCallResultToJson(std::get<ToolCallResult>(*outcome)));
+}
+
 }  // namespace
 
 http::Dispatch Router::Classify(const http::Request& head) {
   std::string_view path = head.target.substr(0, head.target.find('?'));
-  if (path.starts_with("/v1/proxy/")) return http::Dispatch::kStreaming;
-  // A tool call (REST or MCP) waits for its upstream.
-  if (path == "/v1/mcp" || path.starts_with("/v1/tools/")) return http::Dispatch::kBlocking;
+  // The proxy and the tool calls (REST or MCP) start their upstream call and answer when it
+  // has answered (Response::deferred), without a thread waiting; what would block (a token
+  // to refresh, a remote MCP server's tools) runs again on the pool (Response::RunBlocking).
+  // The proxy streams a large request body, on the pool.
+  if (path.starts_with("/v1/proxy/")) return http::Dispatch::kStreamingInline;
   // Database work does not block: a write is committed on the calling thread in tens of
   // microseconds, and its fsync is waited for by the response's hold (Handle), not a thread.
   // What blocks is an outbound call: the connect flow's and a credential refresh.
@@ -229,7 +267,7 @@ Result<std::string> Router::Authenticate(const http::Request& request) {
     }
   }
   if (key.empty()) return Error(Errc::kUnauthenticated, "Missing API key");
-  return api_.Authenticate(key, request.remote_address);
+  return api_.Authenticate(key, request.remote_address, /*count=*/!request.again);
 }
 
 http::Response Router::ListIntegrations(const http::Request& request, std::string_view query) {
@@ -331,23 +369,20 @@ http::Response Router::Proxy(const http::Request& request, std::string_view cid,
     if (!http::EqualsIgnoreCase(name, "x-request-id")) proxied.headers.emplace_back(name, value);
   }
   proxied.body_length = ContentLength(request.Header("content-length"));
-  auto upstream = proxy_.Forward(*workspace, cid, *user_id, proxied);
-  if (!upstream) return ErrorResponse(upstream.error());
-  http::Response response;
-  response.status = upstream->status;
-  response.content_type.clear();
-  response.stream_length = ContentLength(upstream->Header("content-length"));
-  response.stream = std::move(upstream->body);
-  for (auto& [name, value] : upstream->headers) {
-    if (http::EqualsIgnoreCase(name, "content-type")) {
-      response.content_type = std::move(value);
-    } else if (name == "content-length") {
-      continue;  // the server frames the body from stream_length
-    } else {
-      response.AddHeader(std::move(name), std::move(value));
-    }
-  }
-  return response;
+  // An answer that declares a small body is handed over whole, and goes out in one write;
+  // any other as soon as its head is in, its body streamed as it comes (read on the pool).
+  const bool head_request = request.method == "HEAD";
+  auto deferred = std::make_shared<http::Deferred>();
+  proxy_.Start(*workspace, cid, *user_id, std::move(proxied), request.may_block,
+               net::StreamReady{kSmallAnswerBytes, true},
+               [deferred, head_request](Result<net::StreamedResult> upstream) {
+                 if (!upstream) return deferred->Resolve(ErrorResponse(upstream.error()));
+                 const bool whole = upstream->whole;
+                 http::Response response = ProxiedResponse(std::move(*upstream));
+                 if (whole) http::ReadSmallStream(response, kSmallAnswerBytes, head_request);
+                 deferred->Resolve(std::move(response));
+               });
+  return LaterResponse(deferred);
 }
 
 http::Response Router::ListTools(const http::Request& request, std::string_view query) {
@@ -367,6 +402,8 @@ http::Response Router::ListTools(const http::Request& request, std::string_view 
   const std::string key_prefix = *workspace + '/' + std::string(cid.value_or("")) + '/';
   auto flags = tools_.ConnectedFlags(*workspace, user_ids.front(), cid);
   if (!flags) return ErrorResponse(flags.error());
+  // Without flags the list has a remote MCP server's tools, read from it for the user.
+  if (!*flags && !request.may_block) return http::Response::RunBlocking();
   if (stamp && *flags) {
     if (auto body = tool_bodies_.Find(key_prefix + **flags, *stamp)) {
       return SharedJsonResponse(200, std::move(*body));
@@ -395,17 +432,12 @@ http::Response Router::CallTool(const http::Request& request, std::string_view r
   if (!name) return ErrorResponse(404, {"Tool not found"});
   auto call = ParseToolCallBody(request.body);
   if (!call) return ErrorResponse(400, call.error().messages);
-  auto outcome = tools_.Call(*workspace, *name, call->user_id, call->arguments);
-  if (!outcome) return ErrorResponse(outcome.error());
-  if (const auto* missing = std::get_if<NotConnected>(&*outcome)) {
-    json::object body{
-        {"statusCode", 409},
-        {"message", "User " + call->user_id + " has not connected " + missing->integration_name},
-        {"error", "Conflict"},
-        {"authorizeUrl", missing->authorize_url}};
-    return JsonResponse(409, body);
-  }
-  return JsonResponse(200, ToolCallResultToJson(std::get<ToolCallResult>(*outcome)));
+  auto deferred = std::make_shared<http::Deferred>();
+  tools_.StartCall(*workspace, *name, call->user_id, call->arguments, request.may_block,
+                   [deferred, user_id = call->user_id](Result<ToolCallOutcome> outcome) {
+                     deferred->Resolve(ToolCallResponse(outcome, user_id));
+                   });
+  return LaterResponse(deferred);
 }
 
 http::Response Router::Mcp(const http::Request& request) {

@@ -127,6 +127,12 @@ class RouterTest : public testing::Test {
     request.request_id = "req-1";
     request.remote_address = "127.0.0.1";
     http::Response response = router_->Handle(request);
+    EXPECT_FALSE(response.run_blocking);  // a test request may block
+    if (response.deferred) {  // as the server does: the answer of a call under way
+      http::Response later = response.deferred->Wait();
+      if (!later.hold) later.hold = std::move(response.hold);
+      response = std::move(later);
+    }
     if (response.hold) {  // as the server does: the answer waits for its commit to be on disk
       std::promise<bool> durable;
       response.hold([&durable](bool ok) { durable.set_value(ok); });
@@ -545,8 +551,11 @@ TEST_F(RouterTest, ClassifyBlocksForOutboundCallsStreamsTheProxyAndInlinesTheRes
       {"POST", "/connect/tok", Dispatch::kBlocking},
       {"GET", "/v1/integrations/abc/users/u-1/credentials", Dispatch::kBlocking},
       {"GET", "/connect/tok", Dispatch::kBlocking},
-      {"GET", "/v1/proxy/abc/u-1/x?y=1", Dispatch::kStreaming},
-      {"PUT", "/v1/proxy/abc/u-1/upload", Dispatch::kStreaming},
+      {"GET", "/v1/proxy/abc/u-1/x?y=1", Dispatch::kStreamingInline},
+      {"PUT", "/v1/proxy/abc/u-1/upload", Dispatch::kStreamingInline},
+      {"POST", "/v1/tools/getItem/call", Dispatch::kInline},
+      {"POST", "/v1/mcp", Dispatch::kInline},
+      {"GET", "/v1/tools", Dispatch::kInline},
   };
   for (const auto& c : kCases) {
     http::Request request;

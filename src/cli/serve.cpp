@@ -128,6 +128,18 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
         auto seconds = [started] {
           return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         };
+        if (response.run_blocking) return response;  // run again, and counted then
+        if (response.deferred) {
+          // Counted when it is answered: the upstream's time is part of its latency.
+          auto counted = std::make_shared<http::Deferred>();
+          response.deferred->When([counted, route = response.route, seconds](http::Response later) {
+            Metrics::Global().CountRequest(later.route.empty() ? route : later.route, later.status,
+                                           seconds());
+            counted->Resolve(std::move(later));
+          });
+          response.deferred = counted;
+          return response;
+        }
         if (!response.hold) {
           Metrics::Global().CountRequest(response.route, response.status, seconds());
           return response;
@@ -147,8 +159,10 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
       // PostgreSQL every request runs off them.
       [reads_block = IsPostgresUrl(common.database)](const http::Request& head) {
         http::Dispatch dispatch = api::Router::Classify(head);
-        return dispatch == http::Dispatch::kInline && reads_block ? http::Dispatch::kBlocking
-                                                                  : dispatch;
+        if (!reads_block) return dispatch;
+        if (dispatch == http::Dispatch::kInline) return http::Dispatch::kBlocking;
+        if (dispatch == http::Dispatch::kStreamingInline) return http::Dispatch::kStreaming;
+        return dispatch;
       });
   RaiseOpenFileLimit(options.server.max_connections);
   std::string bound;

@@ -29,7 +29,7 @@ ApiService::ApiService(Store& store, IntegrationDirectory& directory,
       auth_failures_(clock, options_.auth_failures_per_second, options_.auth_failures_burst) {}
 
 Result<std::string> ApiService::Authenticate(std::string_view api_key,
-                                             std::string_view client_address) {
+                                             std::string_view client_address, bool count) {
   const std::string address(client_address);
   if (int wait = auth_failures_.Peek(address); wait > 0) {
     Error error(Errc::kRateLimited, "Too many failed API key attempts from this address");
@@ -46,7 +46,7 @@ Result<std::string> ApiService::Authenticate(std::string_view api_key,
                                 [&] { return store_.FindApiKeyByHash(hash); });
   if (!record) return record.error();
   if (!*record || (*record)->revoked_at) return refuse();
-  if (int wait = limiter_.Acquire(hash); wait > 0) {
+  if (int wait = count ? limiter_.Acquire(hash) : 0; wait > 0) {
     Error error(Errc::kRateLimited, "Too many requests for this API key");
     error.retry_after_seconds = wait;
     return error;

@@ -40,7 +40,10 @@ class ApiService {
   // The workspace id of a valid, unrevoked API key; kUnauthenticated otherwise, or
   // kRateLimited (with retry_after_seconds) when the key is over its rate limit, or when
   // `client_address` has spent its budget of failed attempts (then no key is checked).
-  Result<std::string> Authenticate(std::string_view api_key, std::string_view client_address = "");
+  // With `count` false the call is not counted against the key's rate limit (a request run a
+  // second time, already counted).
+  Result<std::string> Authenticate(std::string_view api_key, std::string_view client_address = "",
+                                   bool count = true);
 
   // The workspace's customer integrations with active == `active`, oldest first.
   Result<std::vector<IntegrationView>> ListIntegrations(const std::string& workspace_id,

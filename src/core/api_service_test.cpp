@@ -102,6 +102,23 @@ TEST_F(ApiServiceTest, AuthenticateAcceptsAValidKey) {
   EXPECT_EQ(*authenticated, ws);
 }
 
+TEST_F(ApiServiceTest, ARequestRunAgainIsNotCountedTwice) {
+  // A rate of ~0 per second and a burst of 2: two counted requests, then 429.
+  ApiService limited(*store_, *directory_, keyring_, clock_,
+                     ApiServiceOptions{kPublicUrl, 900'000, 0.001, 2});
+  std::string ws = NewWorkspace();
+  auto key = admin_->CreateApiKey(ws);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(limited.Authenticate(key->api_key, "", /*count=*/true).ok());
+  for (int i = 0; i < 5; ++i) {  // the same request run again on the pool, each time
+    ASSERT_TRUE(limited.Authenticate(key->api_key, "", /*count=*/false).ok());
+  }
+  ASSERT_TRUE(limited.Authenticate(key->api_key).ok());
+  auto over = limited.Authenticate(key->api_key);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::kRateLimited);
+}
+
 TEST_F(ApiServiceTest, AuthenticateRefusesBadKeys) {
   std::string ws = NewWorkspace();
   auto key = admin_->CreateApiKey(ws);

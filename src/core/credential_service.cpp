@@ -21,6 +21,9 @@ namespace json = boost::json;
 
 namespace {
 
+// A read that would have to call the provider (a refresh, a mint), asked not to.
+Error WouldBlock() { return Error(Errc::kWouldBlock, "credentials need an outbound call"); }
+
 // How often a process waiting for another's refresh lease looks again.
 constexpr auto kLeasePoll = std::chrono::milliseconds(50);
 // Cached AWS and Google credentials are renewed this long before they expire.
@@ -127,7 +130,8 @@ bool CredentialService::NeedsRefresh(const json::object& creds, int64_t now) con
 
 Result<json::object> CredentialService::GetCredentials(const std::string& workspace_id,
                                                        std::string_view cid,
-                                                       std::string_view user_id) {
+                                                       std::string_view user_id,
+                                                       bool may_block) {
   if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
   if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
   const std::string cid_s(cid), uid_s(user_id);
@@ -144,6 +148,7 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
       return out;
     case AuthType::kOAuth2: {
       if (NeedsRefresh(ctx->creds, now)) {
+        if (!may_block) return WouldBlock();
         if (auto s = Refresh(cid_s, uid_s); !s) return s.error();
         ctx = LoadUser(cid_s, uid_s);
         if (!ctx) return ctx.error();
@@ -184,6 +189,7 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
       return it->second.credentials;
     }
   }
+  if (!may_block) return WouldBlock();
   int64_t expires_at = 0;
   if (ctx->ci.auth_type == AuthType::kAwsAssumeRole) {
     const AwsSettings& aws = options_.aws;

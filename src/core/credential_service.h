@@ -45,8 +45,10 @@ class CredentialService {
   // {"authType", ...} for the workspace's user. kNotFound (unknown/foreign),
   // kInvalidArgument (the customer integration is disabled), kConflict (inactive or
   // deactivated by a failed refresh), kUnavailable (provider unreachable).
+  // With `may_block` false, credentials that need a call to the provider first (a refresh,
+  // AWS or Google keys not minted yet) are kWouldBlock, and nothing was changed.
   Result<boost::json::object> GetCredentials(const std::string& workspace_id, std::string_view cid,
-                                             std::string_view user_id);
+                                             std::string_view user_id, bool may_block = true);
 
   // Revokes the user's tokens at the provider where it has a revocation endpoint (best
   // effort), then deletes the user. kNotFound when unknown or foreign.

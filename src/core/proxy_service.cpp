@@ -1,6 +1,7 @@
 #include "core/proxy_service.h"
 
 #include <cstring>
+#include <future>
 
 #include <boost/json/object.hpp>
 #include <fmt/format.h>
@@ -156,22 +157,68 @@ ProxyService::ProxyService(Store& store, IntegrationDirectory& directory,
                            CredentialService& credentials, net::HttpClient& http, const Clock& clock)
     : store_(store), directory_(directory), credentials_(credentials), http_(http), clock_(clock) {}
 
-Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_id, std::string_view cid,
-                                              std::string_view user_id, const ProxyRequest& request) {
-  if (!IsUuidV4(cid)) return Error(Errc::kNotFound, "Customer integration not found");
-  auto ci = store_.FindCustomerIntegration(std::string(cid));
+// One forwarded call, shared by its steps: the lookups and the caller's body (on the calling
+// thread), the upstream call, and a refresh and second try after a 401 (on the pool).
+struct ProxyService::Forwarding {
+  std::string workspace_id;
+  std::string cid;
+  std::string user_id;
+  ProxyRequest request;
+  std::shared_ptr<const IntegrationDefinition> definition;
+  AuthType auth_type = AuthType::kNone;
+  std::string url;
+  std::string whole_body;                   // the caller's body, when held whole
+  std::unique_ptr<PrefixedReader> streamed;  // else: what was read of it, then the rest
+  std::vector<std::string> request_tokens;  // the caller's Connection header's names
+  std::string rejected_token;                // the access token the last try sent
+  int attempt = 0;
+  net::StreamReady ready;
+  ForwardDone done;
+};
+
+Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_id,
+                                                  std::string_view cid, std::string_view user_id,
+                                                  const ProxyRequest& request) {
+  std::promise<Result<net::StreamedResult>> answer;
+  std::future<Result<net::StreamedResult>> answered = answer.get_future();
+  Start(workspace_id, cid, user_id, request, /*may_block=*/true, net::StreamReady{},
+        [&answer](Result<net::StreamedResult> result) { answer.set_value(std::move(result)); });
+  return answered.get();
+}
+
+void ProxyService::Start(const std::string& workspace_id, std::string_view cid,
+                         std::string_view user_id, ProxyRequest request, bool may_block,
+                         net::StreamReady ready, ForwardDone done) {
+  auto f = std::make_shared<Forwarding>();
+  f->workspace_id = workspace_id;
+  f->cid = std::string(cid);
+  f->user_id = std::string(user_id);
+  f->request = std::move(request);
+  f->ready = ready;
+  f->done = std::move(done);
+  if (auto prepared = Prepare(*f, may_block); !prepared) {
+    Finish(*f, prepared.error());
+    return;
+  }
+  Try(f, may_block);
+}
+
+Status ProxyService::Prepare(Forwarding& f, bool may_block) {
+  if (!IsUuidV4(f.cid)) return Error(Errc::kNotFound, "Customer integration not found");
+  auto ci = store_.FindCustomerIntegration(f.cid);
   if (!ci) return ci.error();
-  if (!*ci || (*ci)->workspace_id != workspace_id) {
+  if (!*ci || (*ci)->workspace_id != f.workspace_id) {
     return Error(Errc::kNotFound, "Customer integration not found");
   }
   if (auto active = RequireActiveIntegration((*ci)->active); !active) return active.error();
   auto view = directory_.View(std::move(**ci));
   if (!view) return view.error();
-  const IntegrationDefinition& def = *view->definition;
-  const AuthType auth_type = view->customer_integration.auth_type;
+  f.definition = view->definition;
+  f.auth_type = view->customer_integration.auth_type;
+  const IntegrationDefinition& def = *f.definition;
 
   std::string base = def.api_base_url;
-  std::string path = request.path_and_query;
+  std::string path = f.request.path_and_query;
   if (def.mcp && path.empty()) {
     // An MCP server's endpoint, exactly as its mcp.url says (core/mcp_upstreams.h sends
     // there): "/mcp" and "/mcp/" may be different routes, and apiBaseUrl may be set apart.
@@ -180,98 +227,137 @@ Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_i
     while (!base.empty() && base.back() == '/') base.pop_back();
     if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
   }
+  f.url = base + path;
 
-  auto body = ReadCallerBody(request);
+  // Reading the caller's streamed body waits for the caller.
+  if (f.request.body_reader && !may_block) return Error(Errc::kWouldBlock, "a streamed body");
+  auto body = ReadCallerBody(f.request);
   if (!body) return body.error();
-  if (body->streamed && auth_type == AuthType::kAwsAssumeRole) {
+  f.whole_body = std::move(body->whole);
+  f.streamed = std::move(body->streamed);
+  if (f.streamed && f.auth_type == AuthType::kAwsAssumeRole) {
     return Error(Errc::kTooLarge, fmt::format("AWS request bodies are limited to {} bytes (SigV4 "
                                               "signs the whole body)", kReplayableBytes));
   }
-  const std::vector<std::string> request_tokens = ConnectionTokens(request.headers);
-  std::string rejected_token;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto creds = credentials_.GetCredentials(workspace_id, cid, user_id);
-    if (!creds) return creds.error();
-    net::HttpCall call;
-    call.method = request.method;
-    call.url = base + path;
-    if (body->streamed) {
-      call.body_reader = body->streamed.get();
-      call.body_length = request.body_length;
-    } else {
-      call.body = body->whole;
-    }
-    call.timeout = kUpstreamTimeout;
-    call.stall_timeout = kUpstreamStallTimeout;
-    for (const auto& [name, value] : request.headers) {
-      if (!IsHopByHopHeader(name) && !Listed(request_tokens, name)) call.headers.emplace_back(name, value);
-    }
-    switch (auth_type) {
-      case AuthType::kOAuth2:
-      case AuthType::kGoogleServiceAccount:
-        rejected_token = Field(*creds, "accessToken");
-        call.headers.emplace_back("Authorization", "Bearer " + rejected_token);
-        break;
-      case AuthType::kApiToken: {
-        auth::FieldValues values;
-        for (const auto& [key, value] : *creds) {
-          if (value.is_string()) values.emplace(key, std::string(value.get_string()));
-        }
-        if (def.api_token) auth::ApplyApiToken(*def.api_token, values, call);
-        break;
+  f.request_tokens = ConnectionTokens(f.request.headers);
+  return Ok{};
+}
+
+void ProxyService::Try(const std::shared_ptr<Forwarding>& f, bool may_block) {
+  auto creds = credentials_.GetCredentials(f->workspace_id, f->cid, f->user_id, may_block);
+  if (!creds) {
+    Finish(*f, creds.error());
+    return;
+  }
+  net::HttpCall call;
+  call.method = f->request.method;
+  call.url = f->url;
+  if (f->streamed) {
+    call.body_reader = f->streamed.get();
+    call.body_length = f->request.body_length;
+  } else {
+    call.body = f->whole_body;
+  }
+  call.timeout = kUpstreamTimeout;
+  call.stall_timeout = kUpstreamStallTimeout;
+  for (const auto& [name, value] : f->request.headers) {
+    if (!IsHopByHopHeader(name) && !Listed(f->request_tokens, name)) call.headers.emplace_back(name, value);
+  }
+  switch (f->auth_type) {
+    case AuthType::kOAuth2:
+    case AuthType::kGoogleServiceAccount:
+      f->rejected_token = Field(*creds, "accessToken");
+      call.headers.emplace_back("Authorization", "Bearer " + f->rejected_token);
+      break;
+    case AuthType::kApiToken: {
+      auth::FieldValues values;
+      for (const auto& [key, value] : *creds) {
+        if (value.is_string()) values.emplace(key, std::string(value.get_string()));
       }
-      case AuthType::kAwsAssumeRole: {
-        auto [service, region] = AwsServiceAndRegion(call.url);
-        auth::AwsCredentials aws{Field(*creds, "accessKeyId"), Field(*creds, "secretAccessKey"),
-                                 Field(*creds, "sessionToken")};
-        auth::SignV4(call, aws, auth::SigV4Params{region, service, clock_.NowMillis() / 1000});
-        break;
-      }
-      case AuthType::kNone:
-        break;
+      if (f->definition->api_token) auth::ApplyApiToken(*f->definition->api_token, values, call);
+      break;
     }
+    case AuthType::kAwsAssumeRole: {
+      auto [service, region] = AwsServiceAndRegion(call.url);
+      auth::AwsCredentials aws{Field(*creds, "accessKeyId"), Field(*creds, "secretAccessKey"),
+                               Field(*creds, "sessionToken")};
+      auth::SignV4(call, aws, auth::SigV4Params{region, service, clock_.NowMillis() / 1000});
+      break;
+    }
+    case AuthType::kNone:
+      break;
+  }
+  if (f->streamed) {
+    // The caller's body is read on this thread while it is sent (Stream() feeds it).
     auto response = http_.Stream(call);
-    if (!response) {
-      if (request.body_reader && request.body_reader->TooLarge()) {
-        return Error(Errc::kTooLarge, "Request body too large");
-      }
-      // The call failed because the caller's own streamed body did: not the upstream's fault.
-      if (body->streamed && body->streamed->BrokeOff()) {
-        return Error(Errc::kInvalidArgument, "The request body could not be read");
-      }
-      return UpstreamFailure(response.error());
+    Answered(f, std::move(response));
+    return;
+  }
+  http_.StartStream(std::move(call), f->ready,
+                    [this, f](Result<net::StreamedResult> response) {
+                      Answered(f, std::move(response));
+                    });
+}
+
+void ProxyService::Answered(const std::shared_ptr<Forwarding>& f,
+                            Result<net::StreamedResult> response) {
+  if (!response) {
+    if (f->request.body_reader && f->request.body_reader->TooLarge()) {
+      Finish(*f, Error(Errc::kTooLarge, "Request body too large"));
+      return;
     }
-    // A streamed body has been sent and cannot be sent again: its 401 is the answer.
-    if (response->status == 401 && auth_type == AuthType::kOAuth2 && attempt == 0 &&
-        !body->streamed) {
-      // The token may have been revoked or expired early: refresh once and retry once.
-      if (!credentials_.Refresh(std::string(cid), std::string(user_id), rejected_token)) {
-        return std::move(*response);
+    // The call failed because the caller's own streamed body did: not the upstream's fault.
+    if (f->streamed && f->streamed->BrokeOff()) {
+      Finish(*f, Error(Errc::kInvalidArgument, "The request body could not be read"));
+      return;
+    }
+    Finish(*f, UpstreamFailure(response.error()));
+    return;
+  }
+  // A streamed body has been sent and cannot be sent again: its 401 is the answer.
+  if (response->status == 401 && f->auth_type == AuthType::kOAuth2 && f->attempt == 0 &&
+      !f->streamed) {
+    // The token may have been revoked or expired early: refresh once and retry once. The
+    // refresh calls the provider and writes, so it runs on the pool, never on the outbound
+    // client's thread (which may be this one).
+    auto refused = std::make_shared<net::StreamedResult>(std::move(*response));
+    refreshes_.Post([this, f, refused] {
+      if (!credentials_.Refresh(f->cid, f->user_id, f->rejected_token)) {
+        Finish(*f, std::move(*refused));
+        return;
       }
+      refused->body.reset();  // abandons the refused answer's body
+      f->attempt = 1;
+      Try(f, /*may_block=*/true);
+    });
+    return;
+  }
+  // Every end-to-end header, in the upstream's order, a repeated one (Link,
+  // WWW-Authenticate, Set-Cookie) as one entry per line: such headers cannot all be
+  // joined with commas (Set-Cookie), and the caller may need each of them.
+  net::Headers kept;
+  const std::vector<std::string> response_tokens = ConnectionTokens(response->headers);
+  for (auto& [name, value] : response->headers) {
+    // Content-Length stays: it frames the streamed body the caller gets.
+    if ((IsHopByHopHeader(name) && name != "content-length") || Listed(response_tokens, name)) {
       continue;
     }
-    // Every end-to-end header, in the upstream's order, a repeated one (Link,
-    // WWW-Authenticate, Set-Cookie) as one entry per line: such headers cannot all be
-    // joined with commas (Set-Cookie), and the caller may need each of them.
-    net::Headers kept;
-    const std::vector<std::string> response_tokens = ConnectionTokens(response->headers);
-    for (auto& [name, value] : response->headers) {
-      // Content-Length stays: it frames the streamed body the caller gets.
-      if ((IsHopByHopHeader(name) && name != "content-length") || Listed(response_tokens, name)) {
-        continue;
-      }
-      // The answer's x-request-id is the server's (the one its log line carries); the
-      // upstream's stays available, for the provider's support, under another name.
-      if (name == "x-request-id") {
-        kept.emplace_back("x-upstream-request-id", std::move(value));
-      } else {
-        kept.emplace_back(std::move(name), std::move(value));
-      }
+    // The answer's x-request-id is the server's (the one its log line carries); the
+    // upstream's stays available, for the provider's support, under another name.
+    if (name == "x-request-id") {
+      kept.emplace_back("x-upstream-request-id", std::move(value));
+    } else {
+      kept.emplace_back(std::move(name), std::move(value));
     }
-    response->headers = std::move(kept);
-    return std::move(*response);
   }
-  return Error(Errc::kBadGateway, "Upstream unreachable");
+  response->headers = std::move(kept);
+  Finish(*f, std::move(response));
+}
+
+void ProxyService::Finish(Forwarding& f, Result<net::StreamedResult> result) {
+  ForwardDone done = std::move(f.done);
+  f.done = nullptr;
+  done(std::move(result));
 }
 
 }  // namespace tr

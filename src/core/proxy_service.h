@@ -8,13 +8,17 @@
 // ways: a request body up to kReplayableBytes is read first so that the retry can send it
 // again (and SigV4 can sign it); a larger one streams to the upstream as it arrives, with
 // no retry. The response body always streams.
-// Thread-safe; blocks on outbound HTTP.
+// Thread-safe; Forward() blocks on outbound HTTP, Start() only on local reads (and on what
+// it is allowed to).
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/credential_service.h"
+#include "http/worker_pool.h"
 #include "net/http_client.h"
 
 namespace tr {
@@ -45,12 +49,34 @@ class ProxyService {
   Result<net::StreamedResult> Forward(const std::string& workspace_id, std::string_view cid,
                                       std::string_view user_id, const ProxyRequest& request);
 
+  using ForwardDone = std::function<void(Result<net::StreamedResult>)>;
+  // Forward() without waiting: `done` gets its result once as much of the answer's body as
+  // `ready` asks for can be read without waiting (HttpClient::StartStream). It runs on the
+  // calling thread before Start() returns (a failure before the call, or a streamed request
+  // body, which this thread reads while it is sent), on the outbound client's thread (a
+  // plain answer: `done` must not block there), or on a pool thread (after a 401's refresh).
+  // With `may_block` false nothing may wait but for the upstream: when the credentials need
+  // a call to the provider first, or the body must be read from the caller, `done` gets
+  // kWouldBlock at once and nothing was done.
+  void Start(const std::string& workspace_id, std::string_view cid, std::string_view user_id,
+             ProxyRequest request, bool may_block, net::StreamReady ready, ForwardDone done);
+
  private:
+  struct Forwarding;
+  // The lookups and the caller's body; the upstream's URL.
+  Status Prepare(Forwarding& f, bool may_block);
+  // One call upstream, with the credentials as they are now.
+  void Try(const std::shared_ptr<Forwarding>& f, bool may_block);
+  void Answered(const std::shared_ptr<Forwarding>& f, Result<net::StreamedResult> response);
+  void Finish(Forwarding& f, Result<net::StreamedResult> result);
+
   Store& store_;
   IntegrationDirectory& directory_;
   CredentialService& credentials_;
   net::HttpClient& http_;
   const Clock& clock_;
+  // Refreshes after an upstream's 401, and the second try: they block, so they run here.
+  http::WorkerPool refreshes_{16, std::chrono::seconds(10)};
 };
 
 // True for headers that must not cross a proxy (RFC 9110 section 7.6.1), plus those we set.

@@ -22,6 +22,9 @@ enum class Errc {
   kBadGateway,       // 502: the upstream of a proxied call could not be reached
   kGatewayTimeout,   // 504: an outbound call timed out (the proxy's upstream answers 504)
   kInternal,         // 500: a bug or an unexpected failure; details only in the log
+  // Not an answer: work asked not to block (on an I/O thread) would have had to, and did
+  // nothing; the caller runs it again where it may (http::Response::RunBlocking()).
+  kWouldBlock,
 };
 
 struct Error {

@@ -1,6 +1,7 @@
 #include "core/tool_service.h"
 
 #include <algorithm>
+#include <future>
 #include <set>
 
 #include <fmt/format.h>
@@ -317,22 +318,35 @@ Result<ToolCallOutcome> ToolService::CallMcp(const std::string& workspace_id, co
 
 Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::string_view name,
                                           std::string_view user_id, const json::object& arguments) {
-  if (auto valid = ValidateUserId(user_id); !valid) return valid.error();
+  std::promise<Result<ToolCallOutcome>> answer;
+  std::future<Result<ToolCallOutcome>> answered = answer.get_future();
+  StartCall(workspace_id, name, user_id, arguments, /*may_block=*/true,
+            [&answer](Result<ToolCallOutcome> outcome) { answer.set_value(std::move(outcome)); });
+  return answered.get();
+}
+
+void ToolService::StartCall(const std::string& workspace_id, std::string_view name,
+                            std::string_view user_id, const json::object& arguments,
+                            bool may_block, CallDone done) {
+  if (auto valid = ValidateUserId(user_id); !valid) return done(valid.error());
   auto workspace = Tools(workspace_id);
-  if (!workspace) return workspace.error();
+  if (!workspace) return done(workspace.error());
   if (!(*workspace)->has_mcp) {
     // The names are the workspace's: one lookup, and the called tool's user row.
     const WorkspaceTools& ws = **workspace;
     auto found = ws.by_name.find(std::string(name));
-    if (found == ws.by_name.end()) return Error(Errc::kNotFound, "Tool not found");
+    if (found == ws.by_name.end()) return done(Error(Errc::kNotFound, "Tool not found"));
     const UserTool& tool = ws.tools[found->second];
     auto connected = Connected(tool.customer_integration_id, user_id);
-    if (!connected) return connected.error();
-    return CallOpenApi(workspace_id, tool, *connected, user_id, arguments);
+    if (!connected) return done(connected.error());
+    return StartOpenApi(workspace_id, tool, *connected, user_id, arguments, may_block,
+                        std::move(done));
   }
+  // The list is read for the user, from the remote MCP servers.
+  if (!may_block) return done(Error(Errc::kWouldBlock, "a remote MCP server's tools"));
   std::vector<McpGap> gaps;
   auto list = ListWithMcp(workspace_id, **workspace, user_id, &gaps);
-  if (!list) return list.error();
+  if (!list) return done(list.error());
   auto found =
       std::find_if(list->begin(), list->end(), [&](const UserTool& t) { return t.name == name; });
   if (found == list->end()) {
@@ -343,29 +357,28 @@ Result<ToolCallOutcome> ToolService::Call(const std::string& workspace_id, std::
       bool named = name.starts_with(def.integration_id + "_");
       for (const auto& [key, renamed] : def.mcp->tools.names) named = named || renamed == name;
       if (!named) continue;
-      if (gap.error) return *gap.error;
+      if (gap.error) return done(*gap.error);
       auto link = ConnectLink(workspace_id, gap.integration, user_id);
-      if (!link) return link.error();
-      return ToolCallOutcome(std::move(*link));
+      if (!link) return done(link.error());
+      return done(ToolCallOutcome(std::move(*link)));
     }
-    return Error(Errc::kNotFound, "Tool not found");
+    return done(Error(Errc::kNotFound, "Tool not found"));
   }
   const UserTool& tool = *found;
-  if (tool.mcp_tools) return CallMcp(workspace_id, tool, user_id, arguments);
-  return CallOpenApi(workspace_id, tool, tool.connected, user_id, arguments);
+  if (tool.mcp_tools) return done(CallMcp(workspace_id, tool, user_id, arguments));
+  StartOpenApi(workspace_id, tool, tool.connected, user_id, arguments, may_block, std::move(done));
 }
 
-Result<ToolCallOutcome> ToolService::CallOpenApi(const std::string& workspace_id,
-                                                 const UserTool& tool, bool connected,
-                                                 std::string_view user_id,
-                                                 const json::object& arguments) {
+void ToolService::StartOpenApi(const std::string& workspace_id, const UserTool& tool,
+                               bool connected, std::string_view user_id,
+                               const json::object& arguments, bool may_block, CallDone done) {
   // Nothing is sent for invalid arguments, whether or not the user is connected.
   auto built = tools::BuildRequest(*tool.tool, arguments);
-  if (!built) return built.error();
+  if (!built) return done(built.error());
   if (!connected) {
     auto link = ConnectLink(workspace_id, tool, user_id);
-    if (!link) return link.error();
-    return ToolCallOutcome(std::move(*link));
+    if (!link) return done(link.error());
+    return done(ToolCallOutcome(std::move(*link)));
   }
 
   ProxyRequest request;
@@ -379,7 +392,18 @@ Result<ToolCallOutcome> ToolService::CallOpenApi(const std::string& workspace_id
   }
   if (!has_accept) request.headers.emplace_back("Accept", "application/json");
 
-  auto upstream = proxy_.Forward(workspace_id, tool.customer_integration_id, user_id, request);
+  // The answer is read up to one byte past the cut, so that reading it never waits.
+  auto answered = [this, workspace_id, tool, user = std::string(user_id),
+                   done = std::move(done)](Result<net::StreamedResult> upstream) {
+    done(OpenApiOutcome(workspace_id, tool, user, std::move(upstream)));
+  };
+  proxy_.Start(workspace_id, tool.customer_integration_id, user_id, std::move(request), may_block,
+               net::StreamReady{kMaxBodyBytes + 1, false}, std::move(answered));
+}
+
+Result<ToolCallOutcome> ToolService::OpenApiOutcome(const std::string& workspace_id,
+                                                    const UserTool& tool, std::string_view user_id,
+                                                    Result<net::StreamedResult> upstream) {
   if (!upstream) {
     // The user stopped being active after the list was read (a failed refresh, a revoke).
     if (upstream.error().code == Errc::kConflict) {

@@ -12,6 +12,7 @@
 // integration for a list, the called tool's row for a call.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -108,6 +109,15 @@ class ToolService {
   Result<ToolCallOutcome> Call(const std::string& workspace_id, std::string_view name,
                                std::string_view user_id, const boost::json::object& arguments);
 
+  using CallDone = std::function<void(Result<ToolCallOutcome>)>;
+  // Call() without waiting for the upstream: `done` gets what Call() would return, on the
+  // calling thread before StartCall() returns, or where ProxyService::Start() finishes
+  // (the outbound client's thread, where it must not block, or a pool's). With `may_block`
+  // false, what would have to wait for more than the upstream (a remote MCP server's tools,
+  // a token refresh) is kWouldBlock at once, and nothing was done.
+  void StartCall(const std::string& workspace_id, std::string_view name, std::string_view user_id,
+                 const boost::json::object& arguments, bool may_block, CallDone done);
+
  private:
   // What List found out about the MCP servers it could not list for the user.
   struct McpGap {
@@ -142,9 +152,13 @@ class ToolService {
                                             const WorkspaceTools& workspace,
                                             std::string_view user_id, std::vector<McpGap>* gaps);
   // An OpenAPI tool's call; `connected`: the user is active in its customer integration.
-  Result<ToolCallOutcome> CallOpenApi(const std::string& workspace_id, const UserTool& tool,
-                                      bool connected, std::string_view user_id,
-                                      const boost::json::object& arguments);
+  void StartOpenApi(const std::string& workspace_id, const UserTool& tool, bool connected,
+                    std::string_view user_id, const boost::json::object& arguments,
+                    bool may_block, CallDone done);
+  // The upstream's answer to an OpenAPI tool's call, as the call's outcome.
+  Result<ToolCallOutcome> OpenApiOutcome(const std::string& workspace_id, const UserTool& tool,
+                                         std::string_view user_id,
+                                         Result<net::StreamedResult> upstream);
   Result<ToolCallOutcome> CallMcp(const std::string& workspace_id, const UserTool& tool,
                                   std::string_view user_id, const boost::json::object& arguments);
   Result<NotConnected> ConnectLink(const std::string& workspace_id, const UserTool& tool,

@@ -283,7 +283,9 @@ class McpEndpointTest : public ToolServiceTest {
     request.headers.emplace_back("x-user-id", "u-1");
     if (!session.empty()) request.headers.emplace_back("mcp-session-id", session);
     if (!origin.empty()) request.headers.emplace_back("origin", origin);
-    return endpoint_.Handle(request, ws_);
+    http::Response response = endpoint_.Handle(request, ws_);
+    if (response.deferred) return response.deferred->Wait();  // a call under way
+    return response;
   }
   std::string Initialize(const char* capabilities = "{}") {
     http::Response response = Post(std::string(R"({"jsonrpc":"2.0","id":1,"method":"initialize",

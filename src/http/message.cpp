@@ -1,5 +1,7 @@
 #include "http/message.h"
 
+#include <cstring>
+
 namespace tr::http {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -42,6 +44,93 @@ std::string Response::Text() const {
   if (shared_body) text += *shared_body;
   text += body_end;
   return text;
+}
+
+void Deferred::Resolve(Response response) {
+  std::function<void(Response)> then;
+  {
+    std::lock_guard lock(mu_);
+    if (!then_) {
+      response_ = std::move(response);
+      resolved_cv_.notify_all();
+      return;
+    }
+    then = std::move(then_);
+  }
+  then(std::move(response));
+}
+
+void Deferred::When(std::function<void(Response)> then) {
+  std::optional<Response> response;
+  {
+    std::lock_guard lock(mu_);
+    if (!response_) {
+      then_ = std::move(then);
+      return;
+    }
+    response = std::move(response_);
+    response_.reset();
+  }
+  then(std::move(*response));
+}
+
+std::optional<Response> Deferred::TakeIfResolved() {
+  std::lock_guard lock(mu_);
+  std::optional<Response> response = std::move(response_);
+  response_.reset();
+  return response;
+}
+
+Response Deferred::Wait() {
+  std::unique_lock lock(mu_);
+  resolved_cv_.wait(lock, [&] { return response_.has_value(); });
+  Response response = std::move(*response_);
+  response_.reset();
+  return response;
+}
+
+namespace {
+
+// What a streamed answer delivered before it broke off: those bytes, then the break.
+class BrokenAfter final : public BodyReader {
+ public:
+  explicit BrokenAfter(std::string held) : held_(std::move(held)) {}
+  std::optional<size_t> Read(char* out, size_t max) override {
+    if (offset_ == held_.size()) return std::nullopt;
+    size_t n = std::min(max, held_.size() - offset_);
+    std::memcpy(out, held_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+ private:
+  std::string held_;
+  size_t offset_ = 0;
+};
+
+}  // namespace
+
+void ReadSmallStream(Response& response, uint64_t max_bytes, bool head_request) {
+  const int status = response.status;
+  if (!response.stream || !response.stream_length || *response.stream_length > max_bytes ||
+      head_request || status == 204 || status == 304 || status < 200) {
+    return;
+  }
+  std::string body(*response.stream_length, '\0');
+  size_t got = 0;
+  while (got < body.size()) {
+    std::optional<size_t> n = response.stream->Read(body.data() + got, body.size() - got);
+    if (!n || *n == 0) break;
+    got += *n;
+  }
+  if (got < body.size()) {
+    body.resize(got);
+    response.stream = std::make_shared<BrokenAfter>(std::move(body));
+    return;
+  }
+  response.stream.reset();  // the transfer has delivered everything: dropping it is free
+  response.stream_length.reset();
+  response.body = std::move(body);
 }
 
 std::string_view Request::Header(std::string_view name) const {

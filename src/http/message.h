@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,10 +41,20 @@ struct Request {
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string_view request_id;  // the caller's x-request-id, or one the server made
   std::string_view remote_address;
+  // False when the handler runs on an I/O thread (Dispatch::kInline): it must not wait for
+  // anything but a local read. A handler that finds it would have to (a token to refresh)
+  // answers Response::RunBlocking() before it has changed anything.
+  bool may_block = true;
+  // Set when the server runs the request a second time, on the pool, after the first run
+  // answered RunBlocking(): what the first run counted (the API key's rate limit) is not
+  // counted again.
+  bool again = false;
 
   // The first header named `name` (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
 };
+
+class Deferred;
 
 struct Response {
   int status = 200;
@@ -65,6 +77,13 @@ struct Response {
   // as is with true, with a 503 instead with false. The continuation may run on any thread.
   using Hold = std::function<void(std::function<void(bool)>)>;
   Hold hold;
+  // Set when the answer comes later (an outbound call under way): the server waits for it
+  // without holding a thread, then answers with it instead of this one (whose `route` it
+  // keeps for the log when the later one has none).
+  std::shared_ptr<Deferred> deferred;
+  // Set by a handler that ran inline (Request::may_block false) and would have to block: it
+  // did nothing, and the server runs the request again on its blocking pool.
+  bool run_blocking = false;
   // The route template for logs and metrics ("GET /v1/integrations/{cid}"): never the raw
   // path, which may carry a secret (a connect token) or personal data.
   std::string route;
@@ -75,7 +94,41 @@ struct Response {
 
   // The whole body as one string (for tests and checks; the server writes the parts).
   std::string Text() const;
+
+  static Response RunBlocking() {
+    Response response;
+    response.run_blocking = true;
+    return response;
+  }
 };
+
+// An answer that is not there yet (Response::deferred). Whoever finishes the work calls
+// Resolve() once, on any thread; the server calls When() once. Whichever comes second runs
+// the continuation, on its own thread, so neither waits for the other.
+class Deferred {
+ public:
+  void Resolve(Response response);
+  // Runs `then` with the answer: at once when it is already there, else on the thread that
+  // resolves it.
+  void When(std::function<void(Response)> then);
+  // The answer, when it was resolved already (a call that failed before it started).
+  std::optional<Response> TakeIfResolved();
+  // Waits for the answer (for callers that may block, and tests).
+  Response Wait();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable resolved_cv_;
+  std::optional<Response> response_;          // Guarded by mu_
+  std::function<void(Response)> then_;        // Guarded by mu_
+};
+
+// Turns a streamed answer of a known length up to `max_bytes` into a plain one by reading it
+// whole (a proxied answer: head and body then go out in one write, with no trip to a pool
+// per piece). The caller must be allowed to block, or know those bytes are already in. A
+// stream that breaks off stays a stream of what came, so the client still sees a truncated
+// message. Nothing changes for a HEAD answer (`head_request`), or one that has no body.
+void ReadSmallStream(Response& response, uint64_t max_bytes, bool head_request);
 
 // How a request is run, decided from its head (method and target) before its body is read.
 enum class Dispatch {
@@ -83,6 +136,8 @@ enum class Dispatch {
   kBlocking,   // on the blocking pool (a durable write, an outbound call)
   kStreaming,  // on the blocking pool, with the body streamed (Request::body_reader) up to
                // ServerOptions::max_stream_body_bytes instead of read whole
+  kStreamingInline,  // kInline when the head announces a small body (64 KiB at most) or
+                     // none, read whole; kStreaming otherwise
 };
 
 // The reason phrase of an HTTP status ("Not Found").

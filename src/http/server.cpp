@@ -92,6 +92,9 @@ constexpr size_t kStreamPieceBytes = 256 << 10;
 // thread that ran the handler, and answered like any other body (one write, no more trips
 // to the pool). Most proxied API answers are this small.
 constexpr uint64_t kPrefetchBytes = 64 << 10;
+// A Dispatch::kStreamingInline request whose body is at most this long is read whole and
+// runs inline; a longer one streams, on the pool.
+constexpr uint64_t kInlineBodyBytes = 64 << 10;
 // How long a pool thread waits for work before it ends (docs/architecture.md, "Threads").
 constexpr std::chrono::seconds kWorkerIdleTimeout{10};
 // What a connection's read buffer may hold beyond the head limit: read-ahead of pipelined
@@ -295,23 +298,6 @@ class SocketBodyReader final : public BodyReader {
   bool too_large_ = false;
 };
 
-// What a streamed answer delivered before it broke off: those bytes, then the break.
-class BrokenAfter final : public BodyReader {
- public:
-  explicit BrokenAfter(std::string held) : held_(std::move(held)) {}
-  std::optional<size_t> Read(char* out, size_t max) override {
-    if (offset_ == held_.size()) return std::nullopt;
-    size_t n = std::min(max, held_.size() - offset_);
-    std::memcpy(out, held_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-
- private:
-  std::string held_;
-  size_t offset_ = 0;
-};
-
 class Server::Impl {
  public:
   Impl(ServerOptions options, Handler handler, Classifier classify)
@@ -465,7 +451,14 @@ class Server::Impl {
       Request head;
       head.method = parser.get().method_string();
       head.target = parser.get().target();
-      const Dispatch dispatch = classify_(head);
+      Dispatch dispatch = classify_(head);
+      if (dispatch == Dispatch::kStreamingInline) {
+        // A small body of a known length (or none) is read whole; a larger one streams
+        // (its reads reserve room for large pieces: SocketBodyReader).
+        const bool small = !parser.chunked() &&
+                           parser.content_length().value_or(0) <= kInlineBodyBytes;
+        dispatch = small ? Dispatch::kInline : Dispatch::kStreaming;
+      }
       const size_t body_limit =
           dispatch == Dispatch::kStreaming ? options_.max_stream_body_bytes : options_.max_body_bytes;
       if (std::optional<Response> refusal = RefuseHead(parser, body_limit)) {
@@ -511,15 +504,31 @@ class Server::Impl {
         Request request = ViewOf(parser.get(), request_id, conn);
         request.body = parser.get().body();
         if (dispatch == Dispatch::kInline) {
+          request.may_block = false;
           response = Invoke(request);
-        } else {
-          Response handled = co_await Handle(request, conn, blocking_pool_, false);
+        }
+        if (dispatch != Dispatch::kInline || response.run_blocking) {
+          request.again = response.run_blocking;
+          request.may_block = true;
+          Response handled = co_await Handle(request, conn, blocking_pool_, head_request);
           response = std::move(handled);
         }
       }
 
+      if (response.deferred) {
+        const std::shared_ptr<Deferred>& deferred = response.deferred;
+        auto when_answered = [&deferred](std::function<void(Response)> then) {
+          deferred->When(std::move(then));
+        };
+        Response later = co_await AwaitValue<Response>(conn, when_answered);
+        if (later.route.empty()) later.route = std::move(response.route);
+        // A commit made before the call started (a token refreshed on the way) holds it too.
+        if (!later.hold) later.hold = std::move(response.hold);
+        if (later.run_blocking) later = ServerError(500, "Internal server error");
+        response = std::move(later);
+      }
       if (response.hold) {
-        const bool durable = co_await AwaitHold(conn, response.hold);
+        const bool durable = co_await AwaitValue<bool>(conn, response.hold);
         if (!durable) {
           std::string route = std::move(response.route);
           response = ServerError(503, "Database unavailable");
@@ -593,37 +602,9 @@ class Server::Impl {
                                    bool head_request) {
     co_await OnPool(pool);
     Response response = Invoke(request);
-    PrefetchSmallStream(response, head_request);
+    ReadSmallStream(response, kPrefetchBytes, head_request);
     co_await OnExecutor(conn);
     co_return response;
-  }
-
-  // Turns a streamed answer of a known length up to kPrefetchBytes into a plain one by
-  // reading it here, on the pool thread: the connection then writes head and body at once,
-  // with no trip to the pool per piece. A stream that breaks off stays a stream, holding
-  // what came, so that the client still sees a truncated message.
-  static void PrefetchSmallStream(Response& response, bool head_request) {
-    const int status = response.status;
-    if (!response.stream || !response.stream_length || *response.stream_length > kPrefetchBytes ||
-        head_request || status == 204 || status == 304 || status < 200) {
-      return;
-    }
-    std::string body(*response.stream_length, '\0');
-    size_t got = 0;
-    std::optional<size_t> n = 0;
-    while (got < body.size()) {
-      n = response.stream->Read(body.data() + got, body.size() - got);
-      if (!n || *n == 0) break;
-      got += *n;
-    }
-    if (got < body.size()) {
-      body.resize(got);
-      response.stream = std::make_shared<BrokenAfter>(std::move(body));
-      return;
-    }
-    response.stream.reset();  // the transfer has delivered everything: dropping it is free
-    response.stream_length.reset();
-    response.body = std::move(body);
   }
 
   // Moves the running coroutine to a pool thread: the pool runs the coroutine's completion
@@ -641,30 +622,33 @@ class Server::Impl {
     co_await asio::post(on_connection);
   }
 
-  // Waits until `hold` runs its continuation, holding no thread meanwhile, and comes back
-  // to the connection's I/O thread with what it said. The I/O thread's context counts the
+  // Waits until `start` hands the continuation it is given a value (on any thread), holding
+  // no thread meanwhile, and comes back to the connection's I/O thread with it: a durability
+  // `hold` (bool), or a `deferred` answer (Response). The I/O thread's context counts the
   // wait as work, so a stopping server does not finish before it.
-  static asio::awaitable<bool> AwaitHold(Connection& conn, const Response::Hold& hold) {
+  template <typename T, typename Start>
+  static asio::awaitable<T> AwaitValue(Connection& conn, const Start& start) {
     auto executor = conn.stream.get_executor();
-    auto initiation = [&hold, executor](auto handler) {
-          struct Waiting {
-            decltype(handler) resume;
-            asio::executor_work_guard<decltype(executor)> work;
-          };
-          // std::function needs a copyable callable; the coroutine's handler is move-only.
-          auto waiting = std::make_shared<Waiting>(
-              Waiting{std::move(handler), asio::make_work_guard(executor)});
-          hold([waiting, executor](bool ok) {
-            asio::post(executor, [waiting, ok] {
-              auto resume = std::move(waiting->resume);
-              waiting->work.reset();
-              std::move(resume)(ok);
-            });
-          });
-        };
-    const bool ok = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+    auto initiation = [&start, executor](auto handler) {
+      struct Waiting {
+        decltype(handler) resume;
+        asio::executor_work_guard<decltype(executor)> work;
+      };
+      // std::function needs a copyable callable; the coroutine's handler is move-only.
+      auto waiting = std::make_shared<Waiting>(
+          Waiting{std::move(handler), asio::make_work_guard(executor)});
+      start([waiting, executor](T value) {
+        auto held = std::make_shared<T>(std::move(value));
+        asio::post(executor, [waiting, held] {
+          auto resume = std::move(waiting->resume);
+          waiting->work.reset();
+          std::move(resume)(std::move(*held));
+        });
+      });
+    };
+    T value = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
         initiation, asio::use_awaitable);
-    co_return ok;
+    co_return value;
   }
 
   Response Invoke(const Request& request) {

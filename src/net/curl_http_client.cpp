@@ -109,4 +109,8 @@ Result<StreamedResult> CurlHttpClient::Stream(const HttpCall& call) {
   return StreamOnLoop(call, options_, loop_);
 }
 
+void CurlHttpClient::StartStream(HttpCall call, StreamReady ready, StreamDone done) {
+  StartStreamOnLoop(std::move(call), ready, options_, loop_, std::move(done));
+}
+
 }  // namespace tr::net

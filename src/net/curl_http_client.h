@@ -8,8 +8,8 @@
 // connections and TLS sessions, reused by every later call to the same origin. A client's
 // pool never serves another client, so two clients with different options (a private
 // network allowed or not, another CA) never share a connection.
-// Thread-safe: Send() and Stream() from any thread; they block the calling thread (never
-// the loop's) until the answer, or its head, is in.
+// Thread-safe: Send(), Stream() and StartStream() from any thread. Send() and Stream()
+// block the calling thread (never the loop's) until the answer, or its head, is in.
 #pragma once
 
 #include <chrono>
@@ -48,6 +48,9 @@ class CurlHttpClient final : public HttpClient {
   // from `call.body_reader` on the calling thread); the body's reader then takes pieces as
   // the loop receives them, pausing the transfer while it is behind.
   Result<StreamedResult> Stream(const HttpCall& call) override;
+  // `done` runs on the loop thread (net/transfer_loop.h), or at once when the call cannot
+  // start. Until then no thread waits for the call.
+  void StartStream(HttpCall call, StreamReady ready, StreamDone done) override;
 
  private:
   CurlOptions options_;

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -405,6 +406,116 @@ TEST(CurlHttpClientPoolTest, EachClientHasItsOwnPool) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message().find("--allow-private-network"), std::string::npos);
   EXPECT_EQ(server.Accepted(), 1);
+}
+
+// What StartStream() hands over: the status, and whether the body is whole, with the body
+// read on the loop thread as far as it may be read there without waiting.
+struct Started {
+  int status = 0;
+  bool whole = false;
+  std::string body;  // all of it when whole, else up to the ready bytes
+  std::unique_ptr<http::BodyReader> rest;
+  std::string error;
+};
+
+Started StartAndRead(CurlHttpClient& client, HttpCall call, size_t ready_bytes,
+                     bool only_declared = false) {
+  std::promise<Started> promise;
+  std::future<Started> started = promise.get_future();
+  StreamReady ready{ready_bytes, only_declared};
+  // Handed over with its head only (a body not declared short): nothing can be read yet.
+  const size_t readable = only_declared ? 0 : ready_bytes;
+  client.StartStream(std::move(call), ready, [&promise, ready_bytes = readable](Result<StreamedResult> r) {
+    Started out;
+    if (!r) {
+      out.error = r.error().message();
+      return promise.set_value(std::move(out));
+    }
+    out.status = r->status;
+    out.whole = r->whole;
+    if (r->whole) {
+      out.body = ReadAll(*r->body);
+      r->body.reset();  // here, before the test goes on to drop the client
+    } else {
+      char piece[16384];
+      while (out.body.size() < ready_bytes) {
+        std::optional<size_t> n = r->body->Read(piece, std::min(sizeof piece, ready_bytes - out.body.size()));
+        if (!n || *n == 0) break;
+        out.body.append(piece, *n);
+      }
+      out.rest = std::move(r->body);
+    }
+    promise.set_value(std::move(out));
+  });
+  // A read that waited on the loop thread would never end: fail instead of hanging.
+  if (started.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "StartStream's answer did not come (a read waited on the loop thread?)";
+    std::abort();
+  }
+  return started.get();
+}
+
+TEST(CurlHttpClientStartTest, AWholeAnswerIsReadToItsEndOnTheLoopThread) {
+  LoopbackServer server;
+  CurlHttpClient client(Loopback());
+  for (uint64_t n : {0u, 5u, 40000u, 300000u}) {
+    Started got = StartAndRead(client, Get(server, "/bytes/" + std::to_string(n)), 1 << 20);
+    ASSERT_TRUE(got.error.empty()) << got.error;
+    EXPECT_EQ(got.status, 200);
+    EXPECT_TRUE(got.whole) << n;
+    ASSERT_EQ(got.body.size(), n);
+    for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(got.body[i], ByteAt(i)) << i;
+  }
+  EXPECT_EQ(server.Accepted(), 1);  // pooled, as Send() and Stream() are
+}
+
+TEST(CurlHttpClientStartTest, ALargerAnswerComesWithItsReadyBytesAndTheRestStreams) {
+  LoopbackServer server;
+  CurlHttpClient client(Loopback());
+  const uint64_t n = 3 << 20;
+  Started got = StartAndRead(client, Get(server, "/bytes/" + std::to_string(n)), 1 << 20);
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  ASSERT_FALSE(got.whole);
+  ASSERT_EQ(got.body.size(), 1u << 20);
+  std::string all = got.body + ReadAll(*got.rest);  // the rest, on this thread
+  ASSERT_EQ(all.size(), n);
+  for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(all[i], ByteAt(i)) << i;
+}
+
+TEST(CurlHttpClientStartTest, TheHeadOfASlowAnswerComesAtOnce) {
+  LoopbackServer server;
+  CurlHttpClient client(Loopback());
+  // Without ready bytes the head is handed over while the server holds the rest back.
+  Started got = StartAndRead(client, Get(server, "/hold"), 0);
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  EXPECT_EQ(got.status, 200);
+  EXPECT_FALSE(got.whole);
+  // Asked for the body only when it is declared short: this one declares 1 MiB.
+  Started declared = StartAndRead(client, Get(server, "/hold"), 64 << 10, /*only_declared=*/true);
+  ASSERT_TRUE(declared.error.empty()) << declared.error;
+  EXPECT_FALSE(declared.whole);
+  server.Release();
+  const std::string rest = ReadAll(*got.rest);
+  EXPECT_EQ(rest.size(), 1048576u);
+  EXPECT_EQ(rest.substr(0, 5), "first");
+  EXPECT_EQ(ReadAll(*declared.rest).size(), 1048576u);
+  // One declared short comes whole.
+  Started small = StartAndRead(client, Get(server, "/bytes/40000"), 64 << 10, true);
+  EXPECT_TRUE(small.whole);
+  EXPECT_EQ(small.body.size(), 40000u);
+}
+
+TEST(CurlHttpClientStartTest, AFailedCallIsItsError) {
+  CurlHttpClient client(Loopback());
+  HttpCall call;
+  call.url = "http://127.0.0.1:1/nothing";  // nothing listens on port 1
+  Started got = StartAndRead(client, std::move(call), 1 << 20);
+  EXPECT_FALSE(got.error.empty());
+  CurlHttpClient strict(CurlOptions{});  // private addresses refused
+  LoopbackServer server;
+  got = StartAndRead(strict, Get(server, "/small"), 0);
+  EXPECT_NE(got.error.find("private"), std::string::npos) << got.error;
+  EXPECT_EQ(server.Accepted(), 0);
 }
 
 }  // namespace

@@ -42,13 +42,32 @@ struct StreamTransfer final : Transfer {
   using Transfer::Transfer;
   using Transfer::WakeLater;
   void Done(CURLcode code) override {
-    std::lock_guard lock(mu);
-    finished = true;
-    rc = code;
-    cv.notify_all();
+    {
+      std::lock_guard lock(mu);
+      finished = true;
+      rc = code;
+      cv.notify_all();
+    }
+    if (on_ready) DeliverIfReady();
   }
   // The callbacks change the state under `mu` and ask for a Wake() once curl is done.
-  void Wake() override { cv.notify_all(); }
+  void Wake() override {
+    cv.notify_all();
+    if (on_ready) DeliverIfReady();
+  }
+  // For StartStream: runs `on_ready` once the head and as much of the body as `ready` asks
+  // for are in, or the call ended. On the loop thread (or the caller's, when the loop had stopped).
+  void DeliverIfReady();
+
+  // StartStream's: the call's own copy of its body, what runs once ready (then cleared),
+  // and what the body's reader needs.
+  std::string owned_body;
+  StreamReady ready;
+  HttpClient::StreamDone on_ready;
+  std::weak_ptr<StreamTransfer> self;
+  std::shared_ptr<TransferLoop> loop;
+  // The most body that waits for its reader before the transfer pauses.
+  size_t queue_bytes = kStreamQueueBytes;
 
   HeaderList headers{nullptr, curl_slist_free_all};
   SocketGuard guard;  // the loop thread's; read once finished
@@ -117,7 +136,7 @@ size_t OnStreamBody(char* data, size_t size, size_t count, void* user) {
     s->too_large = true;
     return 0;
   }
-  if (!sending && s->queued >= kStreamQueueBytes) {
+  if (!sending && s->queued >= s->queue_bytes) {
     s->receive_paused = true;
     return CURL_WRITEFUNC_PAUSE;  // curl keeps `data` and offers it again on resume
   }
@@ -210,8 +229,11 @@ class CurlBodyReader final : public http::BodyReader {
 
   std::optional<size_t> Read(char* out, size_t max) override {
     std::unique_lock lock(s_->mu);
-    s_->cv.wait(lock, [&] { return s_->queued > 0 || s_->finished; });
+    // A body of a known length has ended once it is all received, before curl says so.
+    auto received_whole = [&] { return s_->body_length && s_->received >= *s_->body_length; };
+    s_->cv.wait(lock, [&] { return s_->queued > 0 || s_->finished || received_whole(); });
     if (s_->queued == 0) {
+      if (received_whole()) return 0;
       if (s_->rc != CURLE_OK || s_->too_large) return std::nullopt;
       return 0;
     }
@@ -223,7 +245,7 @@ class CurlBodyReader final : public http::BodyReader {
       s_->body_buffer.clear();
       s_->body_offset = 0;
     }
-    const bool resume = s_->receive_paused && s_->queued < kStreamQueueBytes;
+    const bool resume = s_->receive_paused && s_->queued < s_->queue_bytes;
     if (resume) s_->receive_paused = false;
     lock.unlock();
     if (resume) loop_->Resume(s_);
@@ -274,49 +296,88 @@ void FeedUntilHead(StreamTransfer& s, TransferLoop& loop,
   }
 }
 
-}  // namespace
-
-Result<StreamedResult> StreamOnLoop(const HttpCall& call, const CurlOptions& options,
-                                    const std::shared_ptr<TransferLoop>& loop) {
-  auto t = std::make_shared<StreamTransfer>(*loop);
-  t->head_request = call.method == "HEAD";
-  CURL* h = t->easy();
-  if (!h) return Error(Errc::kInternal, "cannot create an HTTP client");
+// Sets up `t`'s easy handle for `call`, whose body (given whole) curl reads in place from
+// `whole`. False when there is no easy handle.
+bool SetUp(StreamTransfer& t, const HttpCall& call, std::string_view whole,
+           const CurlOptions& options) {
+  t.head_request = call.method == "HEAD";
+  CURL* h = t.easy();
+  if (!h) return false;
+  StreamTransfer* const user = &t;
   bool has_body = false;
   bool chunked = false;
   if (call.body_reader) {
-    t->upload = call.body_reader;
-    t->upload_length = call.body_length;
+    t.upload = call.body_reader;
+    t.upload_length = call.body_length;
     has_body = call.body_length != uint64_t{0};
     chunked = has_body && !call.body_length;
-  } else if (!call.body.empty() || call.method == "POST" || call.method == "PUT") {
-    t->whole_body = call.body;
-    has_body = !call.body.empty();
+  } else if (!whole.empty() || call.method == "POST" || call.method == "PUT") {
+    t.whole_body = whole;
+    has_body = !whole.empty();
   }
-  t->headers = SetCommonOptions(h, call, has_body, chunked, t->guard, options);
-  const bool whole =
-      !t->upload && (!call.body.empty() || call.method == "POST" || call.method == "PUT");
-  if (t->upload || whole) {
+  t.headers = SetCommonOptions(h, call, has_body, chunked, t.guard, options);
+  const bool given_whole =
+      !t.upload && (!whole.empty() || call.method == "POST" || call.method == "PUT");
+  if (t.upload || given_whole) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, t->upload ? OnStreamUpload : OnWholeUpload);
-    curl_easy_setopt(h, CURLOPT_READDATA, t.get());
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, t.upload ? OnStreamUpload : OnWholeUpload);
+    curl_easy_setopt(h, CURLOPT_READDATA, user);
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnUploadSeek);
-    curl_easy_setopt(h, CURLOPT_SEEKDATA, t.get());
-    const std::optional<uint64_t> length = t->upload ? t->upload_length : t->whole_body.size();
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, user);
+    const std::optional<uint64_t> length = t.upload ? t.upload_length : t.whole_body.size();
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(length ? static_cast<curl_off_t>(*length) : -1));
     // POST sets the method curl uses for its own logic; the request line keeps ours.
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
   }
-  t->upload_done = !has_body;
+  t.upload_done = !has_body;
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnStreamBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, user);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnStreamHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, user);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
                    std::max<long>(1, static_cast<long>(call.stall_timeout.count() / 1000)));
+  return true;
+}
+
+}  // namespace
+
+void StreamTransfer::DeliverIfReady() {
+  std::optional<Result<StreamedResult>> out;
+  {
+    std::lock_guard lock(mu);
+    if (!head_done) {
+      if (!finished) return;
+      if (guard.refused) {
+        out.emplace(Error(Errc::kUnavailable, Refused()));
+      } else if (too_large) {
+        out.emplace(Error(Errc::kUnavailable, "response too large"));
+      } else {
+        out.emplace(Failed(rc));
+      }
+    } else {
+      const bool whole = finished || (body_length && received >= *body_length);
+      const bool declared_short = body_length && *body_length <= ready.bytes;
+      if (!whole && !upload_done) return;
+      if (!whole && !(ready.only_declared && !declared_short) && queued < ready.bytes) return;
+      handed_off = true;
+      out.emplace(StreamedResult{head.status, std::move(head.headers), nullptr});
+      (*out)->whole = whole;
+    }
+  }
+  HttpClient::StreamDone done = std::move(on_ready);
+  on_ready = nullptr;
+  if (*out) (*out)->body = std::make_unique<CurlBodyReader>(self.lock(), loop);
+  loop.reset();
+  done(std::move(*out));
+}
+
+Result<StreamedResult> StreamOnLoop(const HttpCall& call, const CurlOptions& options,
+                                    const std::shared_ptr<TransferLoop>& loop) {
+  auto t = std::make_shared<StreamTransfer>(*loop);
+  if (!SetUp(*t, call, call.body, options)) return Error(Errc::kInternal, "cannot create an HTTP client");
   loop->Prepare(*t);
   loop->Start(t, ConnectTimeout(call));
 
@@ -335,6 +396,23 @@ Result<StreamedResult> StreamOnLoop(const HttpCall& call, const CurlOptions& opt
   lock.unlock();
   result.body = std::make_unique<CurlBodyReader>(std::move(t), loop);
   return result;
+}
+
+void StartStreamOnLoop(HttpCall call, StreamReady ready, const CurlOptions& options,
+                       const std::shared_ptr<TransferLoop>& loop, HttpClient::StreamDone done) {
+  auto t = std::make_shared<StreamTransfer>(*loop);
+  t->owned_body = std::move(call.body);
+  if (!SetUp(*t, call, t->owned_body, options)) {
+    done(Error(Errc::kInternal, "cannot create an HTTP client"));
+    return;
+  }
+  t->ready = ready;
+  t->queue_bytes = std::max(kStreamQueueBytes, ready.bytes);
+  t->self = t;
+  t->loop = loop;
+  t->on_ready = std::move(done);
+  loop->Prepare(*t);
+  loop->Start(t, ConnectTimeout(call));
 }
 
 }  // namespace tr::net

@@ -19,4 +19,11 @@ class TransferLoop;
 Result<StreamedResult> StreamOnLoop(const HttpCall& call, const CurlOptions& options,
                                     const std::shared_ptr<TransferLoop>& loop);
 
+// The same without waiting (HttpClient::StartStream): `done` runs on the loop thread once
+// the head is in and as much of the body as `ready` asks for is queued, or the call failed.
+// Until then the body may queue up to `ready.bytes` (at least the usual 256 KiB) before the
+// transfer pauses. `call.body_reader` must be unset.
+void StartStreamOnLoop(HttpCall call, StreamReady ready, const CurlOptions& options,
+                       const std::shared_ptr<TransferLoop>& loop, HttpClient::StreamDone done);
+
 }  // namespace tr::net

@@ -30,6 +30,10 @@ std::optional<std::string> ReadWhole(http::BodyReader& reader, size_t limit) {
   }
 }
 
+void HttpClient::StartStream(HttpCall call, StreamReady, StreamDone done) {
+  done(Stream(call));
+}
+
 Result<StreamedResult> HttpClient::Stream(const HttpCall& call) {
   HttpCall whole = call;
   if (call.body_reader) {
@@ -41,7 +45,7 @@ Result<StreamedResult> HttpClient::Stream(const HttpCall& call) {
   auto result = Send(whole);
   if (!result) return result.error();
   return StreamedResult{result->status, std::move(result->headers),
-                        std::make_unique<StringBodyReader>(std::move(result->body))};
+                        std::make_unique<StringBodyReader>(std::move(result->body)), true};
 }
 
 std::string FormEncode(std::string_view value) {

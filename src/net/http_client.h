@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,9 +53,20 @@ struct StreamedResult {
   Headers headers;  // names lowercased
   // The body as it arrives: read it to its end, or drop it to abandon the call.
   std::unique_ptr<http::BodyReader> body;
+  // The body has arrived whole (or the call ended): reading it never waits.
+  bool whole = false;
 
   // The first header named `name` (lowercase), or "".
   std::string Header(std::string_view name) const;
+};
+
+// How much of an answer's body StartStream() waits for before it hands the answer over.
+struct StreamReady {
+  // The body's first `bytes`, or all of it when it is shorter...
+  size_t bytes = 0;
+  // ...but, when set, only for a body whose head declares it that short: a longer one, or
+  // one of unknown length, is handed over with its head (to be streamed as it comes).
+  bool only_declared = false;
 };
 
 class HttpClient {
@@ -70,6 +82,15 @@ class HttpClient {
   // then comes in pieces, so neither body is ever held whole. Same errors as Send().
   // This default buffers both bodies through Send() (enough for fakes in tests).
   virtual Result<StreamedResult> Stream(const HttpCall& call);
+
+  using StreamDone = std::function<void(Result<StreamedResult>)>;
+  // Stream() without waiting: `done` gets what Stream() would return, once the head is in
+  // and as much of the body as `ready` asks for can be read without waiting. It runs on the
+  // client's own thread, where it must not block, or on the calling thread before
+  // StartStream() returns. The call's body must be given whole (`body`, not
+  // `body_reader`); the client keeps its own copy of the call.
+  // This default runs Stream() on the calling thread (enough for fakes in tests).
+  virtual void StartStream(HttpCall call, StreamReady ready, StreamDone done);
 };
 
 // A body held whole, read in pieces.

@@ -176,8 +176,10 @@ class TransferLoop::Impl {
       if (stopping) break;
       int still_running = 0;
       curl_multi_perform(multi_, &still_running);
-      WakeAll();  // before ReadDone, which may drop the last reference to a transfer
+      // The ended first: a transfer whose head, body and end came in this step hears of it
+      // once, in Done(), rather than a Wake() with its body seemingly still under way.
       ReadDone();
+      WakeAll();
       const auto now = Clock::now();
       const auto next_deadline = ExpireWaiting(now);
       CloseIdle(now);
@@ -273,6 +275,10 @@ class TransferLoop::Impl {
 
   // Takes `t` out of the multi handle and tells it how it ended.
   void Finish(Transfer& t, CURLcode rc) {
+    if (t.wake_pending_) {  // Done() tells it all, and the transfer may go with it
+      std::erase(to_wake, &t);
+      t.wake_pending_ = false;
+    }
     curl_multi_remove_handle(multi_, t.easy_);
     t.in_multi_ = false;
     auto it = running_.find(t.easy_);

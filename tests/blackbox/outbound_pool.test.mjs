@@ -4,7 +4,8 @@
 // and an HTTPS upstream (a CA of the test's own, trusted through SSL_CERT_FILE) sees one
 // full TLS handshake for many calls, and a resumed session when a new connection is needed.
 // The address check still runs on every new connection, and the server's threads follow its
-// work: few when idle, more while calls wait, few again after.
+// work: few when idle, none more while calls wait for their upstream, more while answers
+// of unknown length stream, few again after.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,12 +24,18 @@ const IDLE_WORKER_SECONDS = 10;  // kWorkerIdleTimeout in src/http/server.cpp
 
 /**
  * An upstream that counts connections. Routes under /base: /item (a small JSON body),
- * /slow (the same after 150 ms), /close (answers, then closes the connection). With `tls`
+ * /slow (the same after 150 ms), /held (the same once `release` is resolved), /close
+ * (answers, then closes the connection). With `tls`
  * it is an HTTPS server, and records for each connection whether its TLS session was
  * resumed.
  */
 async function startCountingUpstream(name, tls) {
-  const state = { name, connections: 0, open: 0, peakOpen: 0, resumed: [], requests: 0 };
+  const state = { name, connections: 0, open: 0, peakOpen: 0, resumed: [], requests: 0, held: 0 };
+  state.release = Promise.withResolvers ? Promise.withResolvers() : (() => {
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    return { promise, resolve };
+  })();
   const handler = (req, res) => {
     state.requests += 1;
     const body = JSON.stringify({ upstream: name, path: req.url });
@@ -37,6 +44,10 @@ async function startCountingUpstream(name, tls) {
       res.end(body);
     };
     if (req.url.startsWith('/base/slow')) return setTimeout(send, 150);
+    if (req.url.startsWith('/base/held')) {
+      state.held += 1;
+      return state.release.promise.then(() => send());
+    }
     if (req.url.startsWith('/base/close')) return send({ connection: 'close' });
     return send();
   };
@@ -73,6 +84,7 @@ describe('outbound_pool', { concurrency: 1, timeout: scaled(180_000) }, () => {
     const tls = makeCertificates(ctx.dir);
     upstreams.a = await startCountingUpstream('a');
     upstreams.b = await startCountingUpstream('b');
+    upstreams.held = await startCountingUpstream('held');
     upstreams.tls = await startCountingUpstream('tls', tls);
     W = await ctx.workspace(undefined, 'pool');
     for (const [key, upstream] of Object.entries(upstreams)) {
@@ -111,6 +123,26 @@ describe('outbound_pool', { concurrency: 1, timeout: scaled(180_000) }, () => {
 
   test('an idle server runs a few threads, not pools of 64', () => {
     assert.ok(idleThreads <= 24, `${idleThreads} threads when idle`);
+  });
+
+  test(`a call waiting for its upstream holds no thread: ${POOL_BOUND} of them, none added`, async () => {
+    // Before any other call, so that no pool thread of an earlier one is still about. As many
+    // calls as the pool has connections for one origin, so that none waits for one.
+    const a = upstreams.held;
+    const before = threadsOf(server.proc.pid);
+    const calls = Promise.all(Array.from({ length: POOL_BOUND }, () => call('held', 'held')));
+    // Every call has reached the upstream and waits there for its answer.
+    const deadline = Date.now() + scaled(20_000);
+    while (a.held < POOL_BOUND && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(a.held, POOL_BOUND, 'the calls did not all reach the upstream');
+    const waiting = threadsOf(server.proc.pid);
+    a.release.resolve();
+    await calls;
+    // Before, each waiting call held a pool thread (64 at most). On PostgreSQL a request
+    // starts on the pool (a read is a round trip), so a burst of them starts pool threads, but
+    // each is free again once its call has started: fewer threads than calls.
+    const most = process.env.TOOLREGISTRY_TEST_PG_URL ? before + POOL_BOUND - 1 : before + 2;
+    assert.ok(waiting <= most, `${waiting} threads while ${POOL_BOUND} calls wait, ${before} before them`);
   });
 
   test('200 proxied calls in turn to one upstream use at most 2 connections', async () => {

@@ -8,11 +8,12 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 
 import { Context, request, assertError, rand, pipelined } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
-import { toolsUpstream, toolsDefinition } from '../peers/tools.mjs';
+import { toolsUpstream, toolsDefinition, mcpClient } from '../peers/tools.mjs';
 import { scaled } from '../lib/timeouts.mjs';
 
 describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
@@ -25,9 +26,11 @@ describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
   const integrationId = `tools-${rand(4)}`;
   const userId = `u-${rand()}`;
   const token = `tok_${rand(12)}`;
+  let releaseHeld;
+  const held = { waiting: 0, release: new Promise((resolve) => { releaseHeld = resolve; }) };
 
   before(async () => {
-    upstream = await toolsUpstream({ credentialOk: (rec) => rec.headers['x-token'] === `Token ${token}` });
+    upstream = await toolsUpstream({ credentialOk: (rec) => rec.headers['x-token'] === `Token ${token}`, held });
     W = await ctx.workspace(undefined, 'tools');
     W2 = await ctx.workspace(undefined, 'tools-other');
     await defineIntegration(ctx, W.workspaceId, toolsDefinition(integrationId, upstream));
@@ -60,6 +63,36 @@ describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
     }
     assert.equal(answers[3].text, answers[1].text);
     assert.ok(answers[1].json.some((v) => v.customerIntegrationId === cid));
+  });
+
+  test('tool calls waiting for their upstream hold no thread (REST and MCP)', async () => {
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))[1]);
+    const { client: mcp } = await mcpClient(server, W.apiKey, userId);
+    try {
+      const before = threads();
+      const rest = Array.from({ length: 12 }, () => call(name('getItem'), { userId, arguments: { id: 'held' } }));
+      const viaMcp = Array.from({ length: 12 }, () => mcp.callTool({ name: name('getItem'), arguments: { id: 'held' } }));
+      const deadline = Date.now() + scaled(20_000);
+      while (held.waiting < 24 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(held.waiting, 24, 'the calls did not all reach the upstream');
+      const waiting = threads();
+      releaseHeld();
+      for (const res of await Promise.all(rest)) {
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.json.id, 'held');
+      }
+      for (const result of await Promise.all(viaMcp)) {
+        assert.ok(!result.isError, JSON.stringify(result));
+        assert.equal(result.structuredContent.id, 'held');
+      }
+      // Before, each waiting call held a pool thread. On PostgreSQL a request starts on the
+      // pool (a read is a round trip), so a burst starts pool threads, each free again once
+      // its call has started: fewer threads than calls.
+      const most = process.env.TOOLREGISTRY_TEST_PG_URL ? before + 23 : before + 2;
+      assert.ok(waiting <= most, `${waiting} threads while 24 calls wait, ${before} before them`);
+    } finally {
+      await mcp.close();
+    }
   });
 
   test('GET /v1/tools lists the tools with their schema, annotations and connected', async () => {

@@ -22,10 +22,16 @@ import { startUpstream } from './lifecycle.mjs';
  *   GET  /api/status/{code}     that status, {error: "status <code>"}
  *   GET  /api/text              200 text/plain
  *   GET  /api/bulk/{n}          200 {n}
+ * With `held` ({waiting: 0, release: Promise}), GET /api/items/held counts itself in
+ * `held.waiting` and answers once `held.release` resolves.
  */
-export async function toolsUpstream({ credentialOk = () => true } = {}) {
-  return startUpstream((rec) => {
+export async function toolsUpstream({ credentialOk = () => true, held } = {}) {
+  return startUpstream(async (rec) => {
     if (!credentialOk(rec)) return { status: 401, body: JSON.stringify({ error: 'invalid_token' }) };
+    if (held && rec.method === 'GET' && rec.path === '/api/items/held') {
+      held.waiting += 1;
+      await held.release;
+    }
     const auth = rec.headers['x-token'] ?? rec.headers.authorization ?? null;
     const q = new URLSearchParams(rec.url.split('?')[1] ?? '');
     let m;
