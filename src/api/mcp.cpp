@@ -250,7 +250,7 @@ http::Response McpEndpoint::Post(const http::Request& request, Context& context)
       }
       answer = std::get<json::object>(std::move(page));
     } else {
-      answer = Dispatch(std::string(method->get_string()), params, context);
+      answer = Dispatch(std::string(method->get_string()));
     }
   }
   http::Response response = RpcAnswer(std::move(answer), *id);
@@ -288,8 +288,7 @@ json::object McpEndpoint::Initialize(const json::value& params, Context& context
        "link to connect it."}});
 }
 
-json::object McpEndpoint::Dispatch(const std::string& method, const json::value& params,
-                                   const Context& context) {
+json::object McpEndpoint::Dispatch(const std::string& method) {
   if (method == "ping") return RpcResult(json::object());
   if (method == "initialize") return RpcError(kInvalidRequest, "Already initialized");
   return RpcError(kMethodNotFound, "Method not found: " + method);

@@ -35,9 +35,9 @@ class McpEndpoint {
   struct Context;  // the request's workspace, user and session
   http::Response Post(const http::Request& request, Context& context);
   http::Response Delete(const http::Request& request, const Context& context);
-  // The answer to a JSON-RPC request: {"result"} or {"error"}.
-  boost::json::object Dispatch(const std::string& method, const boost::json::value& params,
-                               const Context& context);
+  // The answer to a JSON-RPC request other than initialize, tools/list and tools/call
+  // (ping, or an error): {"result"} or {"error"}.
+  boost::json::object Dispatch(const std::string& method);
   boost::json::object Initialize(const boost::json::value& params, Context& context,
                                  std::string& session_id);
   // tools/list: a JSON-RPC error ({"error"}), or the page's result serialized (kept and
