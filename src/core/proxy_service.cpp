@@ -109,10 +109,11 @@ struct CallerBody {
   std::unique_ptr<PrefixedReader> streamed;  // when the body is larger than kReplayableBytes
 };
 
-Result<CallerBody> ReadCallerBody(const ProxyRequest& request) {
+// A body held whole is moved out of `request`, not copied.
+Result<CallerBody> ReadCallerBody(ProxyRequest& request) {
   CallerBody body;
   if (!request.body_reader) {
-    body.whole = request.body;
+    body.whole = std::move(request.body);
     return body;
   }
   http::BodyReader& reader = *request.body_reader;

@@ -166,7 +166,9 @@ describe('outbound_pool', { concurrency: 1, timeout: scaled(180_000) }, () => {
     assert.ok(used <= POOL_BOUND, `${used} connections for 50 concurrent calls`);
     assert.ok(upstreams.b.peakOpen <= POOL_BOUND, `${upstreams.b.peakOpen} connections open at once`);
     assert.ok(used > 2, `${used} connections: the calls did not overlap`);
-    // Waiting calls hold threads while they wait, and only then.
+    // These answers are chunked (Node's writeHead + end): an answer of unknown length is
+    // written piece by piece from the streaming pool, so threads rise while they stream.
+    // (Waiting for the upstream holds none: the test before this one.)
     assert.ok(peakThreads > idleThreads, `${peakThreads} threads at most during the calls, ${idleThreads} idle`);
     // Afterwards the pool serves calls in turn on its open connections.
     const after = upstreams.b.connections;
