@@ -207,8 +207,9 @@ Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspac
   printer.BeginList("tools");
   auto warnings = tools::ReadTools(
       imported->definition.at("tools").at("openapi"), imported->integration_id, {}, imported->tools_source,
-      tools::ToolSchemas::kConvert, [&printer](tools::Tool&& tool) {
-        json::object item;
+      tools::ToolSchemas::kConvertForSink, [&printer](tools::Tool&& tool) {
+        // In the schema's own arena: moving it into the item copies nothing.
+        json::object item(tool.input_schema.storage());
         item["name"] = tool.name;
         item["description"] = tool.description;
         item["inputSchema"] = std::move(tool.input_schema);

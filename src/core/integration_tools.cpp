@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -111,7 +112,8 @@ Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
   const json::value* openapi = o->if_contains("openapi");
   if (!openapi || openapi->is_null())
     return Error(Errc::kInvalidArgument, doc_source + ": is required");
-  json::value parsed;
+  // Made in place: assigning a json::value would copy it into the heap, out of its arena.
+  std::optional<json::value> parsed;
   const json::value* document = openapi;
   if (openapi->is_string()) {
     std::string_view text = openapi->get_string();
@@ -129,8 +131,8 @@ Result<std::shared_ptr<const tools::ToolSet>> ReadIntegrationTools(
     }
     auto doc = tools::ParseDocumentText(text, doc_source);
     if (!doc) return doc.error();
-    parsed = std::move(*doc);
-    document = &parsed;
+    parsed.emplace(std::move(*doc));
+    document = &*parsed;
   } else if (!openapi->is_object()) {
     return Error(
         Errc::kInvalidArgument,

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <optional>
 #include <set>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -115,6 +117,25 @@ bool SameParameter(const Parameter& a, const Parameter& b) {
   return a.in == ParamIn::kHeader ? Lower(a.name) == Lower(b.name) : a.name == b.name;
 }
 
+// JSON values that go together (one tool): made from a buffer, with more taken from the
+// heap only past it, and dropped at once. Emptied by making the resource again: Boost 1.81's
+// monotonic_resource::release() keeps doubling the size of the block it takes next.
+class Arena {
+ public:
+  explicit Arena(size_t bytes) : bytes_(bytes) {}
+  // A storage for values that replace everything made from the last one.
+  json::storage_ptr Fresh() {
+    if (!buffer_) buffer_ = std::make_unique<unsigned char[]>(bytes_);
+    resource_.emplace(buffer_.get(), bytes_);
+    return json::storage_ptr(&*resource_);
+  }
+
+ private:
+  const size_t bytes_;
+  std::unique_ptr<unsigned char[]> buffer_;
+  std::optional<json::monotonic_resource> resource_;
+};
+
 // The converter's view of one document while it reads operations.
 class Reader {
  public:
@@ -144,8 +165,13 @@ class Reader {
   }
   // `schema` as a tool's schema; {} when the schemas are skipped.
   json::value Schema(const json::value& schema) {
-    return schemas_ == ToolSchemas::kConvert ? converter_.Convert(schema)
-                                             : json::value(json::object());
+    return schemas_ == ToolSchemas::kSkip ? json::value(json::object())
+                                          : converter_.Convert(schema);
+  }
+  // kConvertForSink: what follows is made in `arena`, emptied first (what it held before is
+  // gone by then: the last tool, or the last path's parameters).
+  void Use(Arena& arena) {
+    if (schemas_ == ToolSchemas::kConvertForSink) converter_.UseStorage(arena.Fresh());
   }
 
   const json::object& doc_;
@@ -155,6 +181,9 @@ class Reader {
   const ToolSchemas schemas_;
   AuthPlaces auth_;
   std::vector<std::string> warnings_;
+  // kConvertForSink: the parameters shared by one path's operations, and one tool.
+  Arena path_arena_{256 << 10};
+  Arena tool_arena_{1 << 20};
 };
 
 Status Reader::AddParameters(const json::value* list, std::string_view where,
@@ -195,7 +224,7 @@ Status Reader::AddParameters(const json::value* list, std::string_view where,
     }
     if (*in == ParamIn::kQuery && auth_.query.contains(name)) continue;
 
-    ReadParameter read;
+    ReadParameter read{Parameter{}, json::value(converter_.storage())};
     read.param.name = name;
     read.param.in = *in;
     read.param.style = std::string(StringAt(p, "style"));
@@ -286,6 +315,8 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
     return std::optional<Tool>();
   }
   converter_.StartTool();
+  Use(tool_arena_);
+  const json::storage_ptr& storage = converter_.storage();
   const std::string where = "paths." + std::string(path) + "." + std::string(method);
   if (auto added = AddParameters(op.if_contains("parameters"), where, params); !added) {
     return added.error();
@@ -310,14 +341,14 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
     }
   }
 
-  Tool tool;
+  Tool tool{.input_schema = json::object(storage)};
   tool.key = key;
   tool.operation.method = Upper(method);
   tool.operation.path = std::string(path);
   tool.description = Describe(op, method, path);
 
   // The body, as the property "body".
-  json::value body_schema;
+  json::value body_schema(storage);
   bool body_required = false;
   if (const json::value* body_ref = op.if_contains("requestBody")) {
     const json::value* body = converter_.Follow(*body_ref);
@@ -347,8 +378,8 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
   // already; then it is prefixed with its location.
   std::set<std::string> taken;
   if (tool.operation.has_body) taken.insert("body");
-  json::object properties;
-  json::array required;
+  json::object properties(storage);
+  json::array required(storage);
   for (int pass = 0; pass < 3; ++pass) {  // path, then query, then header keep names first
     for (auto& r : params) {
       if (static_cast<int>(r.param.in) != pass) continue;
@@ -386,7 +417,7 @@ Result<std::optional<Tool>> Reader::ReadOperation(std::string_view path, std::st
   } else {
     tool.name = ToolName(integration_id_ + "_" + std::string(method) + "_" + std::string(path));
   }
-  if (schemas_ == ToolSchemas::kConvert) tool.validator = SchemaValidator::Deferred();
+  if (schemas_ != ToolSchemas::kSkip) tool.validator = SchemaValidator::Deferred();
   return std::optional<Tool>(std::move(tool));
 }
 
@@ -407,6 +438,7 @@ Result<std::vector<std::string>> Reader::ReadAll(const ToolSelection& selection,
         continue;
       }
       const json::object& path_item = item->get_object();
+      Use(path_arena_);
       std::vector<ReadParameter> shared;
       if (auto added = AddParameters(path_item.if_contains("parameters"),
                                      "paths." + std::string(path), shared);

@@ -48,8 +48,11 @@ using ToolSink = std::function<void(Tool&& tool)>;
 
 // Whether ReadTools converts the schemas. kSkip checks everything else (the document's
 // shape, names, the selection) for a fraction of the time; the tools' input_schema is then
-// empty and they have no validator.
-enum class ToolSchemas { kConvert, kSkip };
+// empty and they have no validator. kConvertForSink converts them for a sink that is done
+// with each tool when it returns (it prints it): a tool's JSON values are then made in an
+// arena that is freed whole before the next tool, instead of one heap allocation each. Such
+// a sink must keep none of them.
+enum class ToolSchemas { kConvert, kConvertForSink, kSkip };
 
 // ToolsFromOpenApi one tool at a time, for documents whose tools are too large to hold
 // together (`integration import-openapi` prints each and drops it): every selected tool goes

@@ -143,7 +143,7 @@ json::value SchemaConverter::Convert(const json::value& schema) {
 json::value SchemaConverter::ConvertAt(const json::value& schema, int depth) {
   if (schema.is_bool()) return schema;
   const json::object* o = schema.if_object();
-  if (!o || depth > kMaxSchemaDepth || budget_ == 0) return json::object();
+  if (!o || depth > kMaxSchemaDepth || budget_ == 0) return json::object(sp_);
   --budget_;
   if (const json::value* ref = o->if_contains("$ref"); ref && ref->is_string()) {
     return ConvertRef(*o, ref->get_string(), depth);
@@ -155,12 +155,12 @@ json::value SchemaConverter::ConvertRef(const json::object& schema, std::string_
                                         int depth) {
   // A ref to a schema being inlined is a recursion: cut it off with {} (any value).
   if (std::find(expanding_.begin(), expanding_.end(), ref) != expanding_.end()) {
-    return json::object();
+    return json::object(sp_);
   }
   const json::value* target = Lookup(ref);
   if (!target) {
     Warn("$ref " + CutUtf8(ref, 200) + " is not a local reference that resolves; cut off with {}");
-    return json::object();
+    return json::object(sp_);
   }
   expanding_.emplace_back(ref);
   json::value resolved = ConvertAt(*target, depth + 1);
@@ -168,7 +168,7 @@ json::value SchemaConverter::ConvertRef(const json::object& schema, std::string_
   // 3.0 ignores a $ref's siblings; 3.1 applies them too (annotations are laid over the
   // target, assertions joined with allOf).
   if (openapi_30_ || schema.size() == 1) return resolved;
-  json::object siblings(schema);
+  json::object siblings(schema, sp_);
   siblings.erase("$ref");
   json::value rest = ConvertObject(siblings, depth);
   if (rest.get_object().empty()) return resolved;
@@ -180,11 +180,21 @@ json::value SchemaConverter::ConvertRef(const json::object& schema, std::string_
     for (const auto& kv : rest.get_object()) resolved.get_object()[kv.key()] = kv.value();
     return resolved;
   }
-  return json::object{{"allOf", json::array{std::move(resolved), std::move(rest)}}};
+  return Joined("allOf", std::move(resolved), std::move(rest));
+}
+
+json::value SchemaConverter::Joined(std::string_view keyword, json::value first,
+                                    json::value second) {
+  json::array both(sp_);
+  both.push_back(std::move(first));
+  both.push_back(std::move(second));
+  json::object joined(sp_);
+  joined[keyword] = std::move(both);
+  return joined;
 }
 
 json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
-  json::object out;
+  json::object out(sp_);
   for (const auto& [key, v] : in) {
     if (budget_ == 0) break;
     if (key == "type") {
@@ -214,7 +224,7 @@ json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
       if (v.is_array()) out[key] = DistinctStrings(v.get_array());
     } else if (key == "dependentRequired") {
       if (!v.is_object()) continue;
-      json::object deps;
+      json::object deps(sp_);
       for (const auto& [name, list] : v.get_object()) {
         if (list.is_array()) deps[name] = DistinctStrings(list.get_array());
       }
@@ -223,7 +233,7 @@ json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
       if (v.is_object() || v.is_bool()) out[key] = ConvertAt(v, depth + 1);
     } else if (key == "items") {
       if (v.is_array()) {  // the old tuple form
-        json::array list;
+        json::array list(sp_);
         for (const auto& item : v.get_array()) list.push_back(ConvertAt(item, depth + 1));
         out["prefixItems"] = std::move(list);
       } else if (v.is_object() || v.is_bool()) {
@@ -231,7 +241,7 @@ json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
       }
     } else if (In(key, kSchemaMapKeywords)) {
       if (!v.is_object()) continue;
-      json::object map;
+      json::object map(sp_);
       for (const auto& [name, sub] : v.get_object()) {
         if (budget_ == 0) break;
         map[name] = ConvertAt(sub, depth + 1);
@@ -239,7 +249,7 @@ json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
       out[key] = std::move(map);
     } else if (In(key, kSchemaListKeywords)) {
       if (!v.is_array() || v.get_array().empty()) continue;
-      json::array list;
+      json::array list(sp_);
       for (const auto& sub : v.get_array()) list.push_back(ConvertAt(sub, depth + 1));
       out[key] = std::move(list);
     }
@@ -276,7 +286,9 @@ json::value SchemaConverter::ConvertObject(const json::object& in, int depth) {
       }
     } else if (out.contains("allOf") || out.contains("oneOf") || out.contains("anyOf") ||
                out.contains("enum")) {
-      return json::object{{"anyOf", json::array{std::move(out), json::object{{"type", "null"}}}}};
+      json::object null_type(sp_);
+      null_type["type"] = "null";
+      return Joined("anyOf", std::move(out), std::move(null_type));
     }
   }
   return out;

@@ -37,6 +37,11 @@ class SchemaConverter {
   SchemaConverter(const boost::json::value& document, bool openapi_30)
       : document_(document), openapi_30_(openapi_30) {}
 
+  // Where Convert() makes its values from now on (the default: the heap). A reader whose
+  // tools live only as long as one call gives an arena here and frees it whole afterwards.
+  void UseStorage(boost::json::storage_ptr storage) { sp_ = std::move(storage); }
+  const boost::json::storage_ptr& storage() const { return sp_; }
+
   // Starts the value budget of one tool.
   void StartTool() {
     document_budget_ -= std::min(document_budget_, tool_budget_ - budget_);
@@ -57,11 +62,15 @@ class SchemaConverter {
   boost::json::value ConvertAt(const boost::json::value& schema, int depth);
   boost::json::value ConvertObject(const boost::json::object& schema, int depth);
   boost::json::value ConvertRef(const boost::json::object& schema, std::string_view ref, int depth);
+  // {keyword: [first, second]}, made where Convert() makes its values.
+  boost::json::value Joined(std::string_view keyword, boost::json::value first,
+                            boost::json::value second);
   const boost::json::value* Lookup(std::string_view ref) const;
   void Warn(std::string message);
 
   const boost::json::value& document_;
   const bool openapi_30_;
+  boost::json::storage_ptr sp_;
   size_t budget_ = kMaxToolSchemaValues;               // what the current tool may still add
   size_t tool_budget_ = kMaxToolSchemaValues;          // what it started with
   size_t document_budget_ = kMaxDocumentSchemaValues;  // what was left before it

@@ -306,5 +306,54 @@ TEST(OpenApiTest, ReadToolsStreamsTheSameToolsAndSkipsSchemasOnAsk) {
   EXPECT_EQ(refused.error().message(), "spec: paths: must be an object");
 }
 
+// kConvertForSink makes each tool's values in an arena emptied before the next one: the
+// schemas a sink sees are those kConvert makes, also for path-level parameters shared by
+// several operations, and for tools larger than the arena's own buffer (1 MiB).
+TEST(OpenApiTest, ReadToolsForASinkMakesTheSameSchemasInAnArena) {
+  std::string big_properties;
+  for (int i = 0; i < 1500; ++i) {
+    big_properties += (i ? "," : "") + std::string("\"p") + std::to_string(i) +
+                      "\":{\"type\":\"string\",\"description\":\"" + std::string(900, 'd') + "\"}";
+  }
+  const std::string text = R"({"openapi":"3.1.0","paths":{
+      "/things/{id}":{"parameters":[{"name":"id","in":"path","schema":{"$ref":"#/components/schemas/Id"}},
+                                    {"name":"trace","in":"header","schema":{"type":"string"}}],
+        "get":{"operationId":"getThing","parameters":[{"name":"fields","in":"query",
+               "schema":{"type":"array","items":{"type":"string","nullable":true}}}]},
+        "put":{"operationId":"putThing","requestBody":{"required":true,"content":{"application/json":
+               {"schema":{"$ref":"#/components/schemas/Thing","description":"the thing"}}}}},
+        "delete":{"operationId":"deleteThing"}},
+      "/big":{"post":{"operationId":"big","requestBody":{"content":{"application/json":
+               {"schema":{"$ref":"#/components/schemas/Big"}}}}},
+              "put":{"operationId":"big2","requestBody":{"content":{"application/json":
+               {"schema":{"$ref":"#/components/schemas/Big"}}}}}}},
+    "components":{"schemas":{
+      "Id":{"type":"string","minLength":1},
+      "Thing":{"type":"object","properties":{"id":{"$ref":"#/components/schemas/Id"},
+               "parent":{"$ref":"#/components/schemas/Thing"},
+               "kind":{"anyOf":[{"type":"integer"},{"type":"null"}]}},"required":["id","id"]},
+      "Big":{"type":"object","properties":{)" +
+                           big_properties + R"(}}}}})";
+  auto doc = ParseDocumentText(text, "spec.json");
+  ASSERT_TRUE(doc.ok());
+  auto whole = ToolsFromOpenApi(*doc, "things", {}, "spec.json");
+  ASSERT_TRUE(whole.ok());
+  std::vector<std::string> seen;
+  auto warnings = ReadTools(*doc, "things", {}, "spec.json", ToolSchemas::kConvertForSink,
+                            [&seen](Tool&& tool) {
+                              // Not the heap's: made in the reader's arena.
+                              EXPECT_FALSE(tool.input_schema.storage() == json::storage_ptr());
+                              seen.push_back(tool.name + " " + json::serialize(tool.input_schema));
+                            });
+  ASSERT_TRUE(warnings.ok());
+  ASSERT_EQ(seen.size(), 5u);
+  ASSERT_EQ(whole->tools.size(), seen.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], whole->tools[i].name + " " + json::serialize(whole->tools[i].input_schema));
+  }
+  EXPECT_GT(seen[3].size(), size_t{1} << 20);  // past the arena's buffer
+  EXPECT_NE(seen[0].find(R"("id":{"type":"string","minLength":1)"), std::string::npos) << seen[0];
+}
+
 }  // namespace
 }  // namespace tr::tools
