@@ -84,6 +84,30 @@ describe('mcp_remote', { concurrency: 1, timeout: scaled(120_000), skip: !everyt
     assert.ok(echo.inputSchema.properties.message, JSON.stringify(echo.inputSchema));
   });
 
+  // A request that must wait for a remote server (its tools are read from it) cannot run on
+  // the I/O thread: it stops there and runs again on the pool. The second run is the same
+  // request: it is not counted again against the key's rate limit.
+  test('a list run again on the pool counts once against the rate limit', async () => {
+    // 1 request per second per key, 4 at once; the limiter is this process's own.
+    const limited = await ctx.startServer({ extraArgs: ['--allow-private-network', '--rate-limit', '1', '--rate-burst', '4'] });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) {
+        const r = await request(limited, 'GET', `/v1/tools?userId=${userId}&customerIntegrationId=${cid}`, { key: W.apiKey });
+        statuses.push(r.status);
+      }
+      // Counted twice, the third would be refused (unless a second passed meanwhile).
+      assert.deepEqual(statuses, [200, 200, 200, 200]);
+      // The limit does apply: quick requests get a 429 once the bucket (4 at most) is empty.
+      for (let i = 0; i < 10 && !statuses.includes(429); i += 1) {
+        statuses.push((await request(limited, 'GET', '/v1/integrations', { key: W.apiKey })).status);
+      }
+      assert.ok(statuses.includes(429), `the limit never applied: ${statuses}`);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   test('REST calls: the MCP result as json, passed through', async () => {
     const echo = await call(name('echo'), { userId, arguments: { message: 'hello there' } });
     assert.equal(echo.status, 200, echo.text);
