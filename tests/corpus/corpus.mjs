@@ -85,20 +85,26 @@ export function classifyRefusal(line, file) {
   return { clear: false, reason: 'unclear', message };
 }
 
-function run(args, { env, timeoutMs }) {
+// stdout goes to `outFile`, read once the process has ended: the import's time is its own,
+// not that of this process, which may be busy checking another document's 127 MB of tools
+// and would otherwise leave a pipe full and the import waiting on it.
+function run(args, { env, timeoutMs, outFile }) {
   return new Promise((resolve) => {
-    const proc = spawn(args[0], args.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
+    const out = fs.openSync(outFile, 'w');
+    const proc = spawn(args[0], args.slice(1), { env, stdio: ['ignore', out, 'pipe'] });
+    fs.closeSync(out);
     let stderr = '';
     let timedOut = false;
-    proc.stdout.on('data', (c) => out.push(c));
+    const stdout = () => {
+      try { return fs.readFileSync(outFile, 'utf8'); } finally { fs.rmSync(outFile, { force: true }); }
+    };
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (c) => { if (stderr.length < 64 * 1024) stderr += c; });
     const timer = setTimeout(() => { timedOut = true; proc.kill('SIGKILL'); }, timeoutMs);
-    proc.once('error', (err) => { clearTimeout(timer); resolve({ code: -1, signal: null, stdout: '', stderr: String(err), timedOut }); });
+    proc.once('error', (err) => { clearTimeout(timer); resolve({ code: -1, signal: null, stdout: stdout(), stderr: String(err), timedOut }); });
     proc.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, timedOut });
+      resolve({ code, signal, stdout: stdout(), stderr, timedOut });
     });
   });
 }
@@ -126,12 +132,13 @@ export async function runCorpus(files, {
     let next = 0;
     const worker = async (w) => {
       const timeFile = path.join(tmp, `time-${w}`);
+      const outFile = path.join(tmp, `out-${w}`);
       for (let i = next++; i < files.length; i = next++) {
         const file = path.join(dir, files[i]);
         const importDoc = async (extra) => {
           fs.rmSync(timeFile, { force: true });
           const r = await run([TIME_BIN, '-o', timeFile, '-f', '%e %U %S %M', bin, 'integration', 'import-openapi',
-            '--workspace', workspaceId, '--file', file, '--json', '--database', database, ...extra], { env, timeoutMs });
+            '--workspace', workspaceId, '--file', file, '--json', '--database', database, ...extra], { env, timeoutMs, outFile });
           return judge(files[i], file, r, readTime(timeFile), ajv);
         };
         results[i] = await importDoc([]);
