@@ -40,7 +40,7 @@ struct TestServices {
         credentials(std::make_unique<CredentialService>(*store, *directory, keyring, clock, http,
                                                         credential_options)),
         proxy(std::make_unique<ProxyService>(*store, *directory, *credentials, http, clock)),
-        tools(std::make_unique<ToolService>(*store, *directory, *api, *proxy)),
+        tools(std::make_unique<ToolService>(*store, *api, *proxy)),
         mcp_sessions(std::make_unique<McpSessions>(*store, clock, api_options.public_url)) {}
 
   // A new workspace's id.

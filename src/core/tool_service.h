@@ -70,8 +70,8 @@ using ToolCallOutcome = std::variant<ToolCallResult, NotConnected>;
 
 class ToolService {
  public:
-  ToolService(Store& store, IntegrationDirectory& directory, ApiService& api, ProxyService& proxy)
-      : store_(store), directory_(directory), api_(api), proxy_(proxy), upstreams_(proxy) {}
+  ToolService(Store& store, ApiService& api, ProxyService& proxy)
+      : store_(store), api_(api), proxy_(proxy), upstreams_(proxy) {}
 
   // An upstream body is read up to this size; the rest is cut (truncated: true).
   static constexpr size_t kMaxBodyBytes = 1 << 20;
@@ -165,7 +165,6 @@ class ToolService {
                                    std::string_view user_id);
 
   Store& store_;
-  IntegrationDirectory& directory_;
   ApiService& api_;
   ProxyService& proxy_;
   McpUpstreams upstreams_;  // this node's sessions with remote MCP servers
