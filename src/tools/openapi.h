@@ -50,8 +50,8 @@ using ToolSink = std::function<void(Tool&& tool)>;
 // shape, names, the selection) for a fraction of the time; the tools' input_schema is then
 // empty and they have no validator. kConvertForSink converts them for a sink that is done
 // with each tool when it returns (it prints it): a tool's JSON values are then made in an
-// arena that is freed whole before the next tool, instead of one heap allocation each. Such
-// a sink must keep none of them.
+// arena that is freed whole before the next tool, instead of one heap allocation each, and
+// get no validator (they are never called). Such a sink must keep none of them.
 enum class ToolSchemas { kConvert, kConvertForSink, kSkip };
 
 // ToolsFromOpenApi one tool at a time, for documents whose tools are too large to hold

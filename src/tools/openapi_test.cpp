@@ -343,6 +343,7 @@ TEST(OpenApiTest, ReadToolsForASinkMakesTheSameSchemasInAnArena) {
                             [&seen](Tool&& tool) {
                               // Not the heap's: made in the reader's arena.
                               EXPECT_FALSE(tool.input_schema.storage() == json::storage_ptr());
+                              EXPECT_FALSE(tool.validator);
                               seen.push_back(tool.name + " " + json::serialize(tool.input_schema));
                             });
   ASSERT_TRUE(warnings.ok());
