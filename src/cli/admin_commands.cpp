@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/key_rotation.h"
 #include "tools/openapi.h"
+#include "tools/openapi_import.h"
 
 namespace tr::cli {
 
@@ -24,8 +25,9 @@ constexpr std::streamsize kMaxFileBytes = 1 << 20;
 // OpenAPI documents are not: the largest public ones are about 20 MB.
 constexpr std::streamsize kMaxDocumentBytes = 64 << 20;
 
+// `spare` bytes of capacity are left past the contents, for what the caller adds in place.
 Result<std::string> ReadSmallFile(const std::string& path,
-                                  std::streamsize max_bytes = kMaxFileBytes) {
+                                  std::streamsize max_bytes = kMaxFileBytes, size_t spare = 0) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
   std::string contents;
@@ -35,8 +37,10 @@ Result<std::string> ReadSmallFile(const std::string& path,
     return Error(Errc::kInvalidArgument,
                  fmt::format("{}: larger than {} MiB", path, max_bytes >> 20));
   }
-  contents.resize(static_cast<size_t>(std::min<std::uintmax_t>(ec ? max_bytes : size, max_bytes)) +
-                  1);
+  const auto expected =
+      static_cast<size_t>(std::min<std::uintmax_t>(ec ? max_bytes : size, max_bytes)) + 1;
+  contents.reserve(expected + spare);
+  contents.resize(expected);
   in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   if (in.bad()) return Error(Errc::kInvalidArgument, fmt::format("{}: cannot be read", path));
   contents.resize(static_cast<size_t>(in.gcount()));
@@ -193,7 +197,8 @@ CommandResult IntegrationDefine(AdminService& admin, const std::string& workspac
 Status IntegrationImportOpenApi(AdminService& admin, const std::string& workspace_id,
                                 const std::string& file, const std::string& integration_id,
                                 bool json) {
-  auto text = ReadSmallFile(file, kMaxDocumentBytes);
+  // With the room ImportOpenApi's definition text takes in the same buffer: no second copy.
+  auto text = ReadSmallFile(file, kMaxDocumentBytes, tools::kDefinitionFieldsRoom);
   if (!text) return text.error();
   auto imported = admin.ImportOpenApi(workspace_id, std::move(*text), file, integration_id);
   if (!imported) return imported.error();

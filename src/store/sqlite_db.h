@@ -32,6 +32,9 @@ class SqliteStatement {
 
   // Binds by 1-based index. Returns *this so binds chain.
   SqliteStatement& Bind(int index, std::string_view text);
+  // Without SQLite's copy of `text`, for values of many megabytes. REQUIRES: `text` outlives
+  // the statement's run (a binding left after it is cleared before the statement is reused).
+  SqliteStatement& BindUncopied(int index, std::string_view text);
   SqliteStatement& BindBlob(int index, std::string_view bytes);
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& BindNull(int index);

@@ -659,7 +659,7 @@ Status SqliteStore::PutCustomIntegration(const CustomIntegration& ci) {
     db.Prepare(kUpsertCustomIntegration)
         ->Bind(1, ci.workspace_id)
         .Bind(2, ci.integration_id)
-        .Bind(3, ci.definition_json)
+        .BindUncopied(3, ci.definition_json)
         .Bind(4, ci.updated_at)
         .Bind(5, ci.created_at)
         .Run();

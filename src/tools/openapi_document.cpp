@@ -1,12 +1,17 @@
 #include "tools/openapi_document.h"
 
+#include <sys/mman.h>
+
 #include <cmath>
+#include <cstdint>
 #include <exception>
+#include <new>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/storage_ptr.hpp>
 
 namespace tr::tools {
 
@@ -97,6 +102,46 @@ Result<json::value> Convert(const YAML::Node& node, int depth, YamlLimits& limit
   return json::value(nullptr);
 }
 
+constexpr std::size_t kPageBytes = 4096;
+// A document arena's first block (Boost's default); each next one is twice as large.
+constexpr std::size_t kFirstBlockBytes = 1024;
+
+constexpr std::size_t RoundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// Whether a block was mapped is told by its size alone: kHugePageBytes and more were.
+class LargeBlockResource final : public json::memory_resource {
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    if (bytes < kHugePageBytes) return Heap()->allocate(bytes, align);
+    // Mapped with a huge page to spare, then trimmed to start on a huge-page boundary.
+    const std::size_t length = RoundUp(bytes, kPageBytes);
+    void* mapped = mmap(nullptr, length + kHugePageBytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    auto* begin = static_cast<unsigned char*>(mapped);
+    auto* start = reinterpret_cast<unsigned char*>(
+        RoundUp(reinterpret_cast<std::uintptr_t>(begin), kHugePageBytes));
+    if (start != begin) munmap(begin, start - begin);
+    const std::size_t tail = begin + kHugePageBytes - start;
+    if (tail != 0) munmap(start + length, tail);
+    // Only whole huge pages: a block's last few bytes past its power of two (the arena's own
+    // header) stay on an ordinary page rather than make a 2 MiB one resident.
+    madvise(start, bytes / kHugePageBytes * kHugePageBytes, MADV_HUGEPAGE);
+    return start;
+  }
+
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+    if (bytes < kHugePageBytes) return Heap()->deallocate(p, bytes, align);
+    munmap(p, RoundUp(bytes, kPageBytes));
+  }
+
+  bool do_is_equal(const json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  static json::memory_resource* Heap() { return json::storage_ptr().get(); }
+};
+
 }  // namespace
 
 Result<json::value> ParseDocumentText(std::string_view text, std::string_view source) {
@@ -106,8 +151,10 @@ Result<json::value> ParseDocumentText(std::string_view text, std::string_view so
     options.max_depth = kMaxDocumentDepth;
     json::error_code ec;
     // One arena for the document: parsed fast, freed at once. Tools copy what they keep.
-    json::value doc =
-        json::parse(text, ec, json::make_shared_resource<json::monotonic_resource>(), options);
+    json::value doc = json::parse(
+        text, ec,
+        json::make_shared_resource<json::monotonic_resource>(kFirstBlockBytes, LargeBlocks()),
+        options);
     if (ec) {
       return Error(Errc::kInvalidArgument,
                    std::string(source) + ": not valid JSON (" + ec.message() + ")");
@@ -129,6 +176,11 @@ Result<json::value> ParseDocumentText(std::string_view text, std::string_view so
   } catch (const std::exception&) {
     return Error(Errc::kInvalidArgument, std::string(source) + ": not valid YAML");
   }
+}
+
+json::memory_resource* LargeBlocks() {
+  static LargeBlockResource resource;
+  return &resource;
 }
 
 }  // namespace tr::tools

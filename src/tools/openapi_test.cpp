@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -87,6 +91,42 @@ std::string ErrorOf(std::string_view text, const ToolSelection& selection = {}) 
   if (!doc) return doc.error().message();
   auto set = ToolsFromOpenApi(*doc, "pets", selection, "spec");
   return set.ok() ? "" : set.error().message();
+}
+
+TEST(OpenApiTest, LargeBlocksAreHugePageAlignedAndSmallOnesFromTheHeap) {
+  boost::json::memory_resource* blocks = LargeBlocks();
+  // The arena's blocks are a power of two and its own header: the sizes it asks for.
+  for (size_t bytes : {size_t{1024} + 32, kHugePageBytes - 1, kHugePageBytes + 32,
+                       4 * kHugePageBytes + 32, size_t{3} << 20}) {
+    void* p = blocks->allocate(bytes, alignof(std::max_align_t));
+    ASSERT_NE(p, nullptr);
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    EXPECT_EQ(address % alignof(std::max_align_t), 0u) << bytes;
+    if (bytes >= kHugePageBytes) {
+      EXPECT_EQ(address % kHugePageBytes, 0u) << bytes;
+    }
+    std::memset(p, 0xab, bytes);  // every byte is writable (ASan and a fault would tell)
+    blocks->deallocate(p, bytes, alignof(std::max_align_t));
+  }
+}
+
+TEST(OpenApiTest, ALargeDocumentParsesInItsArenaAsItDoesOnTheHeap) {
+  // Tens of thousands of operations: a text past one huge page, its tree (larger than the
+  // text) on blocks of LargeBlocks() that are mapped.
+  std::string text = R"({"openapi":"3.0.0","servers":[{"url":"https://x.test"}],"paths":{)";
+  for (int i = 0; i < 30000; ++i) {
+    text += (i ? "," : "") + fmt::format(R"("/p{0}":{{"get":{{"operationId":"op{0}",)"
+                                         R"("parameters":[{{"name":"q","in":"query"}}]}}}})",
+                                         i);
+  }
+  text += "}}";
+  ASSERT_GT(text.size(), kHugePageBytes);
+  auto doc = ParseDocumentText(text, "spec.json");
+  ASSERT_TRUE(doc.ok()) << doc.error().message();
+  EXPECT_EQ(*doc, boost::json::parse(text));
+  auto set = ToolsFromOpenApi(*doc, "big", {}, "spec.json");
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(set->tools.size(), 30000u);
 }
 
 TEST(OpenApiTest, NamesDescriptionsAndAnnotations) {
