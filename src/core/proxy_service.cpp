@@ -1,5 +1,6 @@
 #include "core/proxy_service.h"
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -117,15 +118,24 @@ Result<CallerBody> ReadCallerBody(ProxyRequest& request) {
     return body;
   }
   http::BodyReader& reader = *request.body_reader;
-  char piece[16 << 10];
+  // Read in place, in pieces as large as the server reads ahead (each read the socket needs is
+  // a trip to the connection's I/O thread), into room for the whole body when its length is
+  // known: no regrowth, and no copy of what was read at each doubling.
+  constexpr size_t kPieceBytes = 64 << 10;
+  if (request.body_length) {
+    body.whole.reserve(
+        std::min<uint64_t>(*request.body_length, ProxyService::kReplayableBytes + 1) + kPieceBytes);
+  }
   while (body.whole.size() <= ProxyService::kReplayableBytes) {
-    std::optional<size_t> n = reader.Read(piece, sizeof piece);
+    const size_t held = body.whole.size();
+    body.whole.resize(held + kPieceBytes);
+    std::optional<size_t> n = reader.Read(body.whole.data() + held, kPieceBytes);
+    body.whole.resize(held + n.value_or(0));
     if (!n) {
       if (reader.TooLarge()) return Error(Errc::kTooLarge, "Request body too large");
       return Error(Errc::kInvalidArgument, "The request body could not be read");
     }
     if (*n == 0) return body;
-    body.whole.append(piece, *n);
   }
   body.streamed = std::make_unique<PrefixedReader>(std::move(body.whole), reader);
   return body;
@@ -256,8 +266,10 @@ void ProxyService::Try(const std::shared_ptr<Forwarding>& f, bool may_block) {
   if (f->streamed) {
     call.body_reader = f->streamed.get();
     call.body_length = f->request.body_length;
+  } else if (f->auth_type == AuthType::kOAuth2 && f->attempt == 0) {
+    call.body = f->whole_body;  // a refused token's retry sends it again (Answered)
   } else {
-    call.body = f->whole_body;
+    call.body = std::move(f->whole_body);  // the last attempt: up to 1 MiB not copied
   }
   call.timeout = kUpstreamTimeout;
   call.stall_timeout = kUpstreamStallTimeout;
