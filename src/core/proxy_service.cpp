@@ -185,6 +185,10 @@ struct ProxyService::Forwarding {
   int attempt = 0;
   net::StreamReady ready;
   ForwardDone done;
+
+  // Whether an upstream 401 to this try is refreshed and tried again, with the same body: an
+  // OAuth2 first try whose body is held whole (a streamed one cannot be sent twice).
+  bool MayRetry() const { return auth_type == AuthType::kOAuth2 && attempt == 0 && !streamed; }
 };
 
 Result<net::StreamedResult> ProxyService::Forward(const std::string& workspace_id,
@@ -266,8 +270,8 @@ void ProxyService::Try(const std::shared_ptr<Forwarding>& f, bool may_block) {
   if (f->streamed) {
     call.body_reader = f->streamed.get();
     call.body_length = f->request.body_length;
-  } else if (f->auth_type == AuthType::kOAuth2 && f->attempt == 0) {
-    call.body = f->whole_body;  // a refused token's retry sends it again (Answered)
+  } else if (f->MayRetry()) {
+    call.body = f->whole_body;  // the retry sends it again
   } else {
     call.body = std::move(f->whole_body);  // the last attempt: up to 1 MiB not copied
   }
@@ -328,8 +332,7 @@ void ProxyService::Answered(const std::shared_ptr<Forwarding>& f,
     return;
   }
   // A streamed body has been sent and cannot be sent again: its 401 is the answer.
-  if (response->status == 401 && f->auth_type == AuthType::kOAuth2 && f->attempt == 0 &&
-      !f->streamed) {
+  if (response->status == 401 && f->MayRetry()) {
     // The token may have been revoked or expired early: refresh once and retry once. The
     // refresh calls the provider and writes, so it runs on the pool, never on the outbound
     // client's thread (which may be this one).
