@@ -384,6 +384,10 @@ class Server::Impl {
         }
         continue;
       }
+      // Our writes are whole answers or large pieces of one: Nagle's algorithm would only
+      // hold a piece's last segment back until the client's delayed ACK (40 ms).
+      boost::system::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       auto conn = std::make_shared<Connection>(std::move(socket));
       Register(conn);
       // Serve takes the connection by reference (coroutine parameters are references or
