@@ -81,11 +81,12 @@ Result<CustomerIntegration> ApiService::FindOwned(const std::string& workspace_i
                                                   std::string_view cid) {
   if (!IsUuidV4(cid)) return CustomerIntegrationNotFound();
   const std::string id(cid);
-  auto ci = customer_integrations_.GetOrLoad(id, store_.ChangeStamp(),
-                                             [&] { return store_.FindCustomerIntegration(id); });
-  if (!ci) return ci.error();
-  if (!*ci || (*ci)->workspace_id != workspace_id) return CustomerIntegrationNotFound();
-  return std::move(**ci);
+  auto view = directory_.ViewById(id);
+  if (!view) return view.error();
+  if (!*view || (*view)->customer_integration.workspace_id != workspace_id) {
+    return CustomerIntegrationNotFound();
+  }
+  return std::move((*view)->customer_integration);
 }
 
 Result<IntegrationUser> ApiService::GetUser(const std::string& workspace_id, std::string_view cid,

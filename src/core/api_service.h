@@ -81,10 +81,10 @@ class ApiService {
   ApiServiceOptions options_;
   RateLimiter limiter_;
   RateLimiter auth_failures_;  // by client address: brute force of API keys
-  // Found API keys by hash (revoked ones too), and customer integrations by id. Unknown
-  // ones are not kept, so guessing cannot fill the caches.
+  // Found API keys by hash (revoked ones too); customer integrations are kept by the
+  // directory (IntegrationDirectory::ViewById). Unknown ones are not kept, so guessing
+  // cannot fill the caches.
   StampedCache<ApiKeyRecord> keys_;
-  StampedCache<CustomerIntegration> customer_integrations_;
   std::mutex key_use_mu_;
   // Key id -> when this process last recorded its use. Guarded by key_use_mu_
   std::map<std::string, int64_t> key_use_recorded_;

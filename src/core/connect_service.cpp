@@ -108,12 +108,10 @@ Status ConnectService::PrepareConnect(const CustomerIntegration& ci) {
 
 Result<ConnectService::Loaded> ConnectService::Load(std::optional<ConnectSession> session) {
   if (!session) return Error(Errc::kNotFound, "invalid_session");
-  auto ci = store_.FindCustomerIntegration(session->customer_integration_id);
-  if (!ci) return ci.error();
-  if (!*ci) return Error(Errc::kNotFound, "invalid_session");
-  auto view = directory_.View(std::move(**ci));
+  auto view = directory_.ViewById(session->customer_integration_id);
   if (!view) return view.error();
-  return Loaded{std::move(*session), std::move(view->customer_integration), view->definition};
+  if (!*view) return Error(Errc::kNotFound, "invalid_session");
+  return Loaded{std::move(*session), std::move((*view)->customer_integration), (*view)->definition};
 }
 
 ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::string error_code,

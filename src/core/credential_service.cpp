@@ -83,16 +83,17 @@ CredentialService::CredentialService(Store& store, IntegrationDirectory& directo
 Result<CredentialService::UserContext> CredentialService::LoadUser(
     const std::string& customer_integration_id, const std::string& user_id,
     const std::string* workspace_id, bool require_active) {
-  auto ci = store_.FindCustomerIntegration(customer_integration_id);
-  if (!ci) return ci.error();
-  if (!*ci || (workspace_id && (*ci)->workspace_id != *workspace_id)) {
+  auto found = directory_.ViewById(customer_integration_id);
+  if (!found) return found.error();
+  if (!*found || (workspace_id && (*found)->customer_integration.workspace_id != *workspace_id)) {
     return Error(Errc::kNotFound, "Customer integration not found");
   }
+  IntegrationView* view = &**found;
   if (require_active) {
-    if (auto active = RequireActiveIntegration((*ci)->active); !active) return active.error();
+    if (auto active = RequireActiveIntegration(view->customer_integration.active); !active) {
+      return active.error();
+    }
   }
-  auto view = directory_.View(std::move(**ci));
-  if (!view) return view.error();
   if (!view->definition->Configured(view->customer_integration.auth_type)) {
     spdlog::error("customer integration {}: its definition is missing or no longer valid",
                   customer_integration_id);

@@ -77,6 +77,21 @@ Result<IntegrationView> IntegrationDirectory::View(CustomerIntegration ci) {
   return IntegrationView{std::move(ci), std::move(def)};
 }
 
+Result<std::optional<IntegrationView>> IntegrationDirectory::ViewById(
+    const std::string& customer_integration_id) {
+  // Read before the row is (core/stamped_cache.h).
+  const std::optional<uint64_t> stamp = store_.ChangeStamp();
+  return views_.GetOrLoad(customer_integration_id, stamp,
+                          [&]() -> Result<std::optional<IntegrationView>> {
+                            auto ci = store_.FindCustomerIntegration(customer_integration_id);
+                            if (!ci) return ci.error();
+                            if (!*ci) return std::optional<IntegrationView>();
+                            auto view = View(std::move(**ci));
+                            if (!view) return view.error();
+                            return std::optional<IntegrationView>(std::move(*view));
+                          });
+}
+
 Result<std::vector<IntegrationView>> IntegrationDirectory::Views(
     std::vector<CustomerIntegration> list) {
   std::vector<IntegrationView> views;

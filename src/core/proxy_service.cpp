@@ -220,16 +220,15 @@ void ProxyService::Start(const std::string& workspace_id, std::string_view cid,
 
 Status ProxyService::Prepare(Forwarding& f, bool may_block) {
   if (!IsUuidV4(f.cid)) return Error(Errc::kNotFound, "Customer integration not found");
-  auto ci = store_.FindCustomerIntegration(f.cid);
-  if (!ci) return ci.error();
-  if (!*ci || (*ci)->workspace_id != f.workspace_id) {
+  auto view = directory_.ViewById(f.cid);
+  if (!view) return view.error();
+  if (!*view || (*view)->customer_integration.workspace_id != f.workspace_id) {
     return Error(Errc::kNotFound, "Customer integration not found");
   }
-  if (auto active = RequireActiveIntegration((*ci)->active); !active) return active.error();
-  auto view = directory_.View(std::move(**ci));
-  if (!view) return view.error();
-  f.definition = view->definition;
-  f.auth_type = view->customer_integration.auth_type;
+  const CustomerIntegration& ci = (*view)->customer_integration;
+  if (auto active = RequireActiveIntegration(ci.active); !active) return active.error();
+  f.definition = (*view)->definition;
+  f.auth_type = ci.auth_type;
   const IntegrationDefinition& def = *f.definition;
 
   std::string base = def.api_base_url;
