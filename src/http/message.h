@@ -27,6 +27,11 @@ class BodyReader {
   // Up to `max` bytes into `out`: the count read, 0 at the end of the body, or nullopt
   // when the body broke off (the peer went away, a timeout, over the size limit).
   virtual std::optional<size_t> Read(char* out, size_t max) = 0;
+  // Read() if it would answer at once, else kWouldWait without reading: the server takes
+  // what is already there on its I/O thread and waits for the rest on a pool thread. The
+  // default is for readers that cannot tell.
+  static constexpr size_t kWouldWait = static_cast<size_t>(-1);
+  virtual std::optional<size_t> ReadNow(char* /*out*/, size_t /*max*/) { return kWouldWait; }
   // Whether the body broke off because it was larger than allowed.
   virtual bool TooLarge() const { return false; }
 };

@@ -709,9 +709,13 @@ class Server::Impl {
     if (piece.empty()) piece.resize(1);  // a read past a zero length must still be seen
     uint64_t sent = 0;
     while (true) {
-      co_await OnPool(streaming_pool_);
-      std::optional<size_t> got = response.stream->Read(piece.data(), piece.size());
-      co_await OnExecutor(conn);
+      // What has come is taken here; only a wait for more goes to the pool.
+      std::optional<size_t> got = response.stream->ReadNow(piece.data(), piece.size());
+      if (got == BodyReader::kWouldWait) {
+        co_await OnPool(streaming_pool_);
+        got = response.stream->Read(piece.data(), piece.size());
+        co_await OnExecutor(conn);
+      }
       if (!got) co_return false;
       if (*got == 0) break;
       sent += *got;

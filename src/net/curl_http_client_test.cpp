@@ -365,6 +365,30 @@ TEST(CurlHttpClientPoolTest, DroppingTheReaderAbandonsItsCallOnly) {
   EXPECT_EQ(server.Accepted(), 2);
 }
 
+TEST(CurlHttpClientPoolTest, ReadNowTakesWhatHasComeAndNeverWaits) {
+  LoopbackServer server;
+  CurlHttpClient client(Loopback());
+  auto held = client.Stream(Get(server, "/hold"));
+  ASSERT_TRUE(held.ok()) << held.error().message();
+  http::BodyReader& body = *held->body;
+  char piece[16384];
+  // "first" has come (or comes soon); after it, nothing until the server is released.
+  ASSERT_TRUE(Eventually([&] { return body.ReadNow(piece, 5) != http::BodyReader::kWouldWait; }));
+  EXPECT_EQ(std::string(piece, 5), "first");
+  EXPECT_EQ(body.ReadNow(piece, sizeof piece), http::BodyReader::kWouldWait);
+  server.Release();
+  size_t total = 5;
+  while (true) {
+    std::optional<size_t> n = body.ReadNow(piece, sizeof piece);
+    if (n == http::BodyReader::kWouldWait) n = body.Read(piece, sizeof piece);
+    ASSERT_TRUE(n.has_value());
+    if (*n == 0) break;
+    total += *n;
+  }
+  EXPECT_EQ(total, 1048576u);
+  EXPECT_EQ(body.ReadNow(piece, sizeof piece), 0u);  // the end, at once, however often asked
+}
+
 TEST(CurlHttpClientPoolTest, ACallThatGetsNoConnectionInTimeIsAGatewayTimeout) {
   LoopbackServer server;
   CurlOptions options = Loopback();

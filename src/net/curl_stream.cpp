@@ -222,18 +222,33 @@ class CurlBodyReader final : public http::BodyReader {
       s_->cancelled = true;
       // A body received whole ends its transfer by itself (its connection goes back to the
       // pool); only a transfer still receiving is ended, and its connection closed.
-      running = !s_->finished && !(s_->body_length && s_->received >= *s_->body_length);
+      running = !s_->finished && !ReceivedWhole();
     }
     if (running) loop_->Cancel(s_);
   }
 
   std::optional<size_t> Read(char* out, size_t max) override {
     std::unique_lock lock(s_->mu);
-    // A body of a known length has ended once it is all received, before curl says so.
-    auto received_whole = [&] { return s_->body_length && s_->received >= *s_->body_length; };
-    s_->cv.wait(lock, [&] { return s_->queued > 0 || s_->finished || received_whole(); });
+    s_->cv.wait(lock, [&] { return Answers(); });
+    return Take(lock, out, max);
+  }
+
+  std::optional<size_t> ReadNow(char* out, size_t max) override {
+    std::unique_lock lock(s_->mu);
+    if (!Answers()) return kWouldWait;
+    return Take(lock, out, max);
+  }
+
+ private:
+  // A body of a known length has ended once it is all received, before curl says so.
+  bool ReceivedWhole() const { return s_->body_length && s_->received >= *s_->body_length; }
+  // Whether Read() has its answer. REQUIRES: s_->mu held.
+  bool Answers() const { return s_->queued > 0 || s_->finished || ReceivedWhole(); }
+
+  // Read()'s answer, once Answers(). REQUIRES: `lock` holds s_->mu; it is released.
+  std::optional<size_t> Take(std::unique_lock<std::mutex>& lock, char* out, size_t max) {
     if (s_->queued == 0) {
-      if (received_whole()) return 0;
+      if (ReceivedWhole()) return 0;
       if (s_->rc != CURLE_OK || s_->too_large) return std::nullopt;
       return 0;
     }
@@ -252,7 +267,6 @@ class CurlBodyReader final : public http::BodyReader {
     return n;
   }
 
- private:
   std::shared_ptr<StreamTransfer> s_;
   std::shared_ptr<TransferLoop> loop_;
 };
