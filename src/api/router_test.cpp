@@ -79,7 +79,7 @@ class RouterTest : public testing::Test {
                                                 ConnectOptions{kPublicUrl});
     credentials_ = std::make_unique<CredentialService>(*store_, *directory_, keyring_, clock_,
                                                       http_, CredentialOptions{});
-    proxy_ = std::make_unique<ProxyService>(*store_, *directory_, *credentials_, http_, clock_);
+    proxy_ = std::make_unique<ProxyService>(*directory_, *credentials_, http_, clock_);
     tools_ = std::make_unique<ToolService>(*store_, *api_, *proxy_);
     mcp_sessions_ = std::make_unique<McpSessions>(*store_, clock_, kPublicUrl);
     router_ = std::make_unique<Router>(*api_, *connect_, *credentials_, *proxy_, *tools_,

@@ -201,7 +201,7 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   credential_options.aws = options.aws;
   credentials = std::make_unique<CredentialService>(*rt.store, *rt.directory, *rt.keyring, rt.clock,
                                                     http_client, credential_options);
-  proxy = std::make_unique<ProxyService>(*rt.store, *rt.directory, *credentials, http_client, rt.clock);
+  proxy = std::make_unique<ProxyService>(*rt.directory, *credentials, http_client, rt.clock);
   tools = std::make_unique<ToolService>(*rt.store, *api, *proxy);
   mcp_sessions = std::make_unique<McpSessions>(*rt.store, rt.clock, public_url);
   router = std::make_unique<api::Router>(*api, *connect, *credentials, *proxy, *tools,

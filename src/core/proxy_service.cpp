@@ -164,9 +164,9 @@ bool IsHopByHopHeader(std::string_view name) {
   return false;
 }
 
-ProxyService::ProxyService(Store& store, IntegrationDirectory& directory,
-                           CredentialService& credentials, net::HttpClient& http, const Clock& clock)
-    : store_(store), directory_(directory), credentials_(credentials), http_(http), clock_(clock) {}
+ProxyService::ProxyService(IntegrationDirectory& directory, CredentialService& credentials,
+                           net::HttpClient& http, const Clock& clock)
+    : directory_(directory), credentials_(credentials), http_(http), clock_(clock) {}
 
 // One forwarded call, shared by its steps: the lookups and the caller's body (on the calling
 // thread), the upstream call, and a refresh and second try after a 401 (on the pool).

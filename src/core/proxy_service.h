@@ -34,7 +34,7 @@ struct ProxyRequest {
 
 class ProxyService {
  public:
-  ProxyService(Store& store, IntegrationDirectory& directory, CredentialService& credentials,
+  ProxyService(IntegrationDirectory& directory, CredentialService& credentials,
                net::HttpClient& http, const Clock& clock);
 
   // A request body up to this size is held, so that it can be sent twice or signed.
@@ -70,7 +70,6 @@ class ProxyService {
   void Answered(const std::shared_ptr<Forwarding>& f, Result<net::StreamedResult> response);
   void Finish(Forwarding& f, Result<net::StreamedResult> result);
 
-  Store& store_;
   IntegrationDirectory& directory_;
   CredentialService& credentials_;
   net::HttpClient& http_;

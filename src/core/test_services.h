@@ -39,7 +39,7 @@ struct TestServices {
             ConnectOptions{api_options.public_url, 5, credential_options.aws})),
         credentials(std::make_unique<CredentialService>(*store, *directory, keyring, clock, http,
                                                         credential_options)),
-        proxy(std::make_unique<ProxyService>(*store, *directory, *credentials, http, clock)),
+        proxy(std::make_unique<ProxyService>(*directory, *credentials, http, clock)),
         tools(std::make_unique<ToolService>(*store, *api, *proxy)),
         mcp_sessions(std::make_unique<McpSessions>(*store, clock, api_options.public_url)) {}
 
