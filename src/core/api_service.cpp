@@ -86,7 +86,7 @@ Result<CustomerIntegration> ApiService::FindOwned(const std::string& workspace_i
   if (!*view || (*view)->customer_integration.workspace_id != workspace_id) {
     return CustomerIntegrationNotFound();
   }
-  return std::move((*view)->customer_integration);
+  return (*view)->customer_integration;
 }
 
 Result<IntegrationUser> ApiService::GetUser(const std::string& workspace_id, std::string_view cid,

@@ -65,12 +65,14 @@ class ApiService {
   // (see core/stamped_cache.h); nullopt: do not cache.
   std::optional<uint64_t> ChangeStamp() { return store_.ChangeStamp(); }
 
+  // The workspace's customer integration `cid` (read through the directory's cached view),
+  // or kNotFound.
+  Result<CustomerIntegration> FindOwned(const std::string& workspace_id, std::string_view cid);
+
   // How often this process records a use of one API key (`apikey list` shows the last).
   static constexpr int64_t kKeyUseRecordMillis = 60'000;
 
  private:
-  // The workspace's customer integration `cid`, or kNotFound.
-  Result<CustomerIntegration> FindOwned(const std::string& workspace_id, std::string_view cid);
   // Records a use of `key_id` at `now` unless this process did within kKeyUseRecordMillis.
   void NoteKeyUse(const std::string& key_id, int64_t now);
 

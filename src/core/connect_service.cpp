@@ -111,7 +111,7 @@ Result<ConnectService::Loaded> ConnectService::Load(std::optional<ConnectSession
   auto view = directory_.ViewById(session->customer_integration_id);
   if (!view) return view.error();
   if (!*view) return Error(Errc::kNotFound, "invalid_session");
-  return Loaded{std::move(*session), std::move((*view)->customer_integration), (*view)->definition};
+  return Loaded{std::move(*session), (*view)->customer_integration, (*view)->definition};
 }
 
 ConnectStep ConnectService::Finish(const Loaded& loaded, bool success, std::string error_code,

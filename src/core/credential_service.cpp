@@ -88,7 +88,7 @@ Result<CredentialService::UserContext> CredentialService::LoadUser(
   if (!*found || (workspace_id && (*found)->customer_integration.workspace_id != *workspace_id)) {
     return Error(Errc::kNotFound, "Customer integration not found");
   }
-  IntegrationView* view = &**found;
+  const IntegrationView* view = found->get();
   if (require_active) {
     if (auto active = RequireActiveIntegration(view->customer_integration.active); !active) {
       return active.error();
@@ -102,7 +102,7 @@ Result<CredentialService::UserContext> CredentialService::LoadUser(
   auto user = store_.FindUser(customer_integration_id, user_id);
   if (!user) return user.error();
   if (!*user) return Error(Errc::kNotFound, "User not found");
-  UserContext ctx{std::move(view->customer_integration), view->definition, std::move(**user), {}};
+  UserContext ctx{view->customer_integration, view->definition, std::move(**user), {}};
   if (!ctx.user.credentials.empty()) {
     auto plain = keyring_.Open(ctx.user.credentials.key_id, ctx.user.credentials.blob,
                                CredentialsAad(customer_integration_id, user_id));

@@ -77,19 +77,22 @@ Result<IntegrationView> IntegrationDirectory::View(CustomerIntegration ci) {
   return IntegrationView{std::move(ci), std::move(def)};
 }
 
-Result<std::optional<IntegrationView>> IntegrationDirectory::ViewById(
+Result<std::shared_ptr<const IntegrationView>> IntegrationDirectory::ViewById(
     const std::string& customer_integration_id) {
+  using Shared = std::shared_ptr<const IntegrationView>;
   // Read before the row is (core/stamped_cache.h).
   const std::optional<uint64_t> stamp = store_.ChangeStamp();
-  return views_.GetOrLoad(customer_integration_id, stamp,
-                          [&]() -> Result<std::optional<IntegrationView>> {
-                            auto ci = store_.FindCustomerIntegration(customer_integration_id);
-                            if (!ci) return ci.error();
-                            if (!*ci) return std::optional<IntegrationView>();
-                            auto view = View(std::move(**ci));
-                            if (!view) return view.error();
-                            return std::optional<IntegrationView>(std::move(*view));
-                          });
+  auto found =
+      views_.GetOrLoad(customer_integration_id, stamp, [&]() -> Result<std::optional<Shared>> {
+        auto ci = store_.FindCustomerIntegration(customer_integration_id);
+        if (!ci) return ci.error();
+        if (!*ci) return std::optional<Shared>();
+        auto view = View(std::move(**ci));
+        if (!view) return view.error();
+        return std::optional<Shared>(std::make_shared<const IntegrationView>(std::move(*view)));
+      });
+  if (!found) return found.error();
+  return found->value_or(nullptr);
 }
 
 Result<std::vector<IntegrationView>> IntegrationDirectory::Views(

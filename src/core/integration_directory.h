@@ -37,10 +37,12 @@ class IntegrationDirectory {
   // The definition a customer integration was enabled from. When it vanished (a catalog
   // entry removed from a newer binary) a placeholder named after the id, logged.
   Result<IntegrationView> View(CustomerIntegration ci);
-  // The customer integration with this id and its definition (nullopt when there is none),
-  // kept while the change stamp holds: the proxy, a tool call and the credentials read it on
-  // every call, and a customer integration or its definition moves the stamp.
-  Result<std::optional<IntegrationView>> ViewById(const std::string& customer_integration_id);
+  // The customer integration with this id and its definition (null when there is none),
+  // kept while the change stamp holds and shared, not copied: the proxy, a tool call and the
+  // credentials read it on every call, and a customer integration or its definition moves
+  // the stamp.
+  Result<std::shared_ptr<const IntegrationView>> ViewById(
+      const std::string& customer_integration_id);
   Result<std::vector<IntegrationView>> Views(std::vector<CustomerIntegration> list);
 
   const Catalog& catalog() const { return catalog_; }
@@ -63,7 +65,7 @@ class IntegrationDirectory {
   // What Find answered, by workspace and integration id, while the change stamp holds: a
   // stored custom definition is read (it may be megabytes) only after the stamp moved.
   StampedCache<Found> found_;
-  StampedCache<IntegrationView> views_;  // ViewById's, by customer integration id
+  StampedCache<std::shared_ptr<const IntegrationView>> views_;  // ViewById's, by id
 };
 
 }  // namespace tr

@@ -157,11 +157,7 @@ Result<std::shared_ptr<const ToolService::WorkspaceTools>> ToolService::ListScop
                           })) {
     // One of the workspace's own that is inactive or has no tools: no tools; any other is
     // not found.
-    auto ci = store_.FindCustomerIntegration(std::string(*cid));
-    if (!ci) return ci.error();
-    if (!*ci || (*ci)->workspace_id != workspace_id) {
-      return Error(Errc::kNotFound, "Customer integration not found");
-    }
+    if (auto owned = api_.FindOwned(workspace_id, *cid); !owned) return owned.error();
     return std::shared_ptr<const WorkspaceTools>();
   }
   return std::move(*workspace);

@@ -55,6 +55,9 @@ struct StreamTransfer final : Transfer {
     cv.notify_all();
     if (on_ready) DeliverIfReady();
   }
+  // A body of a known length has ended once it is all received, before curl says so.
+  // REQUIRES: mu held.
+  bool ReceivedWhole() const { return body_length && received >= *body_length; }
   // For StartStream: runs `on_ready` once the head and as much of the body as `ready` asks
   // for are in, or the call ended. On the loop thread (or the caller's, when the loop had stopped).
   void DeliverIfReady();
@@ -222,7 +225,7 @@ class CurlBodyReader final : public http::BodyReader {
       s_->cancelled = true;
       // A body received whole ends its transfer by itself (its connection goes back to the
       // pool); only a transfer still receiving is ended, and its connection closed.
-      running = !s_->finished && !ReceivedWhole();
+      running = !s_->finished && !s_->ReceivedWhole();
     }
     if (running) loop_->Cancel(s_);
   }
@@ -240,15 +243,13 @@ class CurlBodyReader final : public http::BodyReader {
   }
 
  private:
-  // A body of a known length has ended once it is all received, before curl says so.
-  bool ReceivedWhole() const { return s_->body_length && s_->received >= *s_->body_length; }
   // Whether Read() has its answer. REQUIRES: s_->mu held.
-  bool Answers() const { return s_->queued > 0 || s_->finished || ReceivedWhole(); }
+  bool Answers() const { return s_->queued > 0 || s_->finished || s_->ReceivedWhole(); }
 
   // Read()'s answer, once Answers(). REQUIRES: `lock` holds s_->mu; it is released.
   std::optional<size_t> Take(std::unique_lock<std::mutex>& lock, char* out, size_t max) {
     if (s_->queued == 0) {
-      if (ReceivedWhole()) return 0;
+      if (s_->ReceivedWhole()) return 0;
       if (s_->rc != CURLE_OK || s_->too_large) return std::nullopt;
       return 0;
     }
@@ -372,7 +373,7 @@ void StreamTransfer::DeliverIfReady() {
         out.emplace(Failed(rc));
       }
     } else {
-      const bool whole = finished || (body_length && received >= *body_length);
+      const bool whole = finished || ReceivedWhole();
       const bool declared_short = body_length && *body_length <= ready.bytes;
       if (!whole && !upload_done) return;
       if (!whole && !(ready.only_declared && !declared_short) && queued < ready.bytes) return;
