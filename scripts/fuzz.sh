@@ -53,6 +53,14 @@ for name in "${targets[@]}"; do
 done
 
 if [ ${#failed[@]} -ne 0 ]; then
+  # Again at the very end, where a CI log's tail shows it: what each failure was, its stack's
+  # first frames and where its input was written.
+  for name in "${failed[@]}"; do
+    echo "fuzz: $name failed with:"
+    grep -E -A12 "^==[0-9]+== ?ERROR|^fuzz check failed|ALARM: working on the last Unit|out-of-memory|deadly signal" \
+      "$work/$name.log" | head -n 40 || true
+    grep -E "^SUMMARY|Test unit written to" "$work/$name.log" | tail -n 2 || true
+  done
   echo "fuzz: failures in ${failed[*]}"
   exit 1
 fi
