@@ -43,11 +43,15 @@ json::object RpcError(int code, std::string message) {
 
 json::object RpcResult(json::value result) { return json::object{{"result", std::move(result)}}; }
 
-// An HTTP-level refusal; the body is a JSON-RPC error without an id, as the transport allows.
+// An HTTP-level refusal. The body is a JSON-RPC error without an id, as the transport
+// allows, and carries the statusCode and message every /v1 error has (CONTRACT section 2);
+// its "error" is JSON-RPC's object, which a status text in that name would collide with.
 http::Response HttpError(int status, int code, std::string message) {
   json::object body{{"jsonrpc", "2.0"},
                     {"id", nullptr},
-                    {"error", json::object{{"code", code}, {"message", std::move(message)}}}};
+                    {"error", json::object{{"code", code}, {"message", message}}},
+                    {"statusCode", status},
+                    {"message", message}};
   return JsonResponse(status, body);
 }
 

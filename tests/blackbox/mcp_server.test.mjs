@@ -40,6 +40,18 @@ async function rpc(url, { key, userId, session, version, origin, body, method = 
   return { status: res.status, json, text, headers: res.headers };
 }
 
+// An HTTP-level refusal: its status, a JSON-RPC error without an id, and the statusCode and
+// message of every /v1 error.
+function assertRefused(r, status) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(r.json?.jsonrpc, '2.0', r.text);
+  assert.equal(r.json.id, null);
+  assert.equal(typeof r.json.error?.code, 'number', r.text);
+  assert.equal(r.json.statusCode, status);
+  assert.equal(typeof r.json.message, 'string');
+  assert.equal(r.json.message, r.json.error.message);
+}
+
 const initialize = (protocolVersion = '2025-11-25', capabilities = {}) => ({
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } },
@@ -229,7 +241,7 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
 
   test('Origin: another site 403, the public URL allowed', async () => {
     const bad = await rpc(server.url, { key: W.apiKey, userId, origin: 'https://evil.example', body: initialize() });
-    assert.equal(bad.status, 403);
+    assertRefused(bad, 403);
     const good = await rpc(server.url, { key: W.apiKey, userId, origin: server.url, body: initialize() });
     assert.equal(good.status, 200, good.text);
   });
@@ -239,11 +251,11 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
     const session = init.headers.get('mcp-session-id');
     const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
     assert.equal((await rpc(server.url, { key: W.apiKey, userId, session, version: '2025-11-25', body: ping })).status, 200);
-    assert.equal((await rpc(server.url, { key: W.apiKey, userId, session, version: '1999-12-31', body: ping })).status, 400);
-    assert.equal((await rpc(server.url, { key: W.apiKey, session, body: ping })).status, 400);
+    assertRefused(await rpc(server.url, { key: W.apiKey, userId, session, version: '1999-12-31', body: ping }), 400);
+    assertRefused(await rpc(server.url, { key: W.apiKey, session, body: ping }), 400);
     assert.equal((await rpc(server.url, { userId, session, body: ping })).status, 401);
-    assert.equal((await rpc(server.url, { key: W.apiKey, userId, body: ping })).status, 400, 'no session id');
-    assert.equal((await rpc(server.url, { key: W.apiKey, userId, session, method: 'GET' })).status, 405);
+    assertRefused(await rpc(server.url, { key: W.apiKey, userId, body: ping }), 400);
+    assertRefused(await rpc(server.url, { key: W.apiKey, userId, session, method: 'GET' }), 405);
   });
 
   test('DELETE ends the session; it then answers 404', async () => {
@@ -251,8 +263,8 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
     const session = transport.sessionId;
     await transport.terminateSession();
     const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
-    assert.equal((await rpc(server.url, { key: W.apiKey, userId, session, body: ping })).status, 404);
-    assert.equal((await rpc(server.url, { key: W.apiKey, userId, session, method: 'DELETE' })).status, 404);
+    assertRefused(await rpc(server.url, { key: W.apiKey, userId, session, body: ping }), 404);
+    assertRefused(await rpc(server.url, { key: W.apiKey, userId, session, method: 'DELETE' }), 404);
     await client.close();
   });
 });
