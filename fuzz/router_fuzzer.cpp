@@ -120,10 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tr::http::Response response = env.router->Handle(parsed.request);
   if (response.deferred) {  // as the server does: an answer that comes later is waited for
     tr::http::Response later = response.deferred->Wait();
-    if (later.route.empty()) later.route = std::move(response.route);
-    if (!later.hold) later.hold = std::move(response.hold);
-    Check(!later.run_blocking, "a later answer is never run_blocking", later.route);
-    response = std::move(later);
+    response = tr::http::Deferred::Settle(std::move(response), std::move(later));
+    Check(!response.run_blocking, "a later answer is never run_blocking", response.route);
   }
   if (response.hold) {  // as the server does: the answer waits for its commit to be on disk
     std::promise<bool> durable;

@@ -81,6 +81,12 @@ std::optional<Response> Deferred::TakeIfResolved() {
   return response;
 }
 
+Response Deferred::Settle(Response placeholder, Response later) {
+  if (later.route.empty()) later.route = std::move(placeholder.route);
+  if (!later.hold) later.hold = std::move(placeholder.hold);
+  return later;
+}
+
 Response Deferred::Wait() {
   std::unique_lock lock(mu_);
   resolved_cv_.wait(lock, [&] { return response_.has_value(); });

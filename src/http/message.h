@@ -120,6 +120,11 @@ class Deferred {
   std::optional<Response> TakeIfResolved();
   // Waits for the answer (for callers that may block, and tests).
   Response Wait();
+  // The answer that goes out instead of `placeholder` (the one that carried this Deferred):
+  // `later`, with the placeholder's route when it has none (for the log) and its hold when
+  // it has none of its own (a commit made before the call started, a token refreshed on the
+  // way, holds it too).
+  static Response Settle(Response placeholder, Response later);
 
  private:
   std::mutex mu_;

@@ -525,11 +525,8 @@ class Server::Impl {
           deferred->When(std::move(then));
         };
         Response later = co_await AwaitValue<Response>(conn, when_answered);
-        if (later.route.empty()) later.route = std::move(response.route);
-        // A commit made before the call started (a token refreshed on the way) holds it too.
-        if (!later.hold) later.hold = std::move(response.hold);
-        if (later.run_blocking) later = ServerError(500, "Internal server error");
-        response = std::move(later);
+        response = Deferred::Settle(std::move(response), std::move(later));
+        if (response.run_blocking) response = ServerError(500, "Internal server error");
       }
       if (response.hold) {
         const bool durable = co_await AwaitValue<bool>(conn, response.hold);
