@@ -14,6 +14,40 @@ namespace tr::net::curl {
 
 namespace {
 
+// RFC 9110's tchar: what a field name is made of.
+bool IsTokenChar(unsigned char c) {
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// A control byte other than HTAB (bare CR and LF, NUL, DEL): never in a status line or a
+// field, where a client could take it for the end of a line.
+bool HasControl(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+}
+
+// RFC 9112, section 6.3: a Content-Length is digits, and every one the head repeats says the
+// same; beside a Transfer-Encoding it may be an attempt at response splitting. A proxy
+// answers such an upstream 502 (nginx does too); curl would guess.
+bool FramingIsValid(const HttpResult& head) {
+  std::string_view length;
+  bool chunked = false;
+  for (const auto& [name, value] : head.headers) {
+    if (name == "transfer-encoding") chunked = true;
+    if (name != "content-length") continue;
+    if (value.empty() || value.size() > 18 ||
+        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    if (!length.empty() && length != value) return false;
+    length = value;
+  }
+  return !(chunked && !length.empty());
+}
+
 // Called for every socket curl opens, with the resolved address: the SSRF check. A pooled
 // connection was checked when it was opened, and curl reuses it for the same origin only.
 curl_socket_t OnOpenSocket(void* user, curlsocktype, curl_sockaddr* address) {
@@ -34,27 +68,56 @@ bool HasHeader(const Headers& headers, std::string_view name) {
 
 }  // namespace
 
-bool OnHeadLine(std::string_view line, HttpResult& head) {
+HeadLine OnHeadLine(std::string_view line, HttpResult& head, size_t& head_bytes) {
+  head_bytes += line.size();
+  if (head_bytes > kMaxHeadBytes) return HeadLine::kInvalid;
+  // curl hands over each line with its end: CRLF, or a lone LF that it also takes as one.
+  if (line.ends_with('\n')) line.remove_suffix(1);
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  if (HasControl(line)) return HeadLine::kInvalid;
   if (line.starts_with("HTTP/")) {
+    // "HTTP/1.1 200 OK", "HTTP/2 200": a status of three digits, 100 to 599.
     head.headers.clear();  // a new response (after 100 Continue)
     size_t space = line.find(' ');
-    head.status = space == std::string_view::npos
-                      ? 0
-                      : std::atoi(std::string(line.substr(space + 1, 3)).c_str());
-    return false;
+    std::string_view code =
+        space == std::string_view::npos ? std::string_view() : line.substr(space + 1, 3);
+    if (code.size() != 3 ||
+        !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        (line.size() > space + 4 && line[space + 4] != ' ')) {
+      return HeadLine::kInvalid;
+    }
+    head.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    return head.status >= 100 && head.status <= 599 ? HeadLine::kMore : HeadLine::kInvalid;
   }
-  if (line == "\r\n" || line == "\n") return head.status >= 200;
+  if (line.empty()) {
+    if (head.status < 200) return HeadLine::kMore;
+    return FramingIsValid(head) ? HeadLine::kEnd : HeadLine::kInvalid;
+  }
+  // A field: a token, a colon, the value. A line folded onto the last (obs-fold) is refused,
+  // as RFC 9112 lets a proxy do, rather than guessed at.
   size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return false;
+  if (colon == 0 || colon == std::string_view::npos) return HeadLine::kInvalid;
   std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : name) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return HeadLine::kInvalid;
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   head.headers.emplace_back(std::move(name), std::string(value));
-  return false;
+  return HeadLine::kMore;
+}
+
+Error CallFailed(CURLcode rc, const SocketGuard& guard, bool too_large, bool invalid_head) {
+  if (guard.refused) return Error(Errc::kUnavailable, Refused());
+  if (invalid_head) {
+    return Error(Errc::kUnavailable, "the answer's head is not valid HTTP/1.1 (RFC 9112)");
+  }
+  if (too_large) return Error(Errc::kUnavailable, "response too large");
+  // Ended without a final head: an answer that switched protocols (101), say.
+  if (rc == CURLE_OK) return Error(Errc::kUnavailable, "the answer has no final head");
+  return Failed(rc);
 }
 
 std::chrono::milliseconds ConnectTimeout(const HttpCall& call) {

@@ -20,6 +20,9 @@ namespace tr::net::curl {
 // No provider answer we read whole needs more; bounds memory per call. A streamed call
 // holds at most this much before its reader takes over (while it still sends its body).
 constexpr size_t kMaxResponseBytes = 4 << 20;
+// The most bytes of response heads (the final one and any interim 1xx before it) a call
+// takes; a provider's head is a few KiB.
+constexpr size_t kMaxHeadBytes = 64 << 10;
 // Connecting (DNS, TCP, TLS, or waiting for a pooled connection) takes at most this long.
 constexpr std::chrono::milliseconds kConnectTimeout{5000};
 
@@ -31,9 +34,16 @@ struct SocketGuard {
   bool refused = false;
 };
 
-// One line of a response head into `head`. True on the blank line that ends the head of
-// a final (not 1xx) response.
-bool OnHeadLine(std::string_view line, HttpResult& head);
+// One line of a response head into `head`: kEnd on the blank line that ends the head of a
+// final (not 1xx) response; kInvalid for a line that breaks HTTP's syntax (a status out of
+// 100..599, a field name that is not a token, a control byte other than HTAB anywhere, a
+// folded line, a Content-Length that is not digits or disagrees with another, or one beside
+// a Transfer-Encoding). An answer with an invalid head is refused whole, as nginx refuses it: a
+// bare CR passed on could split the caller's answer in two.
+// `head_bytes` counts the lines of the call's heads, interim ones included; past
+// kMaxHeadBytes the head is invalid too, so that an upstream cannot fill memory with fields.
+enum class HeadLine { kMore, kEnd, kInvalid };
+HeadLine OnHeadLine(std::string_view line, HttpResult& head, size_t& head_bytes);
 
 // The call's connect timeout: kConnectTimeout, or the whole call's when shorter.
 std::chrono::milliseconds ConnectTimeout(const HttpCall& call);
@@ -48,5 +58,9 @@ std::string Refused();
 
 // The error of a call that got no answer: kGatewayTimeout for a timeout, else kUnavailable.
 Error Failed(CURLcode rc);
+
+// The error of a call that ended before its answer was handed over: refused by the address
+// check, an invalid head, too large, or curl's `rc` (Failed()).
+Error CallFailed(CURLcode rc, const SocketGuard& guard, bool too_large, bool invalid_head);
 
 }  // namespace tr::net::curl

@@ -13,12 +13,12 @@
 
 namespace tr::net {
 
+using curl::CallFailed;
 using curl::ConnectTimeout;
-using curl::Failed;
 using curl::HeaderList;
+using curl::HeadLine;
 using curl::kMaxResponseBytes;
 using curl::OnHeadLine;
-using curl::Refused;
 using curl::SetCommonOptions;
 using curl::SocketGuard;
 
@@ -38,6 +38,8 @@ struct WholeTransfer final : Transfer {
   SocketGuard guard;
   HttpResult result;
   bool too_large = false;
+  bool invalid_head = false;
+  size_t head_bytes = 0;
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;       // Guarded by mu
@@ -56,7 +58,12 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 }
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-  OnHeadLine(std::string_view(data, size * count), static_cast<WholeTransfer*>(user)->result);
+  auto* t = static_cast<WholeTransfer*>(user);
+  if (OnHeadLine(std::string_view(data, size * count), t->result, t->head_bytes) ==
+      HeadLine::kInvalid) {
+    t->invalid_head = true;
+    return 0;  // aborts the transfer
+  }
   return size * count;
 }
 
@@ -96,9 +103,9 @@ Result<HttpResult> CurlHttpClient::Send(const HttpCall& call) {
 
   std::unique_lock lock(t->mu);
   t->cv.wait(lock, [&] { return t->done; });
-  if (t->guard.refused) return Error(Errc::kUnavailable, Refused());
-  if (t->too_large) return Error(Errc::kUnavailable, "response too large");
-  if (t->rc != CURLE_OK) return Failed(t->rc);
+  if (t->rc != CURLE_OK || t->guard.refused) {
+    return CallFailed(t->rc, t->guard, t->too_large, t->invalid_head);
+  }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   t->result.status = static_cast<int>(status);

@@ -4,6 +4,7 @@
 // abandons its call, a call that cannot get a connection times out, idle connections close.
 // Written to run under ThreadSanitizer too (cmake/tsan.cmake).
 #include "net/curl_http_client.h"
+#include "net/curl_call.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -540,6 +541,86 @@ TEST(CurlHttpClientStartTest, AFailedCallIsItsError) {
   got = StartAndRead(strict, Get(server, "/small"), 0);
   EXPECT_NE(got.error.find("private"), std::string::npos) << got.error;
   EXPECT_EQ(server.Accepted(), 0);
+}
+
+// The head's lines as curl hands them over: an answer whose head breaks HTTP's syntax is
+// refused whole, so that nothing an upstream smuggles into a field reaches the caller.
+TEST(CurlHeadLineTest, ParsesAValidHeadAndRefusesWhatBreaksTheSyntax) {
+  using curl::HeadLine;
+  using curl::OnHeadLine;
+  size_t bytes = 0;
+  HttpResult head;
+  EXPECT_EQ(OnHeadLine("HTTP/1.1 100 Continue\r\n", head, bytes), HeadLine::kMore);
+  EXPECT_EQ(OnHeadLine("\r\n", head, bytes), HeadLine::kMore);  // the end of an interim answer
+  EXPECT_EQ(OnHeadLine("HTTP/1.1 201 Created\r\n", head, bytes), HeadLine::kMore);
+  EXPECT_EQ(OnHeadLine("Content-Type:  text/plain ; x=1 \t\r\n", head, bytes), HeadLine::kMore);
+  EXPECT_EQ(OnHeadLine("X-Empty:\r\n", head, bytes), HeadLine::kMore);
+  EXPECT_EQ(OnHeadLine("X-Latin: caf\xe9\tok\n", head, bytes),
+            HeadLine::kMore);  // obs-text, HTAB, a lone LF
+  EXPECT_EQ(OnHeadLine("\r\n", head, bytes), HeadLine::kEnd);
+  EXPECT_EQ(head.status, 201);
+  ASSERT_EQ(head.headers.size(), 3u);
+  EXPECT_EQ(head.headers[0],
+            (std::pair<std::string, std::string>("content-type", "text/plain ; x=1")));
+  EXPECT_EQ(head.headers[1], (std::pair<std::string, std::string>("x-empty", "")));
+  EXPECT_EQ(head.headers[2].second, "caf\xe9\tok");
+
+  HttpResult h2;
+  EXPECT_EQ(OnHeadLine("HTTP/2 204 \r\n", h2, bytes), HeadLine::kMore);
+  EXPECT_EQ(h2.status, 204);
+  EXPECT_EQ(OnHeadLine("HTTP/1.0 599\r\n", h2, bytes), HeadLine::kMore);
+
+  for (std::string_view line :
+       {"HTTP/1.1 999 Odd\r\n", "HTTP/1.1 099 Low\r\n", "HTTP/1.1\r\n", "HTTP/1.1 20 Short\r\n",
+        "HTTP/1.1 2000 Long\r\n", "HTTP/1.1 200 O\rK\r\n"}) {
+    HttpResult h;
+    EXPECT_EQ(OnHeadLine(line, h, bytes), HeadLine::kInvalid) << line;
+  }
+  using namespace std::string_view_literals;
+  for (std::string_view line :
+       {"X-A: a\rSet-Cookie: b\r\n"sv, "X-A: a\0b\r\n"sv, "X-A: a\x7f\r\n"sv, "X\x01A: b\r\n"sv,
+        "X A: b\r\n"sv, ": b\r\n"sv, "X-A : b\r\n"sv, "no colon\r\n"sv, " folded\r\n"sv,
+        "\tfolded\r\n"sv, "X-A: b\r\r\n"sv}) {
+    HttpResult h;
+    h.status = 200;
+    EXPECT_EQ(OnHeadLine(line, h, bytes), HeadLine::kInvalid) << line;
+  }
+  // The framing, checked on the blank line: one length, or the same one repeated.
+  auto end_of = [](std::vector<std::string_view> fields) {
+    HttpResult h;
+    size_t bytes = 0;
+    OnHeadLine("HTTP/1.1 200 OK\r\n", h, bytes);
+    for (std::string_view f : fields) EXPECT_EQ(OnHeadLine(f, h, bytes), HeadLine::kMore) << f;
+    return OnHeadLine("\r\n", h, bytes);
+  };
+  EXPECT_EQ(end_of({"Content-Length: 2\r\n", "content-length: 2\r\n"}), HeadLine::kEnd);
+  EXPECT_EQ(end_of({"Transfer-Encoding: chunked\r\n"}), HeadLine::kEnd);
+  EXPECT_EQ(end_of({"Content-Length: 2\r\n", "Content-Length: 3\r\n"}), HeadLine::kInvalid);
+  EXPECT_EQ(end_of({"Content-Length: -5\r\n"}), HeadLine::kInvalid);
+  EXPECT_EQ(end_of({"Content-Length: 99999999999999999999999\r\n"}), HeadLine::kInvalid);
+  EXPECT_EQ(end_of({"Content-Length: 2, 2\r\n"}), HeadLine::kInvalid);
+  EXPECT_EQ(end_of({"Content-Length:\r\n"}), HeadLine::kInvalid);
+  EXPECT_EQ(end_of({"Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n"}),
+            HeadLine::kInvalid);
+
+  // At most kMaxHeadBytes of heads in all, interim ones counted: neither many fields nor
+  // an endless run of 1xx answers fills memory.
+  HttpResult many;
+  bytes = 0;
+  OnHeadLine("HTTP/1.1 200 OK\r\n", many, bytes);
+  HeadLine last = HeadLine::kMore;
+  for (int i = 0; i < 10000 && last == HeadLine::kMore; ++i)
+    last = OnHeadLine("X-N: v\r\n", many, bytes);
+  EXPECT_EQ(last, HeadLine::kInvalid);
+  EXPECT_LE(bytes, curl::kMaxHeadBytes + 16);
+  HttpResult interim;
+  bytes = 0;
+  last = HeadLine::kMore;
+  for (int i = 0; i < 10000 && last == HeadLine::kMore; ++i) {
+    last = OnHeadLine("HTTP/1.1 100 Continue\r\n", interim, bytes);
+    if (last == HeadLine::kMore) last = OnHeadLine("\r\n", interim, bytes);
+  }
+  EXPECT_EQ(last, HeadLine::kInvalid);
 }
 
 }  // namespace

@@ -15,12 +15,12 @@
 
 namespace tr::net {
 
+using curl::CallFailed;
 using curl::ConnectTimeout;
-using curl::Failed;
 using curl::HeaderList;
+using curl::HeadLine;
 using curl::kMaxResponseBytes;
 using curl::OnHeadLine;
-using curl::Refused;
 using curl::SetCommonOptions;
 using curl::SocketGuard;
 
@@ -89,6 +89,8 @@ struct StreamTransfer final : Transfer {
   CURLcode rc = CURLE_OK;       // Guarded by mu
   bool handed_off = false;      // the reader has the body; the queue is bounded. Guarded by mu
   bool too_large = false;       // too much body before the hand-off. Guarded by mu
+  bool invalid_head = false;    // the answer's head broke HTTP's syntax. Guarded by mu
+  size_t head_bytes = 0;        // of the heads so far. Guarded by mu
   bool cancelled = false;       // the reader was dropped. Guarded by mu
   bool receive_paused = false;  // the body callback paused the transfer. Guarded by mu
   std::optional<uint64_t> body_length;  // the response body's, when known. Guarded by mu
@@ -112,7 +114,13 @@ size_t OnStreamHeader(char* data, size_t size, size_t count, void* user) {
   auto* s = static_cast<StreamTransfer*>(user);
   std::lock_guard lock(s->mu);
   // Trailers after a chunked body come here too: the head is already handed over.
-  if (!s->head_done && OnHeadLine(std::string_view(data, size * count), s->head)) {
+  if (s->head_done) return size * count;
+  const HeadLine line = OnHeadLine(std::string_view(data, size * count), s->head, s->head_bytes);
+  if (line == HeadLine::kInvalid) {
+    s->invalid_head = true;
+    return 0;  // aborts the transfer
+  }
+  if (line == HeadLine::kEnd) {
     s->head_done = true;
     const int status = s->head.status;
     if (s->head_request || status == 204 || status == 304) {
@@ -365,13 +373,7 @@ void StreamTransfer::DeliverIfReady() {
     std::lock_guard lock(mu);
     if (!head_done) {
       if (!finished) return;
-      if (guard.refused) {
-        out.emplace(Error(Errc::kUnavailable, Refused()));
-      } else if (too_large) {
-        out.emplace(Error(Errc::kUnavailable, "response too large"));
-      } else {
-        out.emplace(Failed(rc));
-      }
+      out.emplace(CallFailed(rc, guard, too_large, invalid_head));
     } else {
       const bool whole = finished || ReceivedWhole();
       const bool declared_short = body_length && *body_length <= ready.bytes;
@@ -402,9 +404,7 @@ Result<StreamedResult> StreamOnLoop(const HttpCall& call, const CurlOptions& opt
   FeedUntilHead(*t, *loop, t);
   std::unique_lock lock(t->mu);
   if (!t->head_done) {
-    if (t->guard.refused) return Error(Errc::kUnavailable, Refused());
-    if (t->too_large) return Error(Errc::kUnavailable, "response too large");
-    return Failed(t->rc);
+    return CallFailed(t->rc, t->guard, t->too_large, t->invalid_head);
   }
   t->handed_off = true;
   StreamedResult result{t->head.status, std::move(t->head.headers), nullptr};
