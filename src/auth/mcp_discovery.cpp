@@ -22,11 +22,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-bool IsTokenChar(char c) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != std::string_view::npos;
-}
-
 // An absolute http(s) URL split into its origin ("https://host:port", scheme and host
 // lower-cased) and its path without a trailing slash ("" for the root).
 struct UrlParts {

@@ -11,6 +11,7 @@
 #include <boost/url/url_view.hpp>
 #include <fmt/format.h>
 
+#include "core/validation.h"
 #include "tools/openapi_document.h"
 
 namespace tr {
@@ -70,17 +71,6 @@ std::string_view HostProblem(std::string_view host) {
     return "the port must be a number from 1 to 65535, without a sign or leading zeros";
   }
   return "";
-}
-
-// RFC 9110 section 5.6.2: a field name is one or more tchars.
-bool IsHeaderName(std::string_view name) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && kSymbols.find(c) == std::string_view::npos) return false;
-  }
-  return true;
 }
 
 bool HasControlCharacter(std::string_view text) {
@@ -217,7 +207,7 @@ void CheckApiTokenSends(Reader& r, const json::object* o, const ApiTokenConfig& 
     r.Fail("apiToken.queryParam", "must not be empty (leave it out to send a header)");
     return;
   }
-  if (c.query_param.empty() && !IsHeaderName(c.header)) {
+  if (c.query_param.empty() && !IsToken(c.header)) {
     r.Fail("apiToken.header",
            "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), or set queryParam");
     return;

@@ -1,5 +1,7 @@
 #include "core/validation.h"
 
+#include <algorithm>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -167,6 +169,16 @@ std::string SafeText(std::string_view text, size_t max) {
     if (u < 0x20 || u == 0x7f) c = ' ';
   }
   return out;
+}
+
+bool IsTokenChar(char c) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  return alnum || kSymbols.find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsTokenChar);
 }
 
 }  // namespace tr

@@ -43,4 +43,9 @@ std::string ReplaceInvalidUtf8(std::string_view text);
 // REQUIRES: `text` is valid UTF-8 (as Boost.JSON strings are).
 std::string SafeText(std::string_view text, size_t max);
 
+// RFC 9110, section 5.6.2: a tchar, and a token (one or more tchars), which is what a field
+// name or an auth scheme is.
+bool IsTokenChar(char c);
+bool IsToken(std::string_view text);
+
 }  // namespace tr

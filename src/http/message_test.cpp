@@ -5,22 +5,23 @@
 namespace tr::http {
 namespace {
 
-// A hold that records `id` in `held_by` when it is called.
-Response::Hold MarkingHold(int& held_by, int id) {
-  return [&held_by, id](std::function<void(bool)> done) {
+// An answer with `route` and a hold that records `id` in `held_by` when it is called.
+Response Answer(std::string route, int& held_by, int id) {
+  Response response;
+  response.route = std::move(route);
+  response.hold = [&held_by, id](std::function<void(bool)> done) {
     held_by = id;
     done(true);
   };
+  return response;
 }
 
 TEST(DeferredSettleTest, TheLaterAnswerKeepsThePlaceholdersRouteAndHoldWhenItHasNone) {
   int held_by = 0;
-  Response placeholder;
-  placeholder.route = "POST /v1/tools/{name}/call";
-  placeholder.hold = MarkingHold(held_by, 1);
   Response later;
   later.status = 404;
-  Response settled = Deferred::Settle(std::move(placeholder), std::move(later));
+  Response settled =
+      Deferred::Settle(Answer("POST /v1/tools/{name}/call", held_by, 1), std::move(later));
   EXPECT_EQ(settled.status, 404);
   EXPECT_EQ(settled.route, "POST /v1/tools/{name}/call");
   ASSERT_TRUE(settled.hold);
@@ -30,13 +31,8 @@ TEST(DeferredSettleTest, TheLaterAnswerKeepsThePlaceholdersRouteAndHoldWhenItHas
 
 TEST(DeferredSettleTest, TheLaterAnswersOwnRouteAndHoldWin) {
   int held_by = 0;
-  Response placeholder;
-  placeholder.route = "placeholder";
-  placeholder.hold = MarkingHold(held_by, 1);
-  Response later;
-  later.route = "later";
-  later.hold = MarkingHold(held_by, 2);
-  Response settled = Deferred::Settle(std::move(placeholder), std::move(later));
+  Response settled =
+      Deferred::Settle(Answer("placeholder", held_by, 1), Answer("later", held_by, 2));
   EXPECT_EQ(settled.route, "later");
   settled.hold([](bool) {});
   EXPECT_EQ(held_by, 2);

@@ -8,16 +8,15 @@
 
 #include <fmt/format.h>
 
+#include "core/validation.h"
 #include "net/address_guard.h"
 
 namespace tr::net::curl {
 
 namespace {
 
-// RFC 9110's tchar: what a field name is made of.
-bool IsTokenChar(unsigned char c) {
-  return std::isalnum(c) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+bool AllDigits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // A control byte other than HTAB (bare CR and LF, NUL, DEL): never in a status line or a
@@ -38,10 +37,7 @@ bool FramingIsValid(const HttpResult& head) {
   for (const auto& [name, value] : head.headers) {
     if (name == "transfer-encoding") chunked = true;
     if (name != "content-length") continue;
-    if (value.empty() || value.size() > 18 ||
-        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return false;
-    }
+    if (value.empty() || value.size() > 18 || !AllDigits(value)) return false;
     if (!length.empty() && length != value) return false;
     length = value;
   }
@@ -81,8 +77,7 @@ HeadLine OnHeadLine(std::string_view line, HttpResult& head, size_t& head_bytes)
     size_t space = line.find(' ');
     std::string_view code =
         space == std::string_view::npos ? std::string_view() : line.substr(space + 1, 3);
-    if (code.size() != 3 ||
-        !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+    if (code.size() != 3 || !AllDigits(code) ||
         (line.size() > space + 4 && line[space + 4] != ' ')) {
       return HeadLine::kInvalid;
     }
@@ -96,12 +91,9 @@ HeadLine OnHeadLine(std::string_view line, HttpResult& head, size_t& head_bytes)
   // A field: a token, a colon, the value. A line folded onto the last (obs-fold) is refused,
   // as RFC 9112 lets a proxy do, rather than guessed at.
   size_t colon = line.find(':');
-  if (colon == 0 || colon == std::string_view::npos) return HeadLine::kInvalid;
+  if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) return HeadLine::kInvalid;
   std::string name(line.substr(0, colon));
-  for (char& c : name) {
-    if (!IsTokenChar(static_cast<unsigned char>(c))) return HeadLine::kInvalid;
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);

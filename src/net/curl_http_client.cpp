@@ -103,7 +103,7 @@ Result<HttpResult> CurlHttpClient::Send(const HttpCall& call) {
 
   std::unique_lock lock(t->mu);
   t->cv.wait(lock, [&] { return t->done; });
-  if (t->rc != CURLE_OK || t->guard.refused) {
+  if (t->rc != CURLE_OK) {
     return CallFailed(t->rc, t->guard, t->too_large, t->invalid_head);
   }
   long status = 0;
