@@ -103,6 +103,13 @@ HeadLine OnHeadLine(std::string_view line, HttpResult& head, size_t& head_bytes)
 
 Error CallFailed(CURLcode rc, const SocketGuard& guard, bool too_large, bool invalid_head) {
   if (guard.refused) return Error(Errc::kUnavailable, Refused());
+  // Some heads curl refuses before OnHeadLine sees them: a status line it cannot read
+  // ("HTTP/1.1 000", HTTP/0.9) and a line over its own 100 KiB bound, which curl 7.88 reports
+  // as out of memory. Every URL we call is http(s), so the protocol code means the answer.
+  if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+      rc == CURLE_OUT_OF_MEMORY) {
+    invalid_head = true;
+  }
   if (invalid_head) {
     return Error(Errc::kUnavailable, "the answer's head is not valid HTTP/1.1 (RFC 9112)");
   }

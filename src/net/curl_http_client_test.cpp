@@ -623,5 +623,18 @@ TEST(CurlHeadLineTest, ParsesAValidHeadAndRefusesWhatBreaksTheSyntax) {
   EXPECT_EQ(last, HeadLine::kInvalid);
 }
 
+// Heads that curl refuses before OnHeadLine sees them name the same reason as ours, not
+// curl's own words ("Out of memory" for a line over 100 KiB, "Unsupported protocol" for 000).
+TEST(CurlHeadLineTest, CurlsOwnRefusalsOfAHeadSayTheHeadIsInvalid) {
+  curl::SocketGuard guard;
+  for (CURLcode rc : {CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_OUT_OF_MEMORY}) {
+    Error error = curl::CallFailed(rc, guard, false, false);
+    EXPECT_EQ(error.code, Errc::kUnavailable);
+    EXPECT_EQ(error.message(), "the answer's head is not valid HTTP/1.1 (RFC 9112)") << rc;
+  }
+  EXPECT_EQ(curl::CallFailed(CURLE_OPERATION_TIMEDOUT, guard, false, false).code,
+            Errc::kGatewayTimeout);
+}
+
 }  // namespace
 }  // namespace tr::net
