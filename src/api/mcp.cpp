@@ -163,7 +163,9 @@ http::Response McpEndpoint::Handle(const http::Request& request, const std::stri
   }
   if (request.method != "POST" && request.method != "DELETE") {
     http::Response response =
-        HttpError(405, kInvalidRequest, "Method not allowed: this server offers no SSE stream");
+        HttpError(405, kInvalidRequest,
+                  request.method == "GET" ? "Method not allowed: this server offers no SSE stream"
+                                          : "Method not allowed: use POST or DELETE");
     response.AddHeader("Allow", "POST, DELETE");
     return response;
   }
@@ -306,7 +308,9 @@ std::variant<json::object, std::shared_ptr<const std::string>, Error> McpEndpoin
     if (const json::value* cursor = p->if_contains("cursor"); cursor && !cursor->is_null()) {
       const json::string* text = cursor->if_string();
       const char* end = text ? text->data() + text->size() : nullptr;
-      if (!text || text->empty() || std::from_chars(text->data(), end, offset).ptr != end) {
+      std::from_chars_result read{};
+      if (text) read = std::from_chars(text->data(), end, offset);
+      if (!text || text->empty() || read.ec != std::errc() || read.ptr != end) {
         return RpcError(kInvalidParams, "Invalid params: unknown cursor");
       }
     }

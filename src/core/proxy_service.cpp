@@ -50,6 +50,35 @@ std::pair<std::string, std::string> AwsServiceAndRegion(const std::string& url) 
   return {labels.empty() ? std::string("sts") : labels[0], "us-east-1"};
 }
 
+// Whether the path (before its query) holds a "." or ".." segment, as such or percent-encoded
+// ("%2e%2E"). curl removes them (RFC 3986, section 5.2.4), and an upstream that decodes
+// first does too: the call would reach a path outside the integration's apiBaseUrl, or
+// another operation's than the tool's.
+bool HasDotSegment(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view segment =
+        path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    int dots = 0;
+    while (!segment.empty()) {
+      if (segment.front() == '.') {
+        segment.remove_prefix(1);
+      } else if (http::EqualsIgnoreCase(segment.substr(0, 3), "%2e")) {
+        segment.remove_prefix(3);
+      } else {
+        break;
+      }
+      ++dots;
+    }
+    if (segment.empty() && (dots == 1 || dots == 2)) return true;
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return false;
+}
+
 // The header names listed in a Connection header: hop-by-hop for this message too.
 std::vector<std::string> ConnectionTokens(const net::Headers& headers) {
   std::vector<std::string> tokens;
@@ -240,6 +269,11 @@ Status ProxyService::Prepare(Forwarding& f, bool may_block) {
   } else {
     while (!base.empty() && base.back() == '/') base.pop_back();
     if (path.empty() || (path.front() != '/' && path.front() != '?')) path = "/" + path;
+    if (HasDotSegment(path)) {
+      return Error(Errc::kInvalidArgument,
+                   "The path may not hold a '.' or '..' segment: it would leave the "
+                   "integration's apiBaseUrl");
+    }
   }
   f.url = base + path;
 

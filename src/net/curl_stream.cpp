@@ -338,9 +338,10 @@ bool SetUp(StreamTransfer& t, const HttpCall& call, std::string_view whole,
     t.whole_body = whole;
     has_body = !whole.empty();
   }
-  t.headers = SetCommonOptions(h, call, has_body, chunked, t.guard, options);
   const bool given_whole =
       !t.upload && (!whole.empty() || call.method == "POST" || call.method == "PUT");
+  // A POST or PUT without a body still goes as curl's POST, which would add a form type.
+  t.headers = SetCommonOptions(h, call, has_body || given_whole, chunked, t.guard, options);
   if (t.upload || given_whole) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, t.upload ? OnStreamUpload : OnWholeUpload);

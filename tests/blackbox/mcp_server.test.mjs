@@ -140,7 +140,9 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
     const create = first.tools.find((t) => t.name === name(integrationId, 'createItem'));
     assert.equal(create.inputSchema.type, 'object');
     assert.equal(first.tools.find((t) => t.name === name(integrationId, 'getItem')).annotations.readOnlyHint, true);
-    await assert.rejects(client.listTools({ cursor: 'garbage' }), (e) => e instanceof McpError && e.code === -32602);
+    for (const cursor of ['garbage', '18446744073709551616', '99999999999999999999', '-1', '']) {
+      await assert.rejects(client.listTools({ cursor }), (e) => e instanceof McpError && e.code === -32602, cursor);
+    }
   });
 
   test('tools/list pages kept in the cache are answered around each request id, pipelined on one connection', async () => {

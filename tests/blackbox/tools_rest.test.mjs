@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
-import { Context, request, assertError, rand, pipelined } from '../lib/harness.mjs';
+import { Context, request, rawRequest, assertError, rand, pipelined } from '../lib/harness.mjs';
 import { defineIntegration } from '../peers/http.mjs';
 import { connectForm } from '../peers/lifecycle.mjs';
 import { toolsUpstream, toolsDefinition, mcpClient } from '../peers/tools.mjs';
@@ -180,6 +180,36 @@ describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
     assert.equal(upstream.requests.length, n, 'nothing reached the upstream');
     assertError(await call(name('getItem'), { arguments: { id: '1' } }), 400);
     assertError(await call(name('getItem'), { userId, arguments: [1] }), 400);
+  });
+
+  test('a "." or ".." path value (plain or percent-encoded) is 400, never a call to another path', async () => {
+    const n = upstream.requests.length;
+    for (const id of ['..', '.', '%2e%2E', '.%2e']) {
+      const res = await call(name('getItem'), { userId, arguments: { id } });
+      if (id.includes('%')) {
+        // A literal "%" is encoded: the segment is "%252e%252E", no dot segment.
+        assert.equal(res.status, 200, res.text);
+        continue;
+      }
+      assertError(res, 400);
+      assert.match(res.json.message, /'\.' or '\.\.' segment/);
+    }
+    // The proxy refuses them too, plain or percent-encoded: they would leave apiBaseUrl.
+    // (Raw requests: fetch would remove the dot segments before sending.)
+    for (const path of ['../secret', 'items/..', '%2E%2e/secret', 'a/.%2E/b', 'items/./1']) {
+      const res = await rawRequest(server, 'GET', `/v1/proxy/${cid}/${userId}/${path}`, { headers: { 'x-api-key': W.apiKey } });
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+    }
+    assert.deepEqual(upstream.requests.slice(n).map((rec) => rec.path), ['/api/items/%252e%252E', '/api/items/.%252e']);
+    const dotted = await rawRequest(server, 'GET', `/v1/proxy/${cid}/${userId}/items/a..b?x=/../`, { headers: { 'x-api-key': W.apiKey } });
+    assert.notEqual(dotted.status, 400, 'dots inside a segment, and in the query, are not dot segments');
+  });
+
+  test('a POST without a body goes without a Content-Type (no form type of curl\'s)', async () => {
+    const res = await request(server, 'POST', `/v1/proxy/${cid}/${userId}/orgs/acme/items`, { key: W.apiKey });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.contentType, null);
+    assert.equal(res.json.body, null);
   });
 
   test('a user who has not connected gets 409 with a fresh connect link', async () => {
