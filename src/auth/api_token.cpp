@@ -28,11 +28,13 @@ std::string ExpandUrlTemplate(const std::string& url_template, const FieldValues
 void ApplyApiToken(const ApiTokenConfig& config, const FieldValues& values, net::HttpCall& call) {
   auto it = values.find("token");
   std::string token = it == values.end() ? std::string() : it->second;
+  // A value of the caller's under the same name is dropped: the upstream must see the user's.
   if (!config.query_param.empty()) {
+    call.url = net::WithoutQueryParam(call.url, config.query_param);
     call.url += (call.url.find('?') == std::string::npos ? "?" : "&") +
                 net::FormEncode(config.query_param) + "=" + net::FormEncode(token);
   } else {
-    call.headers.emplace_back(config.header, config.prefix + token);
+    net::SetHeader(call.headers, config.header, config.prefix + token);
   }
 }
 

@@ -70,11 +70,6 @@ void EraseHeader(net::Headers& headers, std::string_view lower_name) {
   std::erase_if(headers, [&](const auto& h) { return NameIs(h.first, lower_name); });
 }
 
-void SetHeader(net::Headers& headers, std::string_view name, std::string value) {
-  EraseHeader(headers, Lower(name));
-  headers.emplace_back(std::string(name), std::move(value));
-}
-
 struct UrlParts {
   std::string_view scheme;
   std::string_view authority;  // [userinfo@]host[:port]
@@ -291,9 +286,9 @@ void SignV4(net::HttpCall& call, const AwsCredentials& creds, const SigV4Params&
   if (FindHeader(call.headers, "host") == nullptr) {
     call.headers.emplace_back("Host", HostHeaderValue(SplitUrl(call.url)));
   }
-  SetHeader(call.headers, "X-Amz-Date", amz_date);
+  net::SetHeader(call.headers, "X-Amz-Date", amz_date);
   if (!creds.session_token.empty()) {
-    SetHeader(call.headers, "X-Amz-Security-Token", creds.session_token);
+    net::SetHeader(call.headers, "X-Amz-Security-Token", creds.session_token);
   }
   std::string payload_hash;
   if (const std::string* given = FindHeader(call.headers, "x-amz-content-sha256")) {

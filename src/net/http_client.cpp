@@ -1,5 +1,7 @@
 #include "net/http_client.h"
 
+#include "core/validation.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -46,6 +48,37 @@ Result<StreamedResult> HttpClient::Stream(const HttpCall& call) {
   if (!result) return result.error();
   return StreamedResult{result->status, std::move(result->headers),
                         std::make_unique<StringBodyReader>(std::move(result->body)), true};
+}
+
+void SetHeader(Headers& headers, std::string_view name, std::string value) {
+  std::erase_if(headers, [&](const auto& h) { return http::EqualsIgnoreCase(h.first, name); });
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+std::string WithoutQueryParam(std::string_view url, std::string_view name) {
+  const size_t question = url.find('?');
+  if (question == std::string_view::npos) return std::string(url);
+  const size_t hash = url.find('#', question);
+  std::string_view query =
+      url.substr(question + 1, hash == std::string_view::npos ? hash : hash - question - 1);
+  std::string out(url.substr(0, question));
+  char separator = '?';
+  while (true) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    std::string key(pair.substr(0, pair.find('=')));
+    std::replace(key.begin(), key.end(), '+', ' ');
+    auto decoded = PercentDecode(key);
+    if (!pair.empty() && !(decoded && *decoded == name)) {
+      out += separator;
+      out += pair;
+      separator = '&';
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  if (hash != std::string_view::npos) out += url.substr(hash);
+  return out;
 }
 
 std::string FormEncode(std::string_view value) {

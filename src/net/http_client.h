@@ -107,6 +107,13 @@ class StringBodyReader final : public http::BodyReader {
 // Reads `reader` to its end into a string; nullopt when it broke off or passed `limit`.
 std::optional<std::string> ReadWhole(http::BodyReader& reader, size_t limit);
 
+// Sets header `name` to `value`, removing every other field of that name (any case): the
+// value a credential needs is the only one sent.
+void SetHeader(Headers& headers, std::string_view name, std::string value);
+
+// `url` without the query parameters named `name` (compared percent-decoded).
+std::string WithoutQueryParam(std::string_view url, std::string_view name);
+
 // application/x-www-form-urlencoded encoding of one value (RFC 3986 unreserved kept).
 std::string FormEncode(std::string_view value);
 // "a=1&b=2" from pairs, each side FormEncode()d.

@@ -44,6 +44,23 @@ class EchoClient final : public HttpClient {
   HttpCall last;
 };
 
+// A credential's header and query parameter replace any the caller sent under that name.
+TEST(CredentialPlacementTest, SetHeaderLeavesOneFieldOfTheName) {
+  Headers headers{{"X-Key", "caller"}, {"Accept", "*/*"}, {"x-KEY", "again"}};
+  SetHeader(headers, "X-Key", "stored");
+  EXPECT_EQ(headers, (Headers{{"Accept", "*/*"}, {"X-Key", "stored"}}));
+}
+
+TEST(CredentialPlacementTest, WithoutQueryParamDropsEveryValueOfTheName) {
+  EXPECT_EQ(WithoutQueryParam("https://a.test/x?api_key=1&b=2&api%5Fkey=3&api_key#f", "api_key"),
+            "https://a.test/x?b=2#f");
+  EXPECT_EQ(WithoutQueryParam("https://a.test/x?api_key=1", "api_key"), "https://a.test/x");
+  EXPECT_EQ(WithoutQueryParam("https://a.test/x?a+b=1&c=", "a b"), "https://a.test/x?c=");
+  EXPECT_EQ(WithoutQueryParam("https://a.test/x", "k"), "https://a.test/x");
+  EXPECT_EQ(WithoutQueryParam("https://a.test/x?k2=1&&k=2&%zz=3", "k"),
+            "https://a.test/x?k2=1&%zz=3");
+}
+
 TEST(StringBodyReaderTest, HandsOutTheBodyInPiecesThenZero) {
   StringBodyReader reader("hello world");
   char buf[4];

@@ -175,6 +175,19 @@ describe('credentials_proxy', { concurrency: 1, timeout: scaled(120_000) }, () =
     assertNoApiKey(recs[0]);
   });
 
+  test('a credential header or query parameter the caller sent itself is dropped: the upstream sees the user\'s only', async () => {
+    const { res, recs } = await upstreamSees(() => proxy('GET', cids.header, users.header, 'me', {
+      headers: { 'X-TOKEN': 'caller-1', 'x-token': 'caller-2' },
+    }));
+    assert.equal(res.status, 200, `${res.status} ${res.text}`);
+    // Node joins repeated fields with ", ": one value means one field.
+    assert.equal(recs[0].headers['x-token'], `Token ${tokens.header}`);
+    const q = await upstreamSees(() => proxy('GET', cids.query, users.query, 'search?api_key=caller&q=x&api%5Fkey=again'));
+    assert.equal(q.res.status, 200, `${q.res.status} ${q.res.text}`);
+    assert.deepEqual(q.recs[0].query.getAll('api_key'), [tokens.query]);
+    assert.equal(q.recs[0].query.get('q'), 'x');
+  });
+
   test('NONE: no credentials added; PUT and DELETE pass; a userId with "/" (percent-encoded) works', async () => {
     for (const method of ['GET', 'PUT', 'DELETE']) {
       const { res, recs } = await upstreamSees(() => proxy(method, cids.none, users.none, 'things/1',
