@@ -102,8 +102,11 @@ fs::path KeyFileFor(const std::string& sqlite_path) {
 }
 
 // TOOLREGISTRY_MASTER_KEY (plus TOOLREGISTRY_OLD_MASTER_KEYS, comma-separated, readable
-// only), else (SQLite only) the key file beside the database, generated on first use.
-Result<std::vector<std::string>> LoadMasterKeys(const std::optional<std::string>& sqlite_path) {
+// only), else (SQLite only) the key file beside the database, generated on first use: when
+// `store` holds no sealed value yet. One that does was sealed under a key kept elsewhere (in
+// the server's environment, say); a new key here would seal the next secrets under another.
+Result<std::vector<std::string>> LoadMasterKeys(const std::optional<std::string>& sqlite_path,
+                                                Store* store) {
   if (const char* env = std::getenv("TOOLREGISTRY_MASTER_KEY"); env && *env) {
     auto current = DecodeMasterKey(env, "TOOLREGISTRY_MASTER_KEY");
     if (!current) return current.error();
@@ -127,6 +130,15 @@ Result<std::vector<std::string>> LoadMasterKeys(const std::optional<std::string>
   fs::path file = KeyFileFor(*sqlite_path);
   std::error_code ec;
   if (fs::exists(file, ec)) return ReadKeyFile(file);
+  auto sealed = store->ListSealedNotUnder("", 1);
+  if (!sealed) return sealed.error();
+  if (!sealed->empty()) {
+    return Error(Errc::kInvalidArgument,
+                 fmt::format("TOOLREGISTRY_MASTER_KEY is not set and {} does not exist, but the "
+                             "database holds secrets sealed under master key {}: set "
+                             "TOOLREGISTRY_MASTER_KEY to the key the server uses, or restore {}",
+                             file.string(), sealed->front().secret.key_id, file.string()));
+  }
   std::vector<std::string> keys{crypto::RandomBytes(crypto::Keyring::kKeySize)};
   if (!WriteKeyFile(file, keys, /*exclusive=*/true)) {
     if (fs::exists(file, ec)) return ReadKeyFile(file);  // another process made it first
@@ -157,7 +169,7 @@ namespace {
 // is no data folder to keep a generated one in).
 Result<std::unique_ptr<Runtime>> OpenPostgresRuntime(const std::string& url,
                                                      std::unique_ptr<Runtime> runtime) {
-  auto keys = LoadMasterKeys(std::nullopt);
+  auto keys = LoadMasterKeys(std::nullopt, nullptr);
   if (!keys) return keys.error();
   runtime->keyring = std::make_unique<crypto::Keyring>(keys->front());
   for (size_t i = 1; i < keys->size(); ++i) runtime->keyring->AddOldKey((*keys)[i]);
@@ -190,7 +202,15 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options, Runti
   std::error_code ec;
   if (!parent.empty()) fs::create_directories(parent, ec);
 
-  auto keys = LoadMasterKeys(sqlite_path);
+  const auto io = options.sqlite_io == "plain" ? SqliteStore::Io::kPlain : SqliteStore::Io::kTr;
+  auto store = SqliteStore::Open(*sqlite_path,
+                                 use == RuntimeUse::kServer ? SqliteStore::Commits::kGroup
+                                                            : SqliteStore::Commits::kSynchronous,
+                                 io);
+  if (!store) return store.error();
+  runtime->store = std::move(store.value());
+
+  auto keys = LoadMasterKeys(sqlite_path, runtime->store.get());
   if (!keys) return keys.error();
   runtime->keyring = std::make_unique<crypto::Keyring>(keys->front());
   for (size_t i = 1; i < keys->size(); ++i) runtime->keyring->AddOldKey((*keys)[i]);
@@ -203,14 +223,6 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const CommonOptions& options, Runti
       return reloaded ? reloaded.value() : std::vector<std::string>();
     });
   }
-
-  const auto io = options.sqlite_io == "plain" ? SqliteStore::Io::kPlain : SqliteStore::Io::kTr;
-  auto store = SqliteStore::Open(*sqlite_path,
-                                 use == RuntimeUse::kServer ? SqliteStore::Commits::kGroup
-                                                            : SqliteStore::Commits::kSynchronous,
-                                 io);
-  if (!store) return store.error();
-  runtime->store = std::move(store.value());
   runtime->directory = std::make_unique<IntegrationDirectory>(runtime->catalog, *runtime->store);
   return runtime;
 }

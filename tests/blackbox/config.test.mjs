@@ -107,6 +107,21 @@ describe('config', { concurrency: 1, timeout: scaled(120_000) }, () => {
     assert.match(r.stderr + r.stdout, /TOOLREGISTRY_MASTER_KEY is required with PostgreSQL/);
   });
 
+  test('a database that holds secrets sealed under the server\'s key gets no generated key: the CLI without it refuses', { skip: ON_PG && 'SQLite only: PostgreSQL requires the key' }, async () => {
+    const ctx = newContext();
+    const ws = await ctx.workspace(undefined, 'envkey');
+    await ctx.enable(ws.workspaceId, 'google-calendar', { clientId: 'c', clientSecret: 'sealed-under-env-key' });
+    const withoutKey = { ...ctx.env };
+    delete withoutKey.TOOLREGISTRY_MASTER_KEY;
+    const r = await runCli(['integration', 'enable', '--workspace', ws.workspaceId, '--integration', 'slack',
+      '--client-id', 'c', '--client-secret', 'would-be-sealed-under-another-key', '--json'], { env: withoutKey, database: ctx.database });
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /TOOLREGISTRY_MASTER_KEY is not set .* holds secrets sealed under master key [0-9a-f]{16}/);
+    assert.ok(!fs.existsSync(path.join(ctx.dir, 'master.key')), 'a second key was generated');
+    await expectNoStart({ env: withoutKey, database: ctx.database });
+  });
+
   test('without TOOLREGISTRY_MASTER_KEY a key is generated next to the database (0600) and reused', { skip: ON_PG && 'SQLite only: PostgreSQL requires the key' }, async () => {
     const ctx = newContext({ masterKey: false });
     assert.equal(ctx.env.TOOLREGISTRY_MASTER_KEY, undefined);
