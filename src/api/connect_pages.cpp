@@ -128,9 +128,9 @@ http::Response RenderForm(const FormView& view) {
                                        HtmlEscape(view.error));
   std::string body = fmt::format(
       "{0}<p class=\"note\">{1}</p><form id=\"connect-form\" method=\"post\" "
-      "action=\"/connect/{2}\"{3}><input type=\"hidden\" name=\"csrf\" value=\"{4}\">{5}"
+      "action=\"{2}\"{3}><input type=\"hidden\" name=\"csrf\" value=\"{4}\">{5}"
       "<button id=\"submit\" type=\"submit\">Connect</button></form>",
-      error, intro, HtmlEscape(view.token), enctype, HtmlEscape(view.csrf_token), fields);
+      error, intro, HtmlEscape(view.action), enctype, HtmlEscape(view.csrf_token), fields);
   http::Response response;
   response.status = 200;
   response.body = Page("Connect " + view.integration_name, view.integration_name, body);

@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "core/clock.h"
 #include "core/key_rotation.h"
+#include "core/validation.h"
 #include "tools/openapi.h"
 #include "tools/openapi_import.h"
 
@@ -78,10 +79,16 @@ CommandResult WorkspaceCreate(AdminService& admin, const std::string& name) {
 }
 
 CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& workspace_id,
-                                     const std::string& origin) {
-  auto origins = admin.AllowRedirect(workspace_id, origin);
-  if (!origins) return origins.error();
-  return json::object{{"workspaceId", workspace_id}, {"origins", StringArray(*origins)}};
+                                     const std::vector<std::string>& origins) {
+  for (const std::string& origin : origins) {
+    if (auto valid = NormalizeOrigin(origin); !valid) return valid.error();
+  }
+  Result<std::vector<std::string>> list = std::vector<std::string>();
+  for (const std::string& origin : origins) {
+    list = admin.AllowRedirect(workspace_id, origin);
+    if (!list) return list.error();
+  }
+  return json::object{{"workspaceId", workspace_id}, {"origins", StringArray(*list)}};
 }
 
 CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id) {

@@ -16,8 +16,9 @@ namespace tr::cli {
 using CommandResult = Result<boost::json::object>;
 
 CommandResult WorkspaceCreate(AdminService& admin, const std::string& name);
+// Adds every origin, or none when one of them is malformed.
 CommandResult WorkspaceAllowRedirect(AdminService& admin, const std::string& workspace_id,
-                                     const std::string& origin);
+                                     const std::vector<std::string>& origins);
 CommandResult ApiKeyCreate(AdminService& admin, const std::string& workspace_id);
 CommandResult ApiKeyRevoke(AdminService& admin, const std::string& key_id);
 // {"workspaces": [{workspaceId, name, createdAt}]} and {"workspaceId", "apiKeys": [{keyId,

@@ -147,7 +147,8 @@ int Main(int argc, char** argv) {
 
   // workspace
   auto* workspace = app.add_subcommand("workspace", "manage workspaces")->require_subcommand(1);
-  std::string name, workspace_id, origin;
+  std::string name, workspace_id;
+  std::vector<std::string> origins;
   auto* ws_create = workspace->add_subcommand("create", "create a workspace");
   ws_create->add_option("--name", name, "workspace name")->required();
   ws_create->callback([&] {
@@ -162,11 +163,12 @@ int Main(int argc, char** argv) {
   });
   auto* ws_allow = workspace->add_subcommand("allow-redirect", "allow a redirectUri origin");
   ws_allow->add_option("--workspace", workspace_id, "workspace id")->required();
-  ws_allow->add_option("--origin", origin, "e.g. https://app.example.com")->required();
+  ws_allow->add_option("--origin", origins, "e.g. https://app.example.com (repeatable)")
+      ->required();
   ws_allow->callback([&] {
     run = [&] {
       return RunAdmin(common, [&](Runtime&, AdminService& a) {
-        return WorkspaceAllowRedirect(a, workspace_id, origin);
+        return WorkspaceAllowRedirect(a, workspace_id, origins);
       });
     };
   });

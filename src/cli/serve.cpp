@@ -21,6 +21,7 @@
 #include "core/janitor.h"
 #include "core/metrics.h"
 #include "core/proxy_service.h"
+#include "core/validation.h"
 #include "core/webhook_dispatcher.h"
 #include "net/curl_http_client.h"
 
@@ -98,6 +99,12 @@ int RunServe(const CommonOptions& common, ServeOptions options) {
   if (!ParseListenAddress(options.listen, options.server.host, options.server.port)) {
     PrintError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
     return 2;
+  }
+  if (!options.public_url.empty()) {
+    if (auto valid = ValidatePublicUrl(options.public_url); !valid) {
+      PrintError(valid.error().message());
+      return 2;
+    }
   }
   auto runtime = OpenRuntime(common, RuntimeUse::kServer);
   if (!runtime) {

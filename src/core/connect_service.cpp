@@ -174,6 +174,14 @@ FormView ConnectService::Form(const Loaded& loaded, std::string_view token, std:
   form.principal_arn = options_.aws.principal_arn;
   form.token = std::string(token);
   form.csrf_token = DeriveFromToken(token, kCsrfPurpose);
+  // Behind a proxy that serves us under a path (a public URL of https://a.example/base), the
+  // form posts under it too.
+  const size_t scheme_end = options_.public_url.find("://");
+  const size_t path = scheme_end == std::string::npos
+                          ? std::string::npos
+                          : options_.public_url.find('/', scheme_end + 3);
+  form.action = (path == std::string::npos ? std::string() : options_.public_url.substr(path)) +
+                "/connect/" + std::string(token);
   form.error = std::move(error);
   if (!loaded.session.redirect_uri.empty()) {
     if (auto origin = ValidateRedirectUri(loaded.session.redirect_uri)) form.redirect_origin = *origin;

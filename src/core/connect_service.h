@@ -50,7 +50,8 @@ struct FormView {
   std::vector<ApiTokenField> fields;  // API_TOKEN: what to ask for
   std::string external_id;            // AWS_ASSUME_ROLE
   std::string principal_arn;          // AWS_ASSUME_ROLE
-  std::string token;                  // the session token: the form posts back to it
+  std::string token;                  // the session token
+  std::string action;  // where the form posts: the public URL's path + /connect/<token>
   std::string csrf_token;
   std::string error;                  // "" on first display
   std::string redirect_origin;        // where the flow may end (for the page's CSP)

@@ -255,6 +255,11 @@ void ReadApiToken(Reader& r, const json::object& o, ApiTokenConfig& c) {
         r.Fail(path + ".name", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$");
         return;
       }
+      // "authType" is the credentials' own key, "csrf" the form's hidden field.
+      if (f.name == "authType" || f.name == "csrf") {
+        r.Fail(path + ".name", "is reserved (authType, csrf)");
+        return;
+      }
       if (!names.insert(f.name).second) {
         r.Fail(path + ".name", "is a duplicate");
         return;

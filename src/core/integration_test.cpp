@@ -308,10 +308,11 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
       {"lowercase auth type", [](json::object& d) { d["authTypes"] = json::array{"oauth2"}; },
        "custom.json: authTypes:"},
       {"duplicate auth type",
-       [](json::object& d) { d["authTypes"] = json::array{"API_TOKEN", "OAUTH2", "API_TOKEN"}; },
+       [](json::object& d) {
+         d["authTypes"] = json::array{"API_TOKEN", "OAUTH2", "API_TOKEN"};
+       },
        "custom.json: authTypes:"},
-      {"OAUTH2 without oauth2", [](json::object& d) { d.erase("oauth2"); },
-       "custom.json: oauth2:"},
+      {"OAUTH2 without oauth2", [](json::object& d) { d.erase("oauth2"); }, "custom.json: oauth2:"},
       {"oauth2 not an object", [](json::object& d) { d["oauth2"] = "yes"; },
        "custom.json: oauth2:"},
       {"bad tokenUrl", [](json::object& d) { At(d, "oauth2")["tokenUrl"] = "not a url"; },
@@ -325,7 +326,10 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
        "custom.json: oauth2.revocationUrl:"},
       {"scopes not an array", [](json::object& d) { At(d, "oauth2")["scopes"] = "a b"; },
        "custom.json: oauth2.scopes:"},
-      {"scopes with a number", [](json::object& d) { At(d, "oauth2")["scopes"] = json::array{"a", 1}; },
+      {"scopes with a number",
+       [](json::object& d) {
+         At(d, "oauth2")["scopes"] = json::array{"a", 1};
+       },
        "custom.json: oauth2.scopes:"},
       {"empty scopeSeparator", [](json::object& d) { At(d, "oauth2")["scopeSeparator"] = ""; },
        "custom.json: oauth2.scopeSeparator:"},
@@ -344,13 +348,16 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
        "custom.json: oauth2.authorizationParams:"},
       {"apiToken not an object", [](json::object& d) { d["apiToken"] = 1; },
        "custom.json: apiToken:"},
-      {"apiToken fields empty", [](json::object& d) { At(d, "apiToken")["fields"] = json::array(); },
+      {"apiToken fields empty",
+       [](json::object& d) { At(d, "apiToken")["fields"] = json::array(); },
        "custom.json: apiToken.fields:"},
       {"apiToken field not an object",
        [](json::object& d) { At(d, "apiToken")["fields"] = json::array{"token"}; },
        "custom.json: apiToken.fields[0]:"},
       {"apiToken field without name",
-       [](json::object& d) { At(d, "apiToken")["fields"] = json::array{json::object{{"label", "x"}}}; },
+       [](json::object& d) {
+         At(d, "apiToken")["fields"] = json::array{json::object{{"label", "x"}}};
+       },
        "custom.json: apiToken.fields[0].name:"},
       {"apiToken field name starts with a digit",
        [](json::object& d) {
@@ -363,6 +370,17 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
              json::array{json::object{{"name", "token"}}, json::object{{"name", "api key"}}};
        },
        "custom.json: apiToken.fields[1].name:"},
+      {"apiToken field named authType (the credentials' own key)",
+       [](json::object& d) {
+         At(d, "apiToken")["fields"] =
+             json::array{json::object{{"name", "token"}}, json::object{{"name", "authType"}}};
+       },
+       "custom.json: apiToken.fields[1].name: is reserved"},
+      {"apiToken field named csrf (the form's own field)",
+       [](json::object& d) {
+         At(d, "apiToken")["fields"] = json::array{json::object{{"name", "csrf"}}};
+       },
+       "custom.json: apiToken.fields[0].name: is reserved"},
       {"apiToken duplicate field",
        [](json::object& d) {
          At(d, "apiToken")["fields"] =
@@ -448,7 +466,9 @@ TEST(ParseIntegrationDefinitionTest, FailuresNameTheSourceAndField) {
        },
        "custom.json: googleServiceAccount.tokenUrl:"},
       {"awsAssumeRole duration below 900",
-       [](json::object& d) { d["awsAssumeRole"] = json::object{{"sessionDurationSeconds", 899}}; },
+       [](json::object& d) {
+         d["awsAssumeRole"] = json::object{{"sessionDurationSeconds", 899}};
+       },
        "custom.json: awsAssumeRole.sessionDurationSeconds:"},
       {"awsAssumeRole duration above 43200",
        [](json::object& d) {

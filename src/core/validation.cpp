@@ -1,7 +1,9 @@
 #include "core/validation.h"
 
 #include <algorithm>
+#include <charconv>
 
+#include <fmt/format.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -37,17 +39,26 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// "scheme://host[:port]" with the default port dropped, or an error.
-Result<std::string> OriginOf(const boost::urls::url_view& url) {
+// "scheme://host[:port]" with the default port dropped, or an error naming `what`. A host
+// is a name, an IPv4 or an IP literal: no wildcard or other sub-delimiter ("https://*.a.com").
+Result<std::string> OriginOf(const boost::urls::url_view& url, std::string_view what) {
   std::string scheme = Lower(url.scheme());
   if (scheme != "http" && scheme != "https") {
-    return Error(Errc::kInvalidArgument, "redirectUri must be an http or https URL");
+    return Error(Errc::kInvalidArgument, fmt::format("{} must be an http or https URL", what));
   }
-  if (!url.has_authority() || url.encoded_host().empty()) {
-    return Error(Errc::kInvalidArgument, "redirectUri must be an absolute URL with a host");
+  if (!url.has_authority() || url.encoded_host().empty() ||
+      url.encoded_host().find_first_of("!$&'()*+,;=") != std::string_view::npos) {
+    return Error(Errc::kInvalidArgument,
+                 fmt::format("{} must be an absolute URL with a host", what));
   }
   std::string origin = scheme + "://" + Lower(url.encoded_host());
   std::string_view port = url.port();
+  unsigned number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (url.has_port() && (port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+                         number == 0 || number > 65535)) {
+    return Error(Errc::kInvalidArgument, fmt::format("{} has a port outside 1-65535", what));
+  }
   bool default_port = (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
   if (!port.empty() && !default_port) origin += ":" + std::string(port);
   return origin;
@@ -79,7 +90,7 @@ Result<std::string> ValidateRedirectUri(std::string_view uri) {
   if (!parsed) {
     return Error(Errc::kInvalidArgument, "redirectUri must be an absolute http or https URL");
   }
-  return OriginOf(*parsed);
+  return OriginOf(*parsed, "redirectUri");
 }
 
 Result<std::string> NormalizeOrigin(std::string_view origin) {
@@ -89,7 +100,19 @@ Result<std::string> NormalizeOrigin(std::string_view origin) {
     return Error(Errc::kInvalidArgument,
                  "origin must look like https://app.example.com (scheme, host, optional port)");
   }
-  return OriginOf(*parsed);
+  return OriginOf(*parsed, "origin");
+}
+
+Status ValidatePublicUrl(std::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed || parsed->has_query() || parsed->has_userinfo()) {
+    return Error(Errc::kInvalidArgument,
+                 "--public-url must be an absolute http(s) URL without a query, e.g. "
+                 "https://connect.example.com");
+  }
+  auto origin = OriginOf(*parsed, "--public-url");
+  if (!origin) return origin.error();
+  return Ok{};
 }
 
 std::optional<std::string> PercentDecode(std::string_view text) {

@@ -19,6 +19,10 @@ Status ValidateUserId(std::string_view user_id);
 // An absolute http(s) URL with a host, at most 2048 bytes. On success, its origin.
 Result<std::string> ValidateRedirectUri(std::string_view uri);
 
+// The server's public URL: an absolute http(s) URL with a host and an optional path, without
+// userinfo, query or fragment.
+Status ValidatePublicUrl(std::string_view url);
+
 // Normalises an origin given by an operator ("https://App.example.com:443/" ->
 // "https://app.example.com"). Error when it is not an http(s) origin.
 Result<std::string> NormalizeOrigin(std::string_view origin);

@@ -107,6 +107,11 @@ TEST(ValidateRedirectUriTest, Table) {
       {"https:example.com", std::nullopt},
       {"https://", std::nullopt},
       {"", std::nullopt},
+      {"https://*.example.com/x", std::nullopt},
+      {"https://a,b.example.com/x", std::nullopt},
+      {"https://[::1]:99999/", std::nullopt},
+      {"https://example.com:0/", std::nullopt},
+      {"https://example.com:65535/", "https://example.com:65535"},
   };
   for (const RedirectCase& c : kCases) {
     SCOPED_TRACE(c.uri.substr(0, 60));
@@ -144,6 +149,8 @@ TEST(NormalizeOriginTest, Table) {
       {"app.example.com", std::nullopt},
       {"https://", std::nullopt},
       {"", std::nullopt},
+      {"https://*.example.com", std::nullopt},
+      {"https://example.com:70000", std::nullopt},
   };
   for (const RedirectCase& c : kCases) {
     SCOPED_TRACE(c.uri);
@@ -154,6 +161,24 @@ TEST(NormalizeOriginTest, Table) {
     } else {
       EXPECT_EQ(origin.error().code, Errc::kInvalidArgument);
     }
+  }
+}
+
+TEST(NormalizeOriginTest, ErrorsNameTheOrigin) {
+  auto origin = NormalizeOrigin("ftp://x.example");
+  ASSERT_FALSE(origin.ok());
+  EXPECT_EQ(origin.error().message(), "origin must be an http or https URL");
+}
+
+TEST(ValidatePublicUrlTest, AnAbsoluteHttpUrlWithAnOptionalPath) {
+  for (const char* good : {"https://connect.example.com", "http://127.0.0.1:8080/",
+                           "https://example.com/base/", "http://[::1]:9000"}) {
+    EXPECT_TRUE(ValidatePublicUrl(good).ok()) << good;
+  }
+  for (const char* bad :
+       {"not a url", "javascript:alert(1)", "ftp://x", "https://a.com/?q=1", "https://u:p@a.com",
+        "https://a.com/#f", "/connect", "https://*.a.com", "http://a.com:99999"}) {
+    EXPECT_FALSE(ValidatePublicUrl(bad).ok()) << bad;
   }
 }
 

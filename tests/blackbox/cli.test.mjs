@@ -74,6 +74,14 @@ describe('cli', { concurrency: 1, timeout: scaled(120_000) }, () => {
     const text = await ctx.cli(['workspace', 'allow-redirect', '--workspace', w, '--origin', 'https://third.example.com']);
     assertCliOk(text);
     assert.ok(text.stdout.trim().length > 0);
+    // --origin repeated in one command adds each; one malformed origin adds none.
+    const both = await ctx.cliJson(['workspace', 'allow-redirect', '--workspace', w,
+      '--origin', 'https://four.example.com', '--origin', 'https://five.example.com:8443']);
+    assert.ok(both.origins.includes('https://four.example.com') && both.origins.includes('https://five.example.com:8443'), JSON.stringify(both));
+    assertCliError(await ctx.cli(['workspace', 'allow-redirect', '--workspace', w,
+      '--origin', 'https://six.example.com', '--origin', 'https://*.example.com', '--json']));
+    const after = await ctx.cliJson(['workspace', 'allow-redirect', '--workspace', w, '--origin', 'https://four.example.com']);
+    assert.ok(!after.origins.includes('https://six.example.com'), JSON.stringify(after));
   });
 
   test('workspace allow-redirect: unknown workspace fails', async () => {

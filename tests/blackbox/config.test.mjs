@@ -72,6 +72,25 @@ describe('config', { concurrency: 1, timeout: scaled(120_000) }, () => {
     await expectNoStart({ env: ctx.env, database: ctx.database, listen: `127.0.0.1:${s.port}` });
   });
 
+  test('--public-url must be an absolute http(s) URL; one with a path prefixes the links and the forms post under it', async () => {
+    const ctx = newContext();
+    for (const bad of ['not a url', 'javascript:alert(1)', 'ftp://x.example', 'https://a.example/?q=1', 'https://*.a.example']) {
+      await expectNoStart({ env: ctx.env, database: ctx.database, publicUrl: bad, extraArgs: [] });
+    }
+    const s = await ctx.startServer({ publicUrl: 'https://connect.example.com/base/' });
+    const ws = await ctx.workspace(s, 'prefix');
+    const en = await ctx.enable(ws.workspaceId, 'anthropic');
+    const res = await authUrl(s, ws.apiKey, en.customerIntegrationId, 'prefix-user');
+    assertAuthUrl(res, 'https://connect.example.com/base');
+    // Behind a proxy that strips /base, the page is this server's /connect/<token>.
+    const link = new URL(res.json.authorizeUrl);
+    const page = await fetch(`${s.url}${link.pathname.replace(/^\/base/, '')}`);
+    assert.equal(page.status, 200);
+    const action = /<form[^>]* action="([^"]*)"/.exec(await page.text())?.[1];
+    assert.ok(action, 'the page has a form');
+    assert.equal(new URL(action, link).href, link.href, 'the form posts back to the link, under the prefix');
+  });
+
   test('an unsupported --database makes serve exit non-zero', async () => {
     const ctx = newContext();
     await expectNoStart({ env: ctx.env, database: 'mysql://localhost/db' });
