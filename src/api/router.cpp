@@ -188,7 +188,10 @@ http::Response Router::Route(const http::Request& request) {
   std::string_view path = target.substr(0, qmark);
   std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
   std::vector<std::string_view> seg = SplitPath(path);
-  const bool get = request.method == "GET";
+  // HEAD is answered as GET, without the body (RFC 9110, section 9.3.2), except by the connect
+  // pages and the OAuth callback: a link checker's HEAD must not run a step of the flow.
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool flow_get = request.method == "GET";
   const bool post = request.method == "POST";
 
   auto routed = [](http::Response response, std::string_view route) {
@@ -230,13 +233,13 @@ http::Response Router::Route(const http::Request& request) {
   if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "mcp") {
     return routed(Mcp(request), fmt::format("{} /v1/mcp", request.method));
   }
-  if (seg.size() == 2 && seg[0] == "connect" && get) {
+  if (seg.size() == 2 && seg[0] == "connect" && flow_get) {
     return routed(RenderStep(connect_.Start(seg[1])), "GET /connect/{token}");
   }
   if (seg.size() == 2 && seg[0] == "connect" && post) {
     return routed(ConnectSubmit(request, seg[1]), "POST /connect/{token}");
   }
-  if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "callback" && get) {
+  if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "callback" && flow_get) {
     return routed(OAuthCallback(query), "GET /oauth/callback");
   }
   if (seg.size() == 2 && seg[0] == "oauth" && seg[1] == "client-metadata.json" && get) {
@@ -264,6 +267,7 @@ Result<std::string> Router::Authenticate(const http::Request& request) {
     if (authorization.size() > kBearer.size() &&
         http::EqualsIgnoreCase(authorization.substr(0, kBearer.size()), kBearer)) {
       key = authorization.substr(kBearer.size());
+      key.remove_prefix(std::min(key.find_first_not_of(' '), key.size()));  // 1*SP (RFC 6750)
     }
   }
   if (key.empty()) return Error(Errc::kUnauthenticated, "Missing API key");

@@ -53,6 +53,7 @@ describe('auth', { concurrency: 1, timeout: scaled(120_000) }, () => {
       { 'x-api-key': '' },
       { authorization: 'Bearer' },
       { authorization: 'Bearer ' },
+      { authorization: 'Bearer    ' },
       { authorization: `Basic ${ws.apiKey}` },
       { authorization: ws.apiKey },
     ];
@@ -67,6 +68,11 @@ describe('auth', { concurrency: 1, timeout: scaled(120_000) }, () => {
     const b = await request(server, 'GET', '/v1/integrations', { bearer: ws.apiKey });
     assert.equal(b.status, 200, b.text);
     assert.deepEqual(a.json, b.json);
+    // RFC 6750: "Bearer" 1*SP token; the scheme in any case.
+    for (const authorization of [`Bearer   ${ws.apiKey}`, `bearer ${ws.apiKey}`]) {
+      const c = await request(server, 'GET', '/v1/integrations', { headers: { authorization } });
+      assert.equal(c.status, 200, `${authorization.slice(0, 10)}: ${c.text}`);
+    }
 
     const u = await authUrl(server, undefined, cid, 'bearer-user', { bearer: ws.apiKey });
     assert.equal(u.status, 201, u.text);

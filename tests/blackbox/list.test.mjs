@@ -113,6 +113,19 @@ describe('list', { concurrency: 1, timeout: scaled(120_000) }, () => {
     }
   });
 
+  test('HEAD is answered as GET, without the body; never on the connect pages', async () => {
+    const get = await fetch(`${server.url}/v1/integrations`, { headers: { 'x-api-key': A.apiKey } });
+    const body = await get.text();
+    const head = await fetch(`${server.url}/v1/integrations`, { method: 'HEAD', headers: { 'x-api-key': A.apiKey } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(await head.text(), '');
+    const unauth = await fetch(`${server.url}/v1/integrations`, { method: 'HEAD' });
+    assert.equal(unauth.status, 401);
+    // A link checker's HEAD must not run a step of the flow (a NONE connection completes on GET).
+    assert.equal((await fetch(`${server.url}/connect/${'a'.repeat(40)}`, { method: 'HEAD' })).status, 404);
+  });
+
   test('active filter: true/TRUE/True/1 and absent list the active ones', async () => {
     const expectedIds = enabledA.filter((e) => e !== disabledA).map((e) => e.customerIntegrationId).sort();
     let first;
