@@ -105,7 +105,9 @@ Result<std::string> AdminService::StoreDefinition(const std::string& workspace_i
                                                   const std::string& source) {
   auto def = ParseIntegrationDefinition(json_text, source);
   if (!def) return def.error();
-  if (auto s = StoreChecked(workspace_id, def->integration_id, std::move(json_text), source); !s) {
+  if (auto s = StoreChecked(workspace_id, def->integration_id, def->auth_types,
+                            std::move(json_text), source);
+      !s) {
     return s.error();
   }
   return def->integration_id;
@@ -113,6 +115,7 @@ Result<std::string> AdminService::StoreDefinition(const std::string& workspace_i
 
 Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
                                                const std::string& integration_id,
+                                               const std::vector<AuthType>& auth_types,
                                                std::string json_text, const std::string& source) {
   if (directory_.catalog().Find(integration_id)) {
     return Error(Errc::kConflict,
@@ -120,6 +123,18 @@ Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
                              source, integration_id));
   }
   if (auto s = RequireWorkspace(workspace_id); !s) return s.error();
+  // A redefinition keeps every auth type a customer integration of it uses: its users'
+  // credentials, proxy and tools need it, and none can be moved to another type.
+  auto enabled = store_.ListCustomerIntegrations(workspace_id, std::nullopt);
+  if (!enabled) return enabled.error();
+  for (const CustomerIntegration& ci : *enabled) {
+    if (ci.integration_id == integration_id &&
+        std::find(auth_types.begin(), auth_types.end(), ci.auth_type) == auth_types.end()) {
+      return Error(Errc::kInvalidArgument,
+                   fmt::format("{}: authTypes: must keep {}, which customer integration {} uses",
+                               source, AuthTypeName(ci.auth_type), ci.customer_integration_id));
+    }
+  }
   const int64_t now = clock_.NowMillis();
   CustomIntegration ci{workspace_id, integration_id, std::move(json_text), now, now};
   if (auto s = store_.PutCustomIntegration(ci); !s) return s.error();
@@ -128,12 +143,19 @@ Result<std::string> AdminService::StoreChecked(const std::string& workspace_id,
 
 namespace {
 
+struct CheckedText {
+  std::string text;
+  std::string integration_id;
+  std::vector<AuthType> auth_types;
+};
+
 // The definition `document_text` makes, checked as `define` would check it, as stored text
-// (tools/openapi_import.h: DefinitionText), and its integration id. The parsed tree is gone
-// when it returns.
-Result<std::pair<std::string, std::string>> CheckedDefinitionText(
-    std::string document_text, const std::string& source, const std::string& integration_id,
-    const std::string& tools_source) {
+// (tools/openapi_import.h: DefinitionText), with its integration id and auth types. The
+// parsed tree is gone when it returns.
+
+Result<CheckedText> CheckedDefinitionText(std::string document_text, const std::string& source,
+                                          const std::string& integration_id,
+                                          const std::string& tools_source) {
   // Room for the definition's fields: the stored text is then made in place.
   document_text.reserve(document_text.size() + tools::kDefinitionFieldsRoom);
   auto doc = tools::ParseDocumentText(document_text, source);
@@ -149,8 +171,8 @@ Result<std::pair<std::string, std::string>> CheckedDefinitionText(
   auto checked = tools::ReadTools(*doc, def->integration_id, {}, tools_source,
                                   tools::ToolSchemas::kSkip, [](tools::Tool&&) {});
   if (!checked) return checked.error();
-  return std::pair{tools::DefinitionText(*made, std::move(document_text), *doc),
-                   def->integration_id};
+  return CheckedText{tools::DefinitionText(*made, std::move(document_text), *doc),
+                     def->integration_id, def->auth_types};
 }
 
 }  // namespace
@@ -163,11 +185,11 @@ Result<ImportedIntegration> AdminService::ImportOpenApi(const std::string& works
   auto made = CheckedDefinitionText(std::move(document_text), source, integration_id,
                                     tools_source);
   if (!made) return made.error();
-  auto& [text, id] = *made;
+  auto& [text, id, auth_types] = *made;
   // The tree was freed before the write and the stored text is parsed again after it: SQLite
   // copies a large text twice while writing it, and the tree beside those copies would
   // double the peak (docs/performance.md, "The OpenAPI corpus").
-  auto stored = StoreChecked(workspace_id, id, std::move(text), source);
+  auto stored = StoreChecked(workspace_id, id, auth_types, std::move(text), source);
   if (!stored) return stored.error();
   auto parsed = tools::ParseDocumentText(*stored, source);
   if (!parsed) return parsed.error();

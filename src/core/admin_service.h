@@ -89,10 +89,13 @@ class AdminService {
   Result<std::string> StoreDefinition(const std::string& workspace_id, std::string json_text,
                                       const std::string& source);
   // Stores `json_text`, already checked, as the workspace's custom integration
-  // `integration_id` (refused when a catalog integration has that id); the text, handed back
+  // `integration_id` offering `auth_types` (refused when a catalog integration has that id, or
+  // when it drops an auth type one of its customer integrations uses); the text, handed back
   // uncopied (an imported document's is tens of megabytes).
-  Result<std::string> StoreChecked(const std::string& workspace_id, const std::string& integration_id,
-                      std::string json_text, const std::string& source);
+  Result<std::string> StoreChecked(const std::string& workspace_id,
+                                   const std::string& integration_id,
+                                   const std::vector<AuthType>& auth_types, std::string json_text,
+                                   const std::string& source);
   ApiKeyRecord NewKeyRecord(const std::string& workspace_id, const std::string& api_key);
 
   Store& store_;

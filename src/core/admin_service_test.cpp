@@ -302,6 +302,22 @@ TEST_F(AdminServiceTest, DefineThenEnableACustomIntegration) {
   list = admin_->ListIntegrations(ws);
   ASSERT_TRUE(list.ok() && list->size() == 1u);
   EXPECT_EQ((*list)[0].definition->name, "Acme CRM 2");
+
+  // A redefinition may not drop the auth type the customer integration uses (API_TOKEN);
+  // it may drop another one.
+  std::string oauth_only = kCustomDefinition;
+  oauth_only.replace(oauth_only.find("\"API_TOKEN\", "), 13, "");
+  auto dropped = admin_->DefineIntegration(ws, oauth_only, "custom.json");
+  ASSERT_FALSE(dropped.ok());
+  EXPECT_EQ(dropped.error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(dropped.error().message(),
+            "custom.json: authTypes: must keep API_TOKEN, which customer integration " +
+                enabled->customer_integration_id + " uses");
+  std::string token_only = kCustomDefinition;
+  token_only.replace(token_only.find(", \"OAUTH2\""), 10, "");
+  EXPECT_TRUE(admin_->DefineIntegration(ws, token_only, "custom.json").ok());
+  // The other workspace's definitions are its own.
+  EXPECT_TRUE(admin_->DefineIntegration(other_ws, oauth_only, "custom.json").ok());
 }
 
 TEST_F(AdminServiceTest, SetIntegrationActive) {
