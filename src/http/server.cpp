@@ -201,10 +201,30 @@ std::optional<Response> RefuseHead(const bhttp::request_parser<bhttp::string_bod
       return ServerError(501, "Transfer-Encoding other than chunked is not supported");
     }
   }
+  // RFC 9112, section 3.2: an HTTP/1.1 request has exactly one Host.
+  const auto hosts = head.equal_range(bhttp::field::host);
+  const bool one_host = hosts.first != hosts.second && std::next(hosts.first) == hosts.second;
+  if (head.version() == 11 && !one_host) {
+    return ServerError(400, "An HTTP/1.1 request must carry one Host header");
+  }
   if (auto length = parser.content_length(); length && *length > body_limit) {
     return ServerError(413, "Request body too large");
   }
   return std::nullopt;
+}
+
+// The path and query of a target: an absolute-form target ("http://host/path?q", which RFC
+// 9112, section 3.2.2, has servers accept) without its scheme and authority.
+std::string_view OriginForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() &&
+        EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+      const size_t path = target.find_first_of("/?", scheme.size());
+      if (path == std::string_view::npos) return "/";
+      return target.substr(path);
+    }
+  }
+  return target;
 }
 
 }  // namespace
@@ -317,7 +337,13 @@ class Server::Impl {
   std::string Bind() {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
-    if (ec) throw std::runtime_error("invalid listen address " + options_.host);
+    if (ec) {
+      // A name ("localhost"): its first address, IPv4 before IPv6 as the resolver orders them.
+      tcp::resolver resolver(*contexts_[0]);
+      auto found = resolver.resolve(options_.host, "", tcp::resolver::passive, ec);
+      if (ec || found.empty()) throw std::runtime_error("invalid listen address " + options_.host);
+      address = found.begin()->endpoint().address();
+    }
     tcp::endpoint endpoint(address, options_.port);
     acceptor_->open(endpoint.protocol(), ec);
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -454,7 +480,7 @@ class Server::Impl {
       std::string request_id = HeadRequestId(parser.get());
       Request head;
       head.method = parser.get().method_string();
-      head.target = parser.get().target();
+      head.target = OriginForm(parser.get().target());
       Dispatch dispatch = classify_(head);
       if (dispatch == Dispatch::kStreamingInline) {
         // A small body of a known length (or none) is read whole; a larger one streams
@@ -566,7 +592,7 @@ class Server::Impl {
                         const Connection& conn) {
     Request request;
     request.method = head.method_string();
-    request.target = head.target();
+    request.target = OriginForm(head.target());
     request.request_id = request_id;
     request.remote_address = conn.remote_address;
     for (const auto& field : head) request.headers.emplace_back(field.name_string(), field.value());

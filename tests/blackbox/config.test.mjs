@@ -66,6 +66,12 @@ describe('config', { concurrency: 1, timeout: scaled(120_000) }, () => {
     if (!ON_PG) assert.ok(!fs.existsSync(path.join(ctx.dir, 'other.db')), 'the env database was used despite --database');
   });
 
+  test('--listen takes a host name (localhost) as well as an address', async () => {
+    const ctx = newContext();
+    const s = await ctx.startServer({ listen: 'localhost:0' });
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+  });
+
   test('a listen address already in use makes serve exit non-zero', async () => {
     const ctx = newContext();
     const s = await ctx.startServer();

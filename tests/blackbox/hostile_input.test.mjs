@@ -347,6 +347,17 @@ describe('hostile input over raw TCP', { concurrency: 1, timeout: scaled(300_000
     await assertServing('5,000 idle connections');
   });
 
+  test('Host: an HTTP/1.1 request without one or with two is 400; an absolute-form target is served (RFC 9112 3.2)', async () => {
+    assertRefused(await exchange(server, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'), [400]);
+    assertRefused(await exchange(server, 'GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n'), [400]);
+    const old = parseResponses((await exchange(server, 'GET /healthz HTTP/1.0\r\n\r\n')).raw)[0];
+    assert.equal(old?.status, 200, 'HTTP/1.0 needs no Host');
+    const absolute = parseResponses((await exchange(server,
+      `GET http://127.0.0.1:${server.port}/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).raw)[0];
+    assert.equal(absolute?.status, 200, 'absolute-form');
+    await assertServing('Host checks');
+  });
+
   test('HEAD gets the head alone: a request pipelined after it is read as a request', async () => {
     const result = await exchange(server, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
       + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
