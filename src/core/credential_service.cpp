@@ -150,10 +150,17 @@ Result<json::object> CredentialService::GetCredentials(const std::string& worksp
     case AuthType::kOAuth2: {
       if (NeedsRefresh(ctx->creds, now)) {
         if (!may_block) return WouldBlock();
-        if (auto s = Refresh(cid_s, uid_s); !s) return s.error();
-        ctx = LoadUser(cid_s, uid_s);
-        if (!ctx) return ctx.error();
-        if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
+        if (auto s = Refresh(cid_s, uid_s); !s) {
+          // A provider that cannot refresh just now does not take away a token that still
+          // works: it is served until it expires (the sweep and later reads try again).
+          const bool still_valid = IntField(ctx->creds, "expiresAt", 0) > clock_.NowMillis();
+          if (s.error().code != Errc::kUnavailable || !still_valid) return s.error();
+          spdlog::info("serving a user of {} the token it has: {}", cid_s, s.error().message());
+        } else {
+          ctx = LoadUser(cid_s, uid_s);
+          if (!ctx) return ctx.error();
+          if (!ctx->user.active) return Error(Errc::kConflict, "User is not connected");
+        }
       }
       out["accessToken"] = StringField(ctx->creds, "accessToken");
       out["tokenType"] = StringField(ctx->creds, "tokenType");

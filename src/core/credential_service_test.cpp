@@ -243,5 +243,28 @@ TEST_F(CredentialServiceTest, SweepBacksOffFromAFailingUserAndReportsTheStreakOn
   EXPECT_EQ(Events("user.refresh_failed"), 2);
 }
 
+// A read within the refresh margin whose refresh fails (not for good) gets the token the user
+// has while it works; once it has expired, the read fails.
+TEST_F(CredentialServiceTest, AReadKeepsAWorkingTokenWhenTheRefreshFails) {
+  const std::string cid = services_.Enable(workspace_id_, "github");
+  ASSERT_TRUE(services_.ConnectOAuth(workspace_id_, cid, "u-1"));  // at-0, rt-1, an hour
+  http_.Refuse("rt-1");
+  clock_.Advance(3'600'000 - 60'000);
+  auto creds = node1_.GetCredentials(workspace_id_, cid, "u-1");
+  ASSERT_TRUE(creds.ok()) << creds.error().message();
+  EXPECT_EQ(creds->at("accessToken").as_string(), "at-0");
+  EXPECT_EQ(http_.refused("rt-1"), 1);
+
+  clock_.Advance(60'000);  // expired
+  auto expired = node1_.GetCredentials(workspace_id_, cid, "u-1");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, Errc::kUnavailable);
+
+  http_.Accept();
+  creds = node1_.GetCredentials(workspace_id_, cid, "u-1");
+  ASSERT_TRUE(creds.ok()) << creds.error().message();
+  EXPECT_EQ(creds->at("accessToken").as_string(), "at-new");
+}
+
 }  // namespace
 }  // namespace tr

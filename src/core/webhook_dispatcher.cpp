@@ -1,5 +1,7 @@
 #include "core/webhook_dispatcher.h"
 
+#include <charconv>
+
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.h"
@@ -76,32 +78,39 @@ int WebhookDispatcher::DeliverDue(int limit) {
   if (!events) return 0;
   for (const OutboxEvent& event : *events) {
     const int attempts = event.attempts + 1;
-    if (Deliver(event)) {
+    const Outcome outcome = Deliver(event);
+    if (outcome.delivered) {
       Metrics::Global().CountWebhookDelivery("delivered");
       (void)store_.MarkEventDelivered(event.event_id, clock_.NowMillis());
       continue;
     }
-    Metrics::Global().CountWebhookDelivery(attempts >= options_.max_attempts ? "given_up" : "failed");
-    if (attempts >= options_.max_attempts) {
-      spdlog::warn("webhook event {} given up after {} attempts", event.event_id, attempts);
+    const bool give_up = outcome.gone || attempts >= options_.max_attempts;
+    Metrics::Global().CountWebhookDelivery(give_up ? "given_up" : "failed");
+    if (give_up) {
+      spdlog::warn("webhook event {} given up after {} attempts{}", event.event_id, attempts,
+                   outcome.gone ? " (the receiver answered 410 Gone)" : "");
       (void)store_.MarkEventFailed(event.event_id, attempts, std::nullopt);
       continue;
     }
-    int64_t delay = options_.first_retry_millis;
-    for (int i = 1; i < attempts && delay < options_.max_retry_millis; ++i) delay *= 2;
-    delay = std::min(delay, options_.max_retry_millis);
+    const int64_t delay = WebhookRetryDelay(options_, attempts, outcome.retry_after_millis);
     (void)store_.MarkEventFailed(event.event_id, attempts, clock_.NowMillis() + delay);
   }
   return static_cast<int>(events->size());
 }
 
-bool WebhookDispatcher::Deliver(const OutboxEvent& event) {
+int64_t WebhookRetryDelay(const WebhookOptions& options, int attempts, int64_t retry_after_millis) {
+  int64_t delay = options.first_retry_millis;
+  for (int i = 1; i < attempts && delay < options.max_retry_millis; ++i) delay *= 2;
+  return std::min(std::max(delay, retry_after_millis), options.max_retry_millis);
+}
+
+WebhookDispatcher::Outcome WebhookDispatcher::Deliver(const OutboxEvent& event) {
   auto webhook = store_.FindWebhook(event.workspace_id);
-  if (!webhook || !*webhook) return false;
+  if (!webhook || !*webhook) return {};
   auto secret = keyring_.Open((*webhook)->secret.key_id, (*webhook)->secret.blob, event.workspace_id);
   if (!secret) {
     spdlog::error("webhook secret of a workspace cannot be unsealed");
-    return false;
+    return {};
   }
   const int64_t timestamp = clock_.NowMillis() / 1000;
   net::HttpCall call;
@@ -117,13 +126,21 @@ bool WebhookDispatcher::Deliver(const OutboxEvent& event) {
   auto response = http_.Send(call);
   if (!response) {
     spdlog::info("webhook {} delivery failed: {}", event.event_id, response.error().message());
-    return false;
+    return {};
   }
-  if (response->status < 200 || response->status >= 300) {
-    spdlog::info("webhook {} delivery answered {}", event.event_id, response->status);
-    return false;
+  if (response->status >= 200 && response->status < 300) return {.delivered = true};
+  spdlog::info("webhook {} delivery answered {}", event.event_id, response->status);
+  Outcome outcome;
+  outcome.gone = response->status == 410;
+  // Retry-After in seconds (an HTTP date is rare from a receiver, and taken as absent).
+  for (const auto& [name, value] : response->headers) {
+    unsigned seconds = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (name == "retry-after" && ec == std::errc() && end == value.data() + value.size()) {
+      outcome.retry_after_millis = static_cast<int64_t>(seconds) * 1000;
+    }
   }
-  return true;
+  return outcome;
 }
 
 }  // namespace tr

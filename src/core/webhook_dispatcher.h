@@ -21,12 +21,20 @@ namespace tr {
 
 struct WebhookOptions {
   std::chrono::milliseconds poll_interval{250};
-  int max_attempts = 12;                  // then the event is given up (logged)
-  int64_t first_retry_millis = 1000;      // doubled per attempt...
-  int64_t max_retry_millis = 3'600'000;   // ...up to an hour
+  // 1 s, 2 s, 4 s, ... up to an hour between attempts, for about three days (1 + 2 + ... +
+  // 2,048 s, then 71 hours); then the event is given up (logged). Standard Webhooks asks for
+  // a schedule of several days.
+  int max_attempts = 84;
+  int64_t first_retry_millis = 1000;
+  int64_t max_retry_millis = 3'600'000;
   std::chrono::milliseconds timeout{10'000};
   int threads = 8;  // deliveries in flight at once
 };
+
+// The wait after the `attempts`-th failed attempt: first_retry_millis doubled per attempt up
+// to max_retry_millis, or the receiver's Retry-After when it asks for longer (still capped).
+int64_t WebhookRetryDelay(const WebhookOptions& options, int attempts,
+                          int64_t retry_after_millis = 0);
 
 // "v1,<base64 HMAC-SHA256 of id.timestamp.body>" keyed with the base64 part of `secret`
 // ("whsec_<base64>"). Empty when the secret is malformed.
@@ -49,7 +57,12 @@ class WebhookDispatcher {
 
  private:
   void Loop();
-  bool Deliver(const OutboxEvent& event);
+  struct Outcome {
+    bool delivered = false;
+    bool gone = false;               // 410 Gone: the receiver asks for no more attempts
+    int64_t retry_after_millis = 0;  // the receiver's Retry-After, in seconds, as millis
+  };
+  Outcome Deliver(const OutboxEvent& event);
 
   Store& store_;
   const crypto::Keyring& keyring_;

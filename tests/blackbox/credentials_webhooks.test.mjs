@@ -35,6 +35,8 @@ describe('credentials_webhooks', { concurrency: 1, timeout: scaled(150_000) }, (
     receiver = await startWebhookReceiver({
       respond: (d) => {
         if (String(d.payload?.data?.userId || '').startsWith('durable-')) return durableDown ? 503 : 200;
+        if (String(d.payload?.data?.userId || '').startsWith('answers410-')) return 410;
+        if (String(d.payload?.data?.userId || '').startsWith('retryafter-')) return d.attempt === 1 ? [503, { 'retry-after': '3' }] : 200;
         const failures = String(d.payload?.data?.userId || '').startsWith('backoff-') ? 3 : 1;
         return d.attempt <= failures ? 500 : 200;
       },
@@ -170,6 +172,19 @@ describe('credentials_webhooks', { concurrency: 1, timeout: scaled(150_000) }, (
     assert.ok(gaps[1] >= 1800 && gaps[1] < 4000, msg);
     assert.ok(gaps[2] >= 3600 && gaps[2] < 7000, msg);
     assert.ok(gaps[1] > gaps[0] * 1.5 && gaps[2] > gaps[1] * 1.5, `the backoff should double: ${msg}`);
+  });
+
+  test('410 Gone stops the retries of an event; a Retry-After longer than the backoff is waited out', async () => {
+    const gone = `answers410-${rand()}`;
+    const later = `retryafter-${rand()}`;
+    await connectNone(server, W.apiKey, cids.none, gone);
+    await connectNone(server, W.apiKey, cids.none, later);
+    const retried = await deliveriesOf(receiver, 'user.connected', later, 10_000);
+    assert.equal(retried.length, 2, `deliveries: ${retried.map((d) => d.answered).join(', ')}`);
+    assert.ok(retried[1].at - retried[0].at >= 2900, `retried after ${retried[1].at - retried[0].at} ms, not after Retry-After: 3`);
+    // By now a retry of the 410 (due after 1 s, then 2 s) would have come.
+    const once = receiver.deliveries.filter((d) => d.payload?.data?.userId === gone);
+    assert.deepEqual(once.map((d) => d.answered), [410]);
   });
 
   test('webhook set again: a new secret, and later deliveries are signed with it', async () => {

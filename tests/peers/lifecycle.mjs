@@ -356,9 +356,11 @@ export async function startWebhookReceiver({ respond } = {}) {
       d.error = err.message;
     }
     receiver.deliveries.push(d);
-    const status = respond ? await respond(d) : 200;
+    // `respond` gives a status, or [status, extra headers].
+    const answer = respond ? await respond(d) : 200;
+    const [status, headers] = Array.isArray(answer) ? answer : [answer, {}];
     d.answered = status;
-    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.writeHead(status, { 'content-type': 'text/plain', ...headers });
     res.end(status < 300 ? 'ok' : 'nope');
   });
   return Object.assign(receiver, peer);
