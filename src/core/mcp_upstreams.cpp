@@ -136,16 +136,33 @@ Result<std::shared_ptr<const tools::ToolSet>> McpUpstreams::Tools(
 
   std::lock_guard lock(upstream->tools_mu);
   const auto now = now_();
-  const bool changed = upstream->tools_changed.exchange(false);
-  if (changed || !upstream->tools || now - upstream->tools_read >= kToolsMaxAge) {
+  const bool read_before = upstream->read_once;
+  const bool due =
+      upstream->tools_changed || !read_before || now - upstream->tools_read >= kToolsMaxAge;
+  if (due && upstream->failure && now < upstream->failed_until) {
+    if (!read_before) return *upstream->failure;
+    // The last list read, until the server is asked again.
+  } else if (due) {
+    const bool changed = upstream->tools_changed.exchange(false);
     auto listed = upstream->session.ListTools();
     if (!listed) {
       if (changed) upstream->tools_changed = true;  // still to be read
-      return listed.error();
+      // A user who is not active there costs no upstream request: nothing to hold.
+      if (listed.error().code == Errc::kConflict) return listed.error();
+      upstream->failure = listed.error();
+      upstream->failed_until = now_() + kFailureHold;
+      if (!read_before) return listed.error();
+      spdlog::warn(
+          "the tools of an MCP server could not be read again ({}); the last list is "
+          "served for now",
+          listed.error().message());
+    } else {
+      upstream->failure.reset();
+      upstream->read_once = true;
+      upstream->listed = std::move(*listed);
+      upstream->tools_read = now;
+      upstream->tools.reset();
     }
-    upstream->listed = std::move(*listed);
-    upstream->tools_read = now;
-    upstream->tools.reset();
   }
   if (!upstream->tools || upstream->built_for != definition) {
     upstream->tools = std::make_shared<tools::ToolSet>(McpToolSet(upstream->listed, *definition));

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,10 @@ class McpUpstreams {
   using SteadyClock = std::chrono::steady_clock;
   static constexpr std::chrono::minutes kToolsMaxAge{10};
   static constexpr std::chrono::minutes kIdleTimeout{5};
+  // After a failed tools/list, the server is not asked again for this long: a hung server
+  // costs one request its timeout, not every list and call of its users. The last list
+  // read, if any, is served meanwhile.
+  static constexpr std::chrono::minutes kFailureHold{1};
 
   // Sessions still open at destruction are not ended: the servers expire them. `now` is the
   // steady clock (a fake one in unit tests).
@@ -89,6 +94,9 @@ class McpUpstreams {
     SteadyClock::time_point tools_read;
     std::shared_ptr<const IntegrationDefinition> built_for;
     std::shared_ptr<const tools::ToolSet> tools;
+    bool read_once = false;        // `listed` holds a list the server sent
+    std::optional<Error> failure;  // of the last read, while failed_until is ahead
+    SteadyClock::time_point failed_until;
     // Guarded by McpUpstreams::mu_:
     SteadyClock::time_point last_used;
     int in_use = 0;

@@ -397,6 +397,7 @@ class FakeMcpServer final : public net::HttpClient {
           "serverInfo":{"name":"fake","version":"1"}})")
                    .as_object();
     } else if (method == "tools/list") {
+      if (failing) return net::HttpResult{500, {{"content-type", "text/plain"}}, "down"};
       const json::value* params = request.if_contains("params");
       const bool second = params && params->as_object().contains("cursor");
       result =
@@ -432,6 +433,7 @@ class FakeMcpServer final : public net::HttpClient {
   std::vector<std::string> urls, methods;
   std::vector<json::object> arguments;
   size_t deletes = 0;
+  bool failing = false;  // tools/list answers 500
 };
 
 class McpUpstreamToolsTest : public testing::Test {
@@ -564,6 +566,50 @@ TEST_F(McpUpstreamToolsTest, ToolsAgeOutAndIdleSessionsClose) {
   EXPECT_EQ(http_.deletes, 2u);
   EXPECT_EQ(pool.size(), 1u);
   EXPECT_EQ(http_.Count("initialize"), 3u);
+}
+
+// A failed tools/list is not repeated for a minute: without a list read before, the failure
+// is answered; with one, that list is served until the server is asked again.
+TEST_F(McpUpstreamToolsTest, AFailedListIsHeldForAMinute) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  Connect("u-1");
+  McpUpstreams::SteadyClock::time_point now{};
+  McpUpstreams pool(*services_->proxy, [&now] { return now; });
+  auto definition = catalog_.Find("remote");
+  ASSERT_TRUE(definition);
+
+  http_.failing = true;
+  EXPECT_FALSE(pool.Tools(ws_, cid_, "u-1", definition));
+  EXPECT_EQ(http_.Count("tools/list"), 1u);
+  now += seconds(59);
+  EXPECT_FALSE(pool.Tools(ws_, cid_, "u-1", definition));
+  EXPECT_EQ(http_.Count("tools/list"), 1u);  // held: the server is not asked
+
+  http_.failing = false;
+  now += seconds(1);
+  auto set = pool.Tools(ws_, cid_, "u-1", definition);
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ((*set)->tools.size(), 2u);
+  EXPECT_EQ(http_.Count("tools/list"), 3u);  // asked again: two pages
+
+  now += minutes(4);  // used every 4 minutes: the session stays open
+  ASSERT_TRUE(pool.Tools(ws_, cid_, "u-1", definition));
+  now += minutes(4);
+  ASSERT_TRUE(pool.Tools(ws_, cid_, "u-1", definition));
+  http_.failing = true;
+  now += minutes(2);  // due again, and the server fails: the last list is served
+  set = pool.Tools(ws_, cid_, "u-1", definition);
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ((*set)->tools.size(), 2u);
+  EXPECT_EQ(http_.Count("tools/list"), 4u);
+  now += seconds(30);
+  ASSERT_TRUE(pool.Tools(ws_, cid_, "u-1", definition));
+  EXPECT_EQ(http_.Count("tools/list"), 4u);
+  http_.failing = false;
+  now += seconds(30);
+  ASSERT_TRUE(pool.Tools(ws_, cid_, "u-1", definition));
+  EXPECT_EQ(http_.Count("tools/list"), 6u);
 }
 
 }  // namespace
