@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/request_body.h"
 #include "api/responses.h"
 #include "core/ids.h"
 #include "core/validation.h"
@@ -29,8 +30,9 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kInternalError = -32603;
 constexpr int kUrlElicitationRequired = -32042;
-// A request body nested deeper than this is refused: parsing it would cost the stack.
-constexpr unsigned kMaxJsonDepth = 64;
+// A request body nested deeper than this is refused: parsing it would cost the stack. Tool
+// arguments nest deeper than the API's own bodies (api/request_body.h, kMaxJsonDepth).
+constexpr unsigned kMaxMessageDepth = 64;
 
 bool Supported(std::string_view version) {
   return std::find(kProtocolVersions.begin(), kProtocolVersions.end(), version) !=
@@ -200,10 +202,13 @@ http::Response McpEndpoint::Delete(const http::Request& request, const Context& 
 
 http::Response McpEndpoint::Post(const http::Request& request, Context& context) {
   json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
+  options.max_depth = kMaxMessageDepth;
   boost::system::error_code ec;
   json::value message = json::parse(request.body, ec, {}, options);
   if (ec) return HttpError(400, kParseError, "Parse error: the body is not JSON");
+  if (HasNonFiniteNumber(message)) {
+    return HttpError(400, kParseError, "Parse error: a number beyond a double's range");
+  }
   if (message.is_array()) {
     return HttpError(400, kInvalidRequest, "Invalid request: batches are not supported");
   }

@@ -1,5 +1,8 @@
 #include "api/request_body.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -13,6 +16,21 @@ namespace {
 constexpr unsigned kMaxToolArgumentsDepth = 64;
 
 }  // namespace
+
+bool HasNonFiniteNumber(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return !std::isfinite(v.get_double());
+    case json::kind::array:
+      return std::any_of(v.get_array().begin(), v.get_array().end(),
+                         [](const json::value& item) { return HasNonFiniteNumber(item); });
+    case json::kind::object:
+      return std::any_of(v.get_object().begin(), v.get_object().end(),
+                         [](const auto& entry) { return HasNonFiniteNumber(entry.value()); });
+    default:
+      return false;
+  }
+}
 
 Result<std::optional<std::string>> ParseAuthUrlBody(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
@@ -37,6 +55,9 @@ Result<ToolCallBody> ParseToolCallBody(std::string_view body) {
   json::value doc = json::parse(body, ec, {}, options);
   if (ec) return Error(Errc::kInvalidArgument, "Request body is not valid JSON");
   if (!doc.is_object()) return Error(Errc::kInvalidArgument, "Request body must be a JSON object");
+  if (HasNonFiniteNumber(doc)) {
+    return Error(Errc::kInvalidArgument, "Request body holds a number beyond a double's range");
+  }
   ToolCallBody call;
   std::vector<std::string> problems;
   const json::value* user_id = doc.get_object().if_contains("userId");

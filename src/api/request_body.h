@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "core/result.h"
 
@@ -14,6 +15,10 @@ namespace tr::api {
 
 // JSON nesting deeper than any valid body needs; bounds the parser's work.
 inline constexpr unsigned kMaxJsonDepth = 32;
+
+// Whether `v` holds a number JSON cannot carry back out: one beyond a double's range, which
+// the parser reads as infinite ("1e400") and the serializer would write as "Infinity".
+bool HasNonFiniteNumber(const boost::json::value& v);
 
 // The body of POST .../auth-url: empty (only whitespace) or a JSON object whose optional
 // "redirectUri" is a string or null. On success, the redirect URI (nullopt when absent or

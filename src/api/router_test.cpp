@@ -21,12 +21,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "api/request_body.h"
 #include "core/admin_service.h"
 #include "core/api_service.h"
 #include "core/connect_service.h"
 #include "core/credential_service.h"
-#include "net/http_client.h"
 #include "core/test_support.h"
+#include "net/http_client.h"
 #include "store/sqlite_store.h"
 
 namespace tr::api {
@@ -563,6 +564,14 @@ TEST_F(RouterTest, ClassifyBlocksForOutboundCallsStreamsTheProxyAndInlinesTheRes
     request.target = c.target;
     EXPECT_EQ(Router::Classify(request), c.dispatch) << c.method << " " << c.target;
   }
+}
+
+TEST(RequestBodyTest, NumbersBeyondADoublesRangeAreRefused) {
+  auto huge = ParseToolCallBody(R"({"userId":"u","arguments":{"a":[1,{"b":-1e400}]}})");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().code, Errc::kInvalidArgument);
+  auto fine = ParseToolCallBody(R"({"userId":"u","arguments":{"a":1.7e308,"b":-0.0,"c":1e-400}})");
+  EXPECT_TRUE(fine.ok());
 }
 
 }  // namespace

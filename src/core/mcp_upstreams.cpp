@@ -27,7 +27,6 @@ tools::ToolSet McpToolSet(const std::vector<json::object>& upstream_tools,
   static const tools::ToolSelection kEverything;
   const tools::ToolSelection& selection = definition.mcp ? definition.mcp->tools : kEverything;
   tools::ToolSet set;
-  std::set<std::string> names;
   for (const json::object& upstream : upstream_tools) {
     const json::value* name = upstream.if_contains("name");
     if (!name || !name->is_string() || name->get_string().empty()) {
@@ -42,10 +41,6 @@ tools::ToolSet McpToolSet(const std::vector<json::object>& upstream_tools,
     tool.name = named != selection.names.end()
                     ? named->second
                     : tools::ToolName(definition.integration_id + "_" + tool.key);
-    std::string unique = tool.name;
-    for (int n = 2; names.contains(unique); ++n) unique = tools::NumberedToolName(tool.name, n);
-    names.insert(unique);
-    tool.name = std::move(unique);
     if (const json::value* d = upstream.if_contains("description"); d && d->is_string()) {
       tool.description = tools::CutUtf8(d->get_string(), kMaxDescription);
     }
@@ -56,6 +51,21 @@ tools::ToolSet McpToolSet(const std::vector<json::object>& upstream_tools,
       tool.annotations = a->get_object();
     }
     set.tools.push_back(std::move(tool));
+  }
+  // Names that clash get _2, _3 in the order of the upstream names, not of the list: a server
+  // that lists its tools in another order must not move a name to another tool.
+  std::vector<size_t> order(set.tools.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return set.tools[a].key < set.tools[b].key; });
+  std::set<std::string> names;
+  for (size_t i : order) {
+    std::string unique = set.tools[i].name;
+    for (int n = 2; names.contains(unique); ++n) {
+      unique = tools::NumberedToolName(set.tools[i].name, n);
+    }
+    names.insert(unique);
+    set.tools[i].name = std::move(unique);
   }
   return set;
 }

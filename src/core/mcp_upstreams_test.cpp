@@ -1,6 +1,9 @@
 #include "core/mcp_upstreams.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -63,6 +66,21 @@ TEST(McpToolSetTest, IncludeExcludeNamesAndClashes) {
   ASSERT_EQ(renamed.tools.size(), 2u);
   EXPECT_EQ(renamed.tools[0].name, "first");
   EXPECT_EQ(renamed.tools[1].name, "ev-x_c_");
+}
+
+// CONTRACT section 10: "a clash gets _2, _3 in a stable order". The order is the upstream
+// names', so a server that lists its tools in another order keeps every name on its tool.
+TEST(McpToolSetTest, ClashesAreNumberedInTheOrderOfTheUpstreamNames) {
+  auto forward =
+      McpToolSet(UpstreamTools(R"([{"name":"a.b"},{"name":"a/b"},{"name":"a b"}])"), Definition());
+  auto reversed =
+      McpToolSet(UpstreamTools(R"([{"name":"a b"},{"name":"a/b"},{"name":"a.b"}])"), Definition());
+  std::map<std::string, std::string> by_key;
+  for (const auto& tool : forward.tools) by_key[tool.key] = tool.name;
+  EXPECT_EQ(by_key.at("a b"), "ev-x_a_b");  // ' ' sorts before '.' and '/'
+  EXPECT_EQ(by_key.at("a.b"), "ev-x_a_b_2");
+  EXPECT_EQ(by_key.at("a/b"), "ev-x_a_b_3");
+  for (const auto& tool : reversed.tools) EXPECT_EQ(tool.name, by_key.at(tool.key)) << tool.key;
 }
 
 TEST(McpToolSetTest, DefinitionToolsObject) {

@@ -296,6 +296,12 @@ TEST(OpenApiTest, HostileDocumentsAreBounded) {
 
 TEST(ToolNameTest, SanitisedCutAndNumbered) {
   EXPECT_EQ(ToolName("github_repos/list-for-user"), "github_repos_list-for-user");
+  // One '_' per character, not per UTF-8 byte; a stray byte is one character.
+  EXPECT_EQ(ToolName("x_\xc3\xbcn\xc3\xaf"
+                     "code"),
+            "x__n_code");                              // "ünïcode"
+  EXPECT_EQ(ToolName("x_\xf0\x9f\x98\x80!"), "x___");  // an emoji and "!"
+  EXPECT_EQ(ToolName("x_\xff\xc3"), "x___");
   std::string long_name = ToolName("x_" + std::string(100, 'a'));
   EXPECT_EQ(long_name.size(), 64u);
   EXPECT_TRUE(IsValidToolName(long_name));

@@ -1,5 +1,8 @@
 #include "tools/tool_name.h"
 
+#include <algorithm>
+
+#include "core/validation.h"
 #include "crypto/crypto.h"
 
 namespace tr::tools {
@@ -26,9 +29,17 @@ bool IsValidToolName(std::string_view name) {
 }
 
 std::string ToolName(std::string_view raw) {
-  std::string name(raw);
-  for (char& c : name) {
-    if (!IsNameChar(c)) c = '_';
+  // One '_' for each other character: a UTF-8 sequence is one character ("ü" is "_", not
+  // "__"); a byte that starts no valid sequence is one too.
+  std::string name;
+  name.reserve(raw.size());
+  for (size_t i = 0; i < raw.size();) {
+    if (IsNameChar(raw[i])) {
+      name.push_back(raw[i++]);
+      continue;
+    }
+    name.push_back('_');
+    i += std::max<size_t>(1, Utf8SequenceLength(raw, i));
   }
   if (name.size() <= kMaxToolNameLength) return name;
   std::string hash = crypto::HexEncode(crypto::Sha256(name)).substr(0, kHashDigits);

@@ -180,6 +180,13 @@ describe('tools_rest', { concurrency: 1, timeout: scaled(120_000) }, () => {
     assert.equal(upstream.requests.length, n, 'nothing reached the upstream');
     assertError(await call(name('getItem'), { arguments: { id: '1' } }), 400);
     assertError(await call(name('getItem'), { userId, arguments: [1] }), 400);
+    // A number beyond a double's range would go upstream as "Infinity", which is not JSON.
+    const huge = await request(server, 'POST', `/v1/tools/${name('createItem')}/call`, {
+      key: W.apiKey, headers: { 'content-type': 'application/json' },
+      body: `{"userId":"${userId}","arguments":{"org":"o","body":{"title":"t","n":1e400}}}`,
+    });
+    assertError(huge, 400);
+    assert.equal(upstream.requests.length, n, 'nothing reached the upstream');
   });
 
   test('a "." or ".." path value (plain or percent-encoded) is 400, never a call to another path', async () => {
