@@ -296,8 +296,15 @@ Result<ToolCallOutcome> ToolService::CallMcp(const std::string& workspace_id, co
   auto result = upstreams_.Call(workspace_id, tool.customer_integration_id, user_id, tool.tool->key,
                                 arguments);
   if (!result) {
-    // The user stopped being active after the list was read (a failed refresh, a revoke).
-    if (result.error().code == Errc::kConflict) {
+    // The user stopped being active after the list was read (a revoke), or during the call:
+    // the server refused the token and its refresh failed for good (the server's 401 is then
+    // the error, and the user row says why).
+    bool inactive = result.error().code == Errc::kConflict;
+    if (!inactive && result.error().code == Errc::kBadGateway) {
+      auto connected = Connected(tool.customer_integration_id, user_id);
+      inactive = connected && !*connected;
+    }
+    if (inactive) {
       auto link = ConnectLink(workspace_id, tool, user_id);
       if (!link) return link.error();
       return ToolCallOutcome(std::move(*link));

@@ -134,7 +134,9 @@ describe('mcp_oauth', { concurrency: 1, timeout: scaled(180_000) }, () => {
   test('a revoked grant makes the user inactive', async () => {
     await mcp.revokeGrantOf(mcp.seen.at(-1).token);
     const r = await call(tool('whoami'), {});
-    assert.notEqual(r.status, 200, r.text);
+    // The call that found the grant revoked answers as for any user who is not connected.
+    assert.equal(r.status, 409, r.text);
+    assert.ok(r.json.authorizeUrl?.startsWith(`${server.url}/connect/`), r.text);
     const user = await getUser(server, W.apiKey, cid, userId);
     assert.equal(user.json.active, false, user.text);
   });
