@@ -266,13 +266,16 @@ describe('credentials_types', { concurrency: 1, timeout: scaled(120_000) }, () =
     body = assertUser(await getUser(server, W.apiKey, cids.quick, userId), userId, true);
   });
 
-  test('transient failure: token endpoint 500 -> 3 tries with backoff, 503 JSON, user active, user.refresh_failed; then recovers', async () => {
+  test('transient failure: token endpoint 500 -> the working token within the margin; once expired 3 tries with backoff, 503 JSON, user active, user.refresh_failed; then recovers', async () => {
     const userId = `flaky-${rand()}`;
     await connectFakeOAuth(quick, server, W.apiKey, cids.quick, userId);
     const first = assertCredentials(await creds(cids.quick, userId), 'OAUTH2', 'first read');
     quick.onRefresh = () => ({ status: 500, json: { error: 'server_error' } });
     try {
       await waitUntil(refreshPoint(first.expiresAt, QUICK_TTL * 1000) + 50, 'the refresh margin');
+      const kept = assertCredentials(await creds(cids.quick, userId), 'OAUTH2', 'read within the margin');
+      assert.equal(kept.accessToken, first.accessToken, 'the token that still works is served');
+      await waitUntil(Date.parse(first.expiresAt) + 50, 'the expiry');
       const base = quick.refreshCalls().length;
       const t0 = Date.now();
       const r = await creds(cids.quick, userId);
