@@ -338,11 +338,18 @@ class Server::Impl {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) {
-      // A name ("localhost"): its first address, IPv4 before IPv6 as the resolver orders them.
+      // A name ("localhost"): its first IPv4 address, else its first address. The resolver's
+      // own order differs between machines (::1 first in some containers).
       tcp::resolver resolver(*contexts_[0]);
       auto found = resolver.resolve(options_.host, "", tcp::resolver::passive, ec);
       if (ec || found.empty()) throw std::runtime_error("invalid listen address " + options_.host);
       address = found.begin()->endpoint().address();
+      for (const auto& entry : found) {
+        if (entry.endpoint().address().is_v4()) {
+          address = entry.endpoint().address();
+          break;
+        }
+      }
     }
     tcp::endpoint endpoint(address, options_.port);
     acceptor_->open(endpoint.protocol(), ec);

@@ -69,6 +69,7 @@ describe('config', { concurrency: 1, timeout: scaled(120_000) }, () => {
   test('--listen takes a host name (localhost) as well as an address', async () => {
     const ctx = newContext();
     const s = await ctx.startServer({ listen: 'localhost:0' });
+    assert.equal(new URL(s.url).hostname, '127.0.0.1', 'an IPv4 address of the name, where it has one');
     assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
   });
 
