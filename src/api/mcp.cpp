@@ -312,10 +312,10 @@ std::variant<json::object, std::shared_ptr<const std::string>, Error> McpEndpoin
   if (const json::object* p = params.if_object()) {
     if (const json::value* cursor = p->if_contains("cursor"); cursor && !cursor->is_null()) {
       const json::string* text = cursor->if_string();
-      const char* end = text ? text->data() + text->size() : nullptr;
-      std::from_chars_result read{};
-      if (text) read = std::from_chars(text->data(), end, offset);
-      if (!text || text->empty() || read.ec != std::errc() || read.ptr != end) {
+      if (!text || text->empty()) return RpcError(kInvalidParams, "Invalid params: unknown cursor");
+      const char* end = text->data() + text->size();
+      auto [ptr, ec] = std::from_chars(text->data(), end, offset);
+      if (ec != std::errc() || ptr != end) {
         return RpcError(kInvalidParams, "Invalid params: unknown cursor");
       }
     }

@@ -48,13 +48,10 @@ std::vector<std::string> QueryValues(std::string_view query, std::string_view na
     size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (!QueryKeyIs(pair, name)) continue;
     size_t eq = pair.find('=');
-    std::string key(pair.substr(0, eq));
     std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    std::replace(key.begin(), key.end(), '+', ' ');
     std::replace(value.begin(), value.end(), '+', ' ');
-    auto decoded_key = PercentDecode(key);
-    if (!decoded_key || *decoded_key != name) continue;
     values.push_back(PercentDecode(value).value_or("\x01"));  // malformed: never valid
   }
   return values;

@@ -66,10 +66,6 @@ const std::string* FindHeader(const net::Headers& headers, std::string_view lowe
   return nullptr;
 }
 
-void EraseHeader(net::Headers& headers, std::string_view lower_name) {
-  std::erase_if(headers, [&](const auto& h) { return NameIs(h.first, lower_name); });
-}
-
 struct UrlParts {
   std::string_view scheme;
   std::string_view authority;  // [userinfo@]host[:port]
@@ -282,7 +278,7 @@ void SignV4(net::HttpCall& call, const AwsCredentials& creds, const SigV4Params&
   const std::string amz_date = AmzDate(params.unix_seconds);
   const std::string date = amz_date.substr(0, amz_date.find('T'));
 
-  EraseHeader(call.headers, "authorization");
+  net::EraseHeader(call.headers, "authorization");
   if (FindHeader(call.headers, "host") == nullptr) {
     call.headers.emplace_back("Host", HostHeaderValue(SplitUrl(call.url)));
   }

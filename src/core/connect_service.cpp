@@ -91,7 +91,14 @@ ConnectService::ConnectService(Store& store, IntegrationDirectory& directory,
       http_(http),
       options_(std::move(options)),
       oauth_clients_(store, keyring, clock, http,
-                     OAuthClientOptions{options_.public_url, options_.allow_private_network}) {}
+                     OAuthClientOptions{options_.public_url, options_.allow_private_network}) {
+  const size_t scheme_end = options_.public_url.find("://");
+  const size_t path = scheme_end == std::string::npos
+                          ? std::string::npos
+                          : options_.public_url.find('/', scheme_end + 3);
+  if (path != std::string::npos) form_path_ = options_.public_url.substr(path);
+  form_path_ += "/connect/";
+}
 
 Status ConnectService::PrepareConnect(const CustomerIntegration& ci) {
   if (ci.auth_type != AuthType::kOAuth2) return Ok{};
@@ -172,16 +179,8 @@ FormView ConnectService::Form(const Loaded& loaded, std::string_view token, std:
   if (loaded.def->api_token) form.fields = loaded.def->api_token->fields;
   form.external_id = loaded.ci.external_id;
   form.principal_arn = options_.aws.principal_arn;
-  form.token = std::string(token);
+  form.action = form_path_ + std::string(token);
   form.csrf_token = DeriveFromToken(token, kCsrfPurpose);
-  // Behind a proxy that serves us under a path (a public URL of https://a.example/base), the
-  // form posts under it too.
-  const size_t scheme_end = options_.public_url.find("://");
-  const size_t path = scheme_end == std::string::npos
-                          ? std::string::npos
-                          : options_.public_url.find('/', scheme_end + 3);
-  form.action = (path == std::string::npos ? std::string() : options_.public_url.substr(path)) +
-                "/connect/" + std::string(token);
   form.error = std::move(error);
   if (!loaded.session.redirect_uri.empty()) {
     if (auto origin = ValidateRedirectUri(loaded.session.redirect_uri)) form.redirect_origin = *origin;

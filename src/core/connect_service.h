@@ -50,7 +50,6 @@ struct FormView {
   std::vector<ApiTokenField> fields;  // API_TOKEN: what to ask for
   std::string external_id;            // AWS_ASSUME_ROLE
   std::string principal_arn;          // AWS_ASSUME_ROLE
-  std::string token;                  // the session token
   std::string action;  // where the form posts: the public URL's path + /connect/<token>
   std::string csrf_token;
   std::string error;                  // "" on first display
@@ -118,6 +117,9 @@ class ConnectService {
   net::HttpClient& http_;
   ConnectOptions options_;
   OAuthClients oauth_clients_;
+  // The forms' target before the token: the public URL's path (behind a proxy that serves us
+  // under https://a.example/base, "/base") and "/connect/".
+  std::string form_path_;
 };
 
 // Appends status=success|error (and error=CODE) to a redirect URI: '?' or '&' as its

@@ -146,34 +146,33 @@ Result<std::shared_ptr<const tools::ToolSet>> McpUpstreams::Tools(
 
   std::lock_guard lock(upstream->tools_mu);
   const auto now = now_();
-  const bool read_before = upstream->read_once;
-  const bool due =
-      upstream->tools_changed || !read_before || now - upstream->tools_read >= kToolsMaxAge;
-  if (due && upstream->failure && now < upstream->failed_until) {
-    if (!read_before) return *upstream->failure;
-    // The last list read, until the server is asked again.
-  } else if (due) {
+  const bool due = upstream->tools_changed || !upstream->tools_read ||
+                   now - *upstream->tools_read >= kToolsMaxAge;
+  const bool held = upstream->failure && now < upstream->failed_until;
+  if (due && !held) {
     const bool changed = upstream->tools_changed.exchange(false);
     auto listed = upstream->session.ListTools();
-    if (!listed) {
+    if (listed) {
+      upstream->failure.reset();
+      upstream->listed = std::move(*listed);
+      upstream->tools_read = now;
+      upstream->tools.reset();
+    } else {
       if (changed) upstream->tools_changed = true;  // still to be read
       // A user who is not active there costs no upstream request: nothing to hold.
       if (listed.error().code == Errc::kConflict) return listed.error();
       upstream->failure = listed.error();
       upstream->failed_until = now_() + kFailureHold;
-      if (!read_before) return listed.error();
-      spdlog::warn(
-          "the tools of an MCP server could not be read again ({}); the last list is "
-          "served for now",
-          listed.error().message());
-    } else {
-      upstream->failure.reset();
-      upstream->read_once = true;
-      upstream->listed = std::move(*listed);
-      upstream->tools_read = now;
-      upstream->tools.reset();
+      if (upstream->tools_read) {
+        spdlog::warn(
+            "the tools of an MCP server could not be read again ({}); the last list "
+            "is served for now",
+            listed.error().message());
+      }
     }
   }
+  // Never read: the failure (held or just met); else the last list read.
+  if (!upstream->tools_read) return *upstream->failure;
   if (!upstream->tools || upstream->built_for != definition) {
     upstream->tools = std::make_shared<tools::ToolSet>(McpToolSet(upstream->listed, *definition));
     upstream->built_for = std::move(definition);

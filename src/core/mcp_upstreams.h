@@ -91,10 +91,9 @@ class McpUpstreams {
     // Guarded by tools_mu: the last tools/list, when it was read, and the set made of it
     // for `built_for` (a redefined integration gets its set made again).
     std::vector<boost::json::object> listed;
-    SteadyClock::time_point tools_read;
+    std::optional<SteadyClock::time_point> tools_read;  // none until a list came
     std::shared_ptr<const IntegrationDefinition> built_for;
     std::shared_ptr<const tools::ToolSet> tools;
-    bool read_once = false;        // `listed` holds a list the server sent
     std::optional<Error> failure;  // of the last read, while failed_until is ahead
     SteadyClock::time_point failed_until;
     // Guarded by McpUpstreams::mu_:

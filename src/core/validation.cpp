@@ -133,6 +133,13 @@ std::optional<std::string> PercentDecode(std::string_view text) {
   return out;
 }
 
+bool QueryKeyIs(std::string_view pair, std::string_view name) {
+  std::string key(pair.substr(0, pair.find('=')));
+  std::replace(key.begin(), key.end(), '+', ' ');
+  auto decoded = PercentDecode(key);
+  return decoded && *decoded == name;
+}
+
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto lead = static_cast<unsigned char>(s[i]);
   if (lead < 0x80) return 1;

@@ -34,6 +34,10 @@ Status RequireActiveIntegration(bool active);
 // Percent-decodes a path segment. nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);
 
+// Whether the key of a query's `pair` ("key=value" or "key"), form-decoded ('+' is a space),
+// is `name`. A malformed escape names nothing.
+bool QueryKeyIs(std::string_view pair, std::string_view name);
+
 // Length of the well-formed UTF-8 sequence starting at text[i] (no overlongs, no surrogates,
 // at most U+10FFFF), or 0. REQUIRES: i < text.size().
 size_t Utf8SequenceLength(std::string_view text, size_t i);

@@ -133,12 +133,12 @@ WebhookDispatcher::Outcome WebhookDispatcher::Deliver(const OutboxEvent& event) 
   Outcome outcome;
   outcome.gone = response->status == 410;
   // Retry-After in seconds (an HTTP date is rare from a receiver, and taken as absent).
-  for (const auto& [name, value] : response->headers) {
-    unsigned seconds = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (name == "retry-after" && ec == std::errc() && end == value.data() + value.size()) {
-      outcome.retry_after_millis = static_cast<int64_t>(seconds) * 1000;
-    }
+  const std::string retry_after = response->Header("retry-after");
+  unsigned seconds = 0;
+  auto [end, ec] =
+      std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
+  if (ec == std::errc() && end == retry_after.data() + retry_after.size()) {
+    outcome.retry_after_millis = static_cast<int64_t>(seconds) * 1000;
   }
   return outcome;
 }

@@ -1,9 +1,9 @@
 #include "net/http_client.h"
 
-#include "core/validation.h"
-
 #include <algorithm>
 #include <cstring>
+
+#include "core/validation.h"
 
 namespace tr::net {
 
@@ -50,8 +50,12 @@ Result<StreamedResult> HttpClient::Stream(const HttpCall& call) {
                         std::make_unique<StringBodyReader>(std::move(result->body)), true};
 }
 
-void SetHeader(Headers& headers, std::string_view name, std::string value) {
+void EraseHeader(Headers& headers, std::string_view name) {
   std::erase_if(headers, [&](const auto& h) { return http::EqualsIgnoreCase(h.first, name); });
+}
+
+void SetHeader(Headers& headers, std::string_view name, std::string value) {
+  EraseHeader(headers, name);
   headers.emplace_back(std::string(name), std::move(value));
 }
 
@@ -66,10 +70,7 @@ std::string WithoutQueryParam(std::string_view url, std::string_view name) {
   while (true) {
     const size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    std::string key(pair.substr(0, pair.find('=')));
-    std::replace(key.begin(), key.end(), '+', ' ');
-    auto decoded = PercentDecode(key);
-    if (!pair.empty() && !(decoded && *decoded == name)) {
+    if (!pair.empty() && !QueryKeyIs(pair, name)) {
       out += separator;
       out += pair;
       separator = '&';

@@ -107,6 +107,8 @@ class StringBodyReader final : public http::BodyReader {
 // Reads `reader` to its end into a string; nullopt when it broke off or passed `limit`.
 std::optional<std::string> ReadWhole(http::BodyReader& reader, size_t limit);
 
+// Removes every field named `name` (any case).
+void EraseHeader(Headers& headers, std::string_view name);
 // Sets header `name` to `value`, removing every other field of that name (any case): the
 // value a credential needs is the only one sent.
 void SetHeader(Headers& headers, std::string_view name, std::string value);

@@ -23,7 +23,7 @@ import { scaled } from '../lib/timeouts.mjs';
 
 const BULK = 120; // extra operations: more tools than one tools/list page
 
-/** One JSON-RPC message POSTed to /v1/mcp with raw fetch; {status, json, headers}. */
+/** One JSON-RPC message (an object, or raw text) POSTed to /v1/mcp with raw fetch; {status, json, headers}. */
 async function rpc(url, { key, userId, session, version, origin, body, method = 'POST' }) {
   const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
   if (key) headers['x-api-key'] = key;
@@ -32,7 +32,7 @@ async function rpc(url, { key, userId, session, version, origin, body, method = 
   if (version) headers['mcp-protocol-version'] = version;
   if (origin) headers.origin = origin;
   const res = await fetch(`${url}/v1/mcp`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+    method, headers, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
   let json;
@@ -258,6 +258,11 @@ describe('mcp_server', { concurrency: 1, timeout: scaled(180_000) }, () => {
     assert.equal((await rpc(server.url, { userId, session, body: ping })).status, 401);
     assertRefused(await rpc(server.url, { key: W.apiKey, userId, body: ping }), 400);
     assertRefused(await rpc(server.url, { key: W.apiKey, userId, session, method: 'GET' }), 405);
+    // A number beyond a double's range would reach an upstream as "Infinity", which is not JSON.
+    const huge = await rpc(server.url, { key: W.apiKey, userId, session,
+      body: '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":{"n":1e400}}}' });
+    assertRefused(huge, 400);
+    assert.equal(huge.json.error.code, -32700);
   });
 
   test('DELETE ends the session; it then answers 404', async () => {
